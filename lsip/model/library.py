@@ -1,0 +1,241 @@
+"""The latent library: per element, a few atomic states with energies and spherical basis densities.
+
+This module holds the data containers and the on-disk format; it never runs DFT (that is
+``lsip.reference.library_build``). All quantities are in Hartree atomic units.
+
+File format (``assets/library/*.npz``, read with ``allow_pickle=False``)
+-----------------------------------------------------------------------
+One numpy ``.npz`` archive with plain numeric or fixed-width unicode arrays, no pickled objects:
+
+* ``meta``: 0-d unicode array holding a JSON document
+  ``{"format_version": 1, "level": {...}, "elements": {symbol: {...scalars, flags, configurations}}}``;
+* ``r_grid`` (n_r,) bohr: logarithmic radial grid shared by all densities;
+* ``rhobar_grid`` (n_b,) bohr^-3: logarithmic grid of background densities for the embedding functions;
+* per element ``X`` and state ``s`` in :data:`STATE_LABELS`:
+  ``X/s/radial_density`` (n_r,) bohr^-3, ``X/s/gauss_coefficients`` (G,) electrons,
+  ``X/s/gauss_exponents`` (G,) bohr^-2, ``X/s/embedding`` (n_b,) hartree.
+
+The density of a state is ``rho(r) = sum_g c_g (a_g / pi)^(3/2) exp(-a_g r^2)``: each Gaussian is normalised
+to one electron, so ``sum_g c_g = N`` electrons.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from lsip.errors import LibraryError, UnsupportedElementError
+
+#: State labels in the fixed order used by every tensor with a "state" axis.
+STATE_LABELS: tuple[str, ...] = ("cation", "neutral", "anion", "excited")
+#: Short symbols of the states (MODEL.md section 2).
+STATE_SYMBOLS: dict[str, str] = {"cation": "+", "neutral": "0", "anion": "-", "excited": "*"}
+#: Electron count of each state relative to the neutral atom.
+STATE_ELECTRON_SHIFT: dict[str, int] = {"cation": -1, "neutral": 0, "anion": 1, "excited": 0}
+FORMAT_VERSION = 1
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_LIBRARY_PATH = ASSETS / "library" / "lsip-library.npz"
+
+
+@dataclass(frozen=True)
+class AtomicState:
+    """One atomic state k of an element.
+
+    Attributes
+    ----------
+    label : one of :data:`STATE_LABELS`.
+    n_electrons : electron count N_k.
+    energy : total energy E_k, hartree.
+    configuration : human-readable occupation, e.g. ``"1s2 2s1 2p3"``.
+    radial_density : (n_r,) spherically averaged density on the library ``r_grid``, bohr^-3,
+        normalised to ``n_electrons``.
+    gauss_coefficients, gauss_exponents : (G,) non-negative s-Gaussian fit of ``radial_density``
+        (electrons, bohr^-2).
+    fit_error : integral of |rho_fit - rho| over space, electrons.
+    embedding : (n_b,) F_k(rho_bar) on the library ``rhobar_grid``, hartree.
+    converged : whether the atomic SCF converged.
+    sphericity : max over radii of the relative spread of rho over a Lebedev sphere (0 = exactly spherical).
+    """
+
+    label: str
+    n_electrons: int
+    energy: float
+    configuration: str
+    radial_density: np.ndarray
+    gauss_coefficients: np.ndarray
+    gauss_exponents: np.ndarray
+    fit_error: float
+    embedding: np.ndarray
+    converged: bool = True
+    sphericity: float = 0.0
+    spin: int = 0
+
+
+@dataclass(frozen=True)
+class ElementEntry:
+    """An element's states and derived scalars (hartree; zeta in bohr^-1)."""
+
+    symbol: str
+    Z: int
+    states: dict[str, AtomicState]
+    flags: tuple[str, ...] = ()
+
+    @property
+    def ionization_energy(self) -> float:
+        """I = E(+) - E(0), hartree."""
+        return self.states["cation"].energy - self.states["neutral"].energy
+
+    @property
+    def electron_affinity(self) -> float:
+        """A = E(0) - E(-), hartree (positive when the anion is bound)."""
+        return self.states["neutral"].energy - self.states["anion"].energy
+
+    @property
+    def excitation_energy(self) -> float:
+        """eps = E(*) - E(0), hartree."""
+        return self.states["excited"].energy - self.states["neutral"].energy
+
+    @property
+    def electronegativity(self) -> float:
+        """Mulliken chi = (I + A) / 2, hartree."""
+        return 0.5 * (self.ionization_energy + self.electron_affinity)
+
+    @property
+    def hardness(self) -> float:
+        """eta = I - A, hartree."""
+        return self.ionization_energy - self.electron_affinity
+
+    @property
+    def decay_exponent(self) -> float:
+        """Valence decay exponent zeta = sqrt(2 I), bohr^-1 (exact asymptotics of the density tail)."""
+        return math.sqrt(2.0 * max(self.ionization_energy, 1e-3))
+
+
+@dataclass(frozen=True)
+class LatentLibrary:
+    """The latent library: grids, level of theory and provenance, and one :class:`ElementEntry` per element."""
+
+    level: dict
+    r_grid: np.ndarray
+    rhobar_grid: np.ndarray
+    elements: dict[str, ElementEntry] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> list[str]:
+        """Element symbols in atomic-number order."""
+        return sorted(self.elements, key=lambda s: self.elements[s].Z)
+
+    def element(self, symbol: str) -> ElementEntry:
+        """Return the entry of ``symbol`` or raise :class:`UnsupportedElementError` naming what exists."""
+        try:
+            return self.elements[symbol]
+        except KeyError:
+            raise UnsupportedElementError(
+                f"element {symbol!r} is not in the latent library (available: {', '.join(self.symbols)}); "
+                "build it with `lsip library build --elements ...`"
+            ) from None
+
+    def check_symbols(self, symbols: list[str] | tuple[str, ...]) -> None:
+        """Raise :class:`UnsupportedElementError` listing every symbol missing from the library."""
+        missing = sorted(set(symbols) - set(self.elements))
+        if missing:
+            raise UnsupportedElementError(
+                f"element(s) {', '.join(missing)} not in the latent library "
+                f"(available: {', '.join(self.symbols)})"
+            )
+
+
+def _element_meta(entry: ElementEntry) -> dict:
+    states = {}
+    for label, st in entry.states.items():
+        states[label] = {
+            "n_electrons": st.n_electrons,
+            "energy": st.energy,
+            "configuration": st.configuration,
+            "fit_error": st.fit_error,
+            "converged": st.converged,
+            "sphericity": st.sphericity,
+            "spin": st.spin,
+        }
+    return {"Z": entry.Z, "flags": list(entry.flags), "states": states}
+
+
+def save_library(library: LatentLibrary, path: str | Path) -> Path:
+    """Write ``library`` to ``path`` in the documented npz format (no pickle); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "level": library.level,
+        "elements": {s: _element_meta(e) for s, e in library.elements.items()},
+    }
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.array(json.dumps(meta, sort_keys=True)),
+        "r_grid": np.asarray(library.r_grid, dtype=np.float64),
+        "rhobar_grid": np.asarray(library.rhobar_grid, dtype=np.float64),
+    }
+    for sym, entry in library.elements.items():
+        for label, st in entry.states.items():
+            for name in ("radial_density", "gauss_coefficients", "gauss_exponents", "embedding"):
+                arrays[f"{sym}/{label}/{name}"] = np.asarray(getattr(st, name), dtype=np.float64)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_library(path: str | Path | None = None) -> LatentLibrary:
+    """Read a library written by :func:`save_library` (never unpickles).
+
+    Raises
+    ------
+    LibraryError
+        if the file is missing, not an npz archive, or of another format version.
+    """
+    path = Path(path) if path is not None else DEFAULT_LIBRARY_PATH
+    if not path.is_file():
+        raise LibraryError(f"latent library file not found: {path} (build one with `lsip library build`)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise LibraryError(f"cannot read latent library {path}: {exc}") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise LibraryError(
+            f"latent library {path} has format version {meta.get('format_version')}, expected {FORMAT_VERSION}"
+        )
+    elements = {}
+    for sym, em in meta["elements"].items():
+        states = {}
+        for label in STATE_LABELS:
+            sm = em["states"][label]
+            states[label] = AtomicState(
+                label=label,
+                n_electrons=int(sm["n_electrons"]),
+                energy=float(sm["energy"]),
+                configuration=sm["configuration"],
+                radial_density=data[f"{sym}/{label}/radial_density"],
+                gauss_coefficients=data[f"{sym}/{label}/gauss_coefficients"],
+                gauss_exponents=data[f"{sym}/{label}/gauss_exponents"],
+                fit_error=float(sm["fit_error"]),
+                embedding=data[f"{sym}/{label}/embedding"],
+                converged=bool(sm.get("converged", True)),
+                sphericity=float(sm.get("sphericity", 0.0)),
+                spin=int(sm.get("spin", 0)),
+            )
+        elements[sym] = ElementEntry(symbol=sym, Z=int(em["Z"]), states=states, flags=tuple(em["flags"]))
+    return LatentLibrary(level=meta["level"], r_grid=data["r_grid"], rhobar_grid=data["rhobar_grid"],
+                         elements=elements)
+
+
+@cache
+def default_library() -> LatentLibrary:
+    """The shipped library, loaded once per process."""
+    return load_library(DEFAULT_LIBRARY_PATH)
