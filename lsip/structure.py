@@ -13,9 +13,10 @@ import numpy as np
 from lsip.errors import StructureError
 
 #: Atomic numbers of the symbols LSIP may meet (H..Kr); the library decides what is *supported*.
-_SYMBOLS = (
-    "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr"
-).split()
+_SYMBOLS: tuple[str, ...] = (
+    "X", "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar",
+    "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
+)
 ATOMIC_NUMBERS: dict[str, int] = {s: i for i, s in enumerate(_SYMBOLS) if i > 0}
 SYMBOLS_BY_NUMBER: dict[int, str] = {i: s for s, i in ATOMIC_NUMBERS.items()}
 

@@ -1,0 +1,145 @@
+"""The decoder: latent coordinates -> named energy terms, forces, charges, dipole (and densities).
+
+Forces are -dE/dR at fixed latent coordinates: at a converged constrained minimum the envelope theorem makes
+this the total derivative (MODEL.md section 4). They are obtained by autograd through the pair geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lsip.model.encoder import EncoderReport
+from lsip.model.latent import Latent, latent_weights
+from lsip.model.system import BatchTopology
+from lsip.model.tables import ModelTables
+from lsip.model.terms import ENERGY_TERMS, TermContext, evaluate_terms, host_density, pair_geometry
+
+
+@dataclass
+class Prediction:
+    """Everything the model says about one structure (Hartree atomic units; tensors on CPU, float64).
+
+    Attributes
+    ----------
+    symbols : element symbols.  positions : (n, 3) bohr.  total_charge : Q, e.
+    energy : total energy relative to free neutral atoms, hartree (sum of ``term_totals``).
+    terms : name -> (n,) per-atom energies, hartree; every term's per-atom values sum to its total.
+    term_totals : name -> total of the term, hartree.
+    forces : (n, 3) hartree/bohr.
+    charges : (n,) q_A = w+ - w-, e.  weights : (n, 4) cation, neutral, anion, excited.
+    channels : donor (n_ch,), acceptor (n_ch,) local atom indices, occupation (n_ch,) c, coupling beta (n_ch,).
+    pairs : short-range pairs (i, j) (n_sr,) and name -> (n_sr,) pair energies of the pair terms.
+    dipole : (3,) e bohr about the centre of mass (point charges).
+    mu : global chemical potential, hartree.  mu_atoms : (n,) hartree.  host_density : (n,) bohr^-3.
+    converged, residual, iterations, active_bounds, trace, time_s : encoder diagnostics.
+    device : where it ran.  params_name : parameter set.  latent : this structure's latent coordinates.
+    """
+
+    symbols: tuple[str, ...]
+    positions: Tensor
+    total_charge: float
+    energy: float
+    terms: dict[str, Tensor]
+    term_totals: dict[str, float]
+    forces: Tensor
+    charges: Tensor
+    weights: Tensor
+    donor: Tensor
+    acceptor: Tensor
+    occupation: Tensor
+    beta: Tensor
+    pair_i: Tensor
+    pair_j: Tensor
+    pair_terms: dict[str, Tensor]
+    dipole: Tensor
+    mu: float
+    mu_atoms: Tensor
+    host_density: Tensor
+    converged: bool
+    residual: float
+    iterations: int
+    active_bounds: dict[str, int]
+    trace: list = field(default_factory=list)
+    time_s: float = 0.0
+    device: str = "cpu"
+    params_name: str = ""
+
+    @property
+    def charge_fluctuation(self) -> Tensor:
+        """(n,) w+ + w-: the ionic character of an atom's bonds even where q = 0."""
+        return self.weights[:, 0] + self.weights[:, 2]
+
+    @property
+    def n_atoms(self) -> int:
+        """Number of atoms."""
+        return len(self.symbols)
+
+
+def decode(latent: Latent, topo: BatchTopology, tables: ModelTables, report: EncoderReport,
+           symbols: list[tuple[str, ...]], forces: bool = True, params_name: str = "") -> list[Prediction]:
+    """Energy terms, forces, charges and dipoles of every structure of the batch at fixed latent coordinates."""
+    positions = topo.positions.detach().clone().requires_grad_(forces)
+    geometry = pair_geometry(topo, tables, positions)
+    lat = latent.detach()
+    w = latent_weights(lat.amplitude, lat.excited, lat.reservoir, topo)
+    ctx = TermContext(w, lat.amplitude, geometry, topo, tables)
+    outs = evaluate_terms(ctx)
+    total = sum(o.per_atom.sum() for o in outs.values())
+    if forces and positions.requires_grad:
+        (grad,) = torch.autograd.grad(total, positions)
+        f = -grad.detach()
+    else:
+        f = torch.zeros_like(positions.detach())
+    rho_bar = host_density(ctx).detach()
+    return [_slice(m, outs, f, w.detach(), lat, geometry, rho_bar, topo, tables, report, symbols[m], params_name)
+            for m in range(topo.n_mols)]
+
+
+def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry: object, rho_bar: Tensor,
+           topo: BatchTopology, tables: ModelTables, report: EncoderReport, symbols: tuple[str, ...],
+           params_name: str) -> Prediction:
+    cpu = torch.device("cpu")
+    atoms = torch.nonzero(topo.mol == m).flatten()
+    off = int(atoms[0]) if len(atoms) else 0
+    ch = torch.nonzero(topo.mol[topo.ch_donor] == m).flatten()
+    pr = torch.nonzero(topo.mol[topo.sr_i] == m).flatten()
+    terms = {k: o.per_atom.detach()[atoms].to(cpu) for k, o in outs.items()}
+    totals = {k: float(v.sum()) for k, v in terms.items()}
+    pair_terms = {k: o.per_pair.detach()[pr].to(cpu) for k, o in outs.items() if o.per_pair is not None}
+    pos = topo.positions.detach()[atoms].to(cpu)
+    q = (w[atoms, 0] - w[atoms, 2]).to(cpu)
+    mass_center = _mass_center(symbols, pos)
+    return Prediction(
+        symbols=symbols, positions=pos, total_charge=float(topo.total_charge[m]),
+        energy=float(sum(totals.values())), terms=terms, term_totals=totals, forces=forces[atoms].to(cpu),
+        charges=q, weights=w[atoms].to(cpu), donor=(topo.ch_donor[ch] - off).to(cpu),
+        acceptor=(topo.ch_acceptor[ch] - off).to(cpu), occupation=lat.occupation[ch].to(cpu),
+        beta=geometry.beta.detach()[ch].to(cpu), pair_i=(topo.sr_i[pr] - off).to(cpu),
+        pair_j=(topo.sr_j[pr] - off).to(cpu), pair_terms=pair_terms,
+        dipole=(q[:, None] * (pos - mass_center)).sum(0), mu=float(report.mu[m]),
+        mu_atoms=report.mu_atoms[atoms].to(cpu), host_density=rho_bar[atoms].to(cpu),
+        converged=bool(report.converged[m]), residual=float(report.residual[m]), iterations=report.iterations,
+        active_bounds=report.active_bounds[m], trace=report.trace, time_s=report.time_s,
+        device=str(tables.device), params_name=params_name,
+    )
+
+
+def _mass_center(symbols: tuple[str, ...], pos: Tensor) -> Tensor:
+    from lsip.data.masses import atomic_mass
+
+    mass = torch.tensor([atomic_mass(s) for s in symbols], dtype=pos.dtype)
+    return (mass[:, None] * pos).sum(0) / mass.sum()
+
+
+def term_labels() -> dict[str, str]:
+    """name -> human label of every registered energy term."""
+    return {k: t.label for k, t in ENERGY_TERMS.items()}
+
+
+def as_numpy(t: Tensor) -> np.ndarray:
+    """Detach to a float64 numpy array."""
+    return t.detach().cpu().numpy().astype(np.float64)

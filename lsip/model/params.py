@@ -1,0 +1,104 @@
+"""Named parameter sets of the LSIP model.
+
+The defaults are the *first-principles* set of MODEL.md: kappa = 1, embedding scale 1, no repulsion, no
+electronic temperature. Every numerical choice the spec leaves open (cut-offs, Coulomb summation) is a named
+field here so it can change without touching the physics. Units: atomic (bohr, hartree) unless a name says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from lsip.errors import LSIPError
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """Parameters of the decoder and the physical encoder.
+
+    Attributes
+    ----------
+    name : label shown in the app and the CLI.
+    kappa : dimensionless Wolfsberg-Helmholz constant of beta_AB = kappa S_AB (I_A + I_B) / 2.
+    embedding_scale : global factor on F_k(rho_bar).
+    embedding_scale_by_element : per-element factors (multiply the global one).
+    channel_overlap_min : a channel A->B exists while S_AB(R) > this; the coupling is switched off smoothly
+        over the last ``channel_switch_width`` bohr before that distance.
+    channel_cutoff_max : hard cap of the channel distance, bohr.
+    channel_switch_width : width of the cosine switch of beta, bohr.
+    short_range_cutoff : cut-off of the penetration electrostatics and the host density, bohr.
+    short_range_switch_width : width of their cosine switch, bohr.
+    coulomb : "auto" (exact for n <= dense_max_atoms and finite systems, DSF otherwise), "dense" or "dsf".
+    dense_max_atoms : largest finite structure whose point-charge Coulomb is summed over all pairs.
+    dsf_alpha, dsf_cutoff : DSF damping (bohr^-1) and cut-off (bohr).
+    born_mayer : optional per-element (A, b) of a pair repulsion A_AB exp(-b_AB R), combined as
+        A_AB = sqrt(A_A A_B), b_AB = (b_A + b_B) / 2; empty = no repulsion (default).
+    electronic_temperature : T_e (hartree) of the optional entropy term -T_e S(w); 0 = off.
+    tol : convergence threshold on the KKT residual (hartree per unit occupation).
+    max_iter : iteration limit of the equalization solver.
+    """
+
+    name: str = "first-principles"
+    kappa: float = 1.0
+    embedding_scale: float = 1.0
+    embedding_scale_by_element: dict[str, float] = field(default_factory=dict)
+    channel_overlap_min: float = 1e-3
+    channel_cutoff_max: float = 18.0
+    channel_switch_width: float = 2.0
+    short_range_cutoff: float = 12.0
+    short_range_switch_width: float = 2.0
+    coulomb: str = "auto"
+    dense_max_atoms: int = 3000
+    dsf_alpha: float = 0.1
+    dsf_cutoff: float = 22.0
+    born_mayer: dict[str, tuple[float, float]] = field(default_factory=dict)
+    electronic_temperature: float = 0.0
+    tol: float = 1e-7
+    max_iter: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.coulomb not in ("auto", "dense", "dsf"):
+            raise LSIPError(f"coulomb must be 'auto', 'dense' or 'dsf', not {self.coulomb!r}")
+        if self.kappa < 0 or self.embedding_scale < 0 or self.electronic_temperature < 0:
+            raise LSIPError("kappa, embedding_scale and electronic_temperature must be >= 0")
+        if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
+            raise LSIPError("switch widths must be positive")
+
+    def with_(self, **changes: object) -> ModelParameters:
+        """Return a copy with some fields changed (the app's sliders use this)."""
+        return replace(self, **changes)
+
+    def embedding_factor(self, symbol: str) -> float:
+        """Total embedding scale of an element."""
+        return self.embedding_scale * self.embedding_scale_by_element.get(symbol, 1.0)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form."""
+        return asdict(self)
+
+
+FIRST_PRINCIPLES = ModelParameters()
+
+_PARAM_DIR = Path(__file__).resolve().parents[2] / "assets" / "params"
+
+
+def available_parameter_sets() -> list[str]:
+    """Names of the shipped parameter sets (the first-principles default plus ``assets/params/*.json``)."""
+    names = [FIRST_PRINCIPLES.name]
+    if _PARAM_DIR.is_dir():
+        names += sorted(p.stem for p in _PARAM_DIR.glob("*.json"))
+    return names
+
+
+def get_parameters(name: str = "first-principles") -> ModelParameters:
+    """Return a shipped parameter set by name; raise LSIPError listing the available ones."""
+    if name == FIRST_PRINCIPLES.name:
+        return FIRST_PRINCIPLES
+    path = _PARAM_DIR / f"{name}.json"
+    if not path.is_file():
+        raise LSIPError(f"unknown parameter set {name!r}; available: {', '.join(available_parameter_sets())}")
+    data = json.loads(path.read_text())
+    data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
+    return ModelParameters(**{**data, "name": name})

@@ -1,0 +1,146 @@
+"""Library -> tensors: per-element constants and per-element-pair interpolation tables.
+
+Everything the decoder needs from the latent library is turned once into tensors on the model's device:
+
+* per element e: Z, I, A, excitation eps, decay exponent zeta (all hartree / bohr^-1);
+* per element and state: electron count N_ek; the radial density as a ln(rho) vs ln(r) cubic table; the
+  embedding function as a cubic table of F(rho_bar) / rho_bar against ln(rho_bar) (so F -> 0 linearly as
+  rho_bar -> 0, the exact limit);
+* per *ordered* element pair (e, f) present in a structure, built lazily: the 16 penetration potentials
+  V^{kl}(R) (:func:`lsip.physics.coulomb.penetration_potential`) tabulated on a uniform R grid, and the
+  channel cut-off distance where the Slater overlap falls below ``channel_overlap_min``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lsip.model.library import STATE_LABELS, LatentLibrary
+from lsip.model.params import ModelParameters
+from lsip.physics.coulomb import penetration_potential
+from lsip.physics.interpolate import cubic_eval, cubic_table, log_radial_eval, log_radial_table
+from lsip.physics.overlap import sto_1s_overlap
+
+N_STATES = len(STATE_LABELS)
+#: Net charge q_k = Z - N_k of each state (cation, neutral, anion, excited).
+STATE_CHARGES = (1.0, 0.0, -1.0, 0.0)
+_R_MIN = 0.2  # bohr: start of the penetration-potential grid
+_R_STEP = 0.01  # bohr
+
+
+class ModelTables:
+    """Tensors derived from a :class:`LatentLibrary` for one parameter set, device and dtype."""
+
+    def __init__(self, library: LatentLibrary, params: ModelParameters, device: torch.device | str = "cpu",
+                 dtype: torch.dtype = torch.float64) -> None:
+        self.library = library
+        self.params = params
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.symbols = library.symbols
+        self.index = {s: k for k, s in enumerate(self.symbols)}
+        ent = [library.elements[s] for s in self.symbols]
+        kw = {"device": self.device, "dtype": dtype}
+        self.Z = torch.tensor([e.Z for e in ent], **kw)
+        self.I = torch.tensor([e.ionization_energy for e in ent], **kw)
+        self.A = torch.tensor([e.electron_affinity for e in ent], **kw)
+        self.eps = torch.tensor([e.excitation_energy for e in ent], **kw)
+        self.zeta = torch.tensor([e.decay_exponent for e in ent], **kw)
+        self.n_electrons = torch.tensor([[e.states[k].n_electrons for k in STATE_LABELS] for e in ent], **kw)
+        self.state_charge = torch.tensor(STATE_CHARGES, **kw)
+        self.embedding_factor = torch.tensor([params.embedding_factor(s) for s in self.symbols], **kw)
+        rho = torch.tensor(np.array([[e.states[k].radial_density for k in STATE_LABELS] for e in ent]), **kw)
+        r_grid = torch.tensor(library.r_grid, **kw)
+        self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
+        self._build_embedding(ent, kw)
+        self._pair_slot: dict[tuple[int, int], int] = {}
+        self._v_tables: list[Tensor] = []
+        self._channel_cut: list[float] = []
+        self.v_table = torch.zeros((0, 1, 4), **kw)
+        self.channel_cut = torch.zeros(0, **kw)
+        n_r = math.ceil((params.short_range_cutoff - _R_MIN) / _R_STEP) + 1
+        self.r_axis = _R_MIN + _R_STEP * np.arange(n_r)
+
+    def _build_embedding(self, ent: list, kw: dict) -> None:
+        grid = np.asarray(self.library.rhobar_grid, dtype=np.float64)
+        ln_b = np.log(grid)
+        h = (ln_b[-1] - ln_b[0]) / (len(grid) - 1)
+        if not np.allclose(np.diff(ln_b), h, rtol=1e-6):
+            raise ValueError("rhobar_grid must be uniform in ln(rho_bar)")
+        f = np.array([[e.states[k].embedding for k in STATE_LABELS] for e in ent])  # (n_e, 4, n_b)
+        ratio = torch.tensor(f / grid, **kw).reshape(-1, len(grid))
+        self.emb_table = cubic_table(ratio, float(h))
+        self.emb_ln0, self.emb_h, self.emb_max = float(ln_b[0]), float(h), float(grid[-1])
+
+    # ----------------------------------------------------------------------------------------------
+    def element_indices(self, symbols: tuple[str, ...] | list[str]) -> Tensor:
+        """(n,) element indices of ``symbols`` (raises UnsupportedElementError for missing elements)."""
+        self.library.check_symbols(list(symbols))
+        return torch.tensor([self.index[s] for s in symbols], device=self.device, dtype=torch.long)
+
+    def pair_slots(self, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
+        """Slot of each ordered element pair, building missing tables; returns (P,) int64."""
+        keys = np.stack([ea, eb], axis=1) if len(ea) else np.zeros((0, 2), np.int64)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True) if len(keys) else (keys, np.zeros(0, int))
+        slots = np.array([self._slot(int(a), int(b)) for a, b in uniq], dtype=np.int64)
+        if self._v_tables and self.v_table.shape[0] != 16 * len(self._v_tables):
+            self.v_table = torch.cat(self._v_tables, dim=0)
+            self.channel_cut = torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype)
+        return slots[np.asarray(inverse).reshape(-1)] if len(keys) else np.zeros(0, np.int64)
+
+    def _slot(self, ea: int, eb: int) -> int:
+        key = (ea, eb)
+        if key not in self._pair_slot:
+            self._pair_slot[key] = len(self._v_tables)
+            self._v_tables.append(self._penetration_table(ea, eb))
+            self._channel_cut.append(self._channel_cutoff(ea, eb))
+        return self._pair_slot[key]
+
+    def _penetration_table(self, ea: int, eb: int) -> Tensor:
+        lib, dt = self.library, torch.float64
+        r = torch.tensor(self.r_axis, dtype=dt)
+        sa, sb = lib.elements[self.symbols[ea]], lib.elements[self.symbols[eb]]
+        rows = []
+        for ka in STATE_LABELS:
+            st_a = sa.states[ka]
+            ca, aa = torch.tensor(st_a.gauss_coefficients, dtype=dt), torch.tensor(st_a.gauss_exponents, dtype=dt)
+            for kb in STATE_LABELS:
+                st_b = sb.states[kb]
+                cb = torch.tensor(st_b.gauss_coefficients, dtype=dt)
+                ab = torch.tensor(st_b.gauss_exponents, dtype=dt)
+                rows.append(penetration_potential(float(sa.Z), ca, aa, float(sb.Z), cb, ab, r))
+        table = cubic_table(torch.stack(rows), _R_STEP)
+        return table.to(device=self.device, dtype=self.dtype)
+
+    def _channel_cutoff(self, ea: int, eb: int) -> float:
+        """Distance (bohr) beyond which S_AB < channel_overlap_min, capped at channel_cutoff_max."""
+        p = self.params
+        za, zb = self.zeta[ea].double().cpu(), self.zeta[eb].double().cpu()
+        r = torch.linspace(0.5, p.channel_cutoff_max, 4000, dtype=torch.float64)
+        s = sto_1s_overlap(za, zb, r)
+        above = torch.nonzero(s > p.channel_overlap_min)
+        return float(r[above[-1, 0]]) if len(above) else 0.0
+
+    # ----------------------------------------------------------------------------------------------
+    def penetration(self, slot: Tensor, r: Tensor) -> Tensor:
+        """(P, 4, 4) V^{kl}(R) for pairs of slot ``slot`` at distances ``r`` (bohr); hartree."""
+        func = slot[:, None] * 16 + torch.arange(16, device=self.device)[None, :]
+        rr = r[:, None].expand(-1, 16)
+        return cubic_eval(self.v_table, func, rr, _R_MIN, _R_STEP).reshape(-1, 4, 4)
+
+    def state_density(self, elem: Tensor, r: Tensor) -> Tensor:
+        """(P, 4) basis densities rho_{e,k}(r) of element ``elem`` at distances ``r``; bohr^-3."""
+        func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
+        return log_radial_eval(*self.rho_table, func, r[:, None].expand(-1, N_STATES))
+
+    def embedding(self, elem: Tensor, rho_bar: Tensor) -> Tensor:
+        """(n, 4) F_{e,k}(rho_bar) for each atom's element and host density (bohr^-3); hartree."""
+        func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
+        rb = torch.clamp(rho_bar, min=1e-300)
+        ln = torch.log(rb)[:, None].expand(-1, N_STATES)
+        ratio = cubic_eval(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
+        return ratio * rho_bar[:, None] * self.embedding_factor[elem][:, None]

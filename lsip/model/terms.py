@@ -1,0 +1,233 @@
+"""The decoder's energy terms as registered, labelled components (MODEL.md section 4).
+
+Each term maps the latent coordinates and the pair geometry to per-atom energies (hartree) and, where the
+term is a pair sum, per-pair energies. Pair energies are split half-and-half between the two atoms, channel
+energies half to the donor and half to the acceptor, so that the per-atom energies of every term add up to
+the term's total exactly (``docs/conventions.md``). The app, the CLI and the tests list the terms from
+:data:`ENERGY_TERMS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lsip.model.system import BatchTopology
+from lsip.model.tables import ModelTables
+from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel
+from lsip.physics.neighbors import pair_vectors, safe_norm
+from lsip.physics.overlap import sto_1s_overlap
+from lsip.physics.resonance import resonance_energy
+from lsip.physics.switching import cosine_switch
+
+# state axis order: cation, neutral, anion, excited
+CAT, NEU, ANI, EXC = 0, 1, 2, 3
+
+
+@dataclass
+class PairGeometry:
+    """Weight-independent pair quantities of one geometry (recomputed with autograd for forces).
+
+    Attributes
+    ----------
+    r_sr : (n_sr,) short-range pair distances, bohr.  v_sr : (n_sr, 4, 4) switched penetration potentials.
+    rho_at_i, rho_at_j : (n_sr, 4) switched basis densities of atom j's states at atom i and vice versa.
+    beta : (n_ch,) switched couplings, hartree.  x_corr : (n_ch,) configuration-correction energies X_AB.
+    coulomb : the point-charge operator J (exact dense blocks or DSF pairs), hartree / e^2.
+    repulsion : (n_sr,) Born-Mayer energies, hartree.
+    """
+
+    r_sr: Tensor
+    v_sr: Tensor
+    rho_at_i: Tensor
+    rho_at_j: Tensor
+    beta: Tensor
+    x_corr: Tensor
+    coulomb: CoulombOperator
+    repulsion: Tensor
+
+
+def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -> PairGeometry:
+    """Compute :class:`PairGeometry` from positions (bohr), differentiable in ``positions``."""
+    p = tables.params
+    r_sr = safe_norm(pair_vectors(positions, topo.sr_i, topo.sr_j, topo.cell_shift))
+    sw = cosine_switch(r_sr, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
+    v_sr = tables.penetration(topo.sr_slot, r_sr) * sw[:, None, None]
+    rho_at_i = tables.state_density(topo.elem[topo.sr_j], r_sr) * sw[:, None]
+    rho_at_j = tables.state_density(topo.elem[topo.sr_i], r_sr) * sw[:, None]
+    # channels
+    r_ch = r_sr[topo.ch_pair]
+    ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
+    overlap = sto_1s_overlap(tables.zeta[ed], tables.zeta[ea], r_ch)
+    cut = tables.channel_cut[topo.ch_slot]
+    sw_ch = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
+    beta = p.kappa * overlap * 0.5 * (tables.I[ed] + tables.I[ea]) * sw_ch
+    # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -
+    forward = topo.ch_donor == topo.sr_i[topo.ch_pair]
+    v_pair = v_sr[topo.ch_pair]  # (n_ch, 4, 4) oriented (sr_i, sr_j), switched
+    v = torch.where(forward[:, None, None], v_pair, v_pair.transpose(1, 2))  # oriented (donor, acceptor)
+    kern = _coulomb_kernel(r_ch, topo.cl_dsf.any() if topo.cl_dsf.numel() else False, p)
+    x_corr = v[:, NEU, NEU] - v[:, CAT, NEU] - v[:, NEU, ANI] + v[:, CAT, ANI] - kern
+    # point-charge Coulomb
+    r_cl = safe_norm(pair_vectors(positions, topo.cl_i, topo.cl_j, topo.cl_shift))
+    blocks = [(start, dense_coulomb_matrix(positions[start : start + size])) for start, size in topo.dense_blocks]
+    coulomb = CoulombOperator(blocks, topo.cl_i, topo.cl_j, dsf_kernel(r_cl, p.dsf_alpha, p.dsf_cutoff),
+                              topo.n_atoms)
+    repulsion = _born_mayer(topo, tables, r_sr) * sw
+    return PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
+
+
+def _coulomb_kernel(r: Tensor, use_dsf: bool | Tensor, p: object) -> Tensor:
+    if bool(use_dsf):
+        return dsf_kernel(r, p.dsf_alpha, p.dsf_cutoff)
+    return 1.0 / r
+
+
+def _born_mayer(topo: BatchTopology, tables: ModelTables, r: Tensor) -> Tensor:
+    bm = tables.params.born_mayer
+    if not bm:
+        return torch.zeros_like(r)
+    a = torch.tensor([bm.get(s, (0.0, 1.0))[0] for s in tables.symbols], device=r.device, dtype=r.dtype)
+    b = torch.tensor([bm.get(s, (0.0, 1.0))[1] for s in tables.symbols], device=r.device, dtype=r.dtype)
+    ei, ej = topo.elem[topo.sr_i], topo.elem[topo.sr_j]
+    return torch.sqrt(a[ei] * a[ej]) * torch.exp(-0.5 * (b[ei] + b[ej]) * r)
+
+
+@dataclass
+class TermContext:
+    """Everything a term may use: latent weights, channel amplitudes, geometry, topology, tables."""
+
+    weights: Tensor  # (n, 4)
+    amplitude: Tensor  # (n_ch,) s = sqrt(c)
+    geometry: PairGeometry
+    topo: BatchTopology
+    tables: ModelTables
+
+    @property
+    def occupation(self) -> Tensor:
+        """(n_ch,) channel occupations c = s^2."""
+        return self.amplitude * self.amplitude
+
+    @property
+    def charges(self) -> Tensor:
+        """(n,) q = w+ - w-."""
+        return self.weights[:, CAT] - self.weights[:, ANI]
+
+
+@dataclass(frozen=True)
+class TermOutput:
+    """Per-atom energies (n,) and optional per-pair energies on the short-range pair list (n_sr,)."""
+
+    per_atom: Tensor
+    per_pair: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class EnergyTerm:
+    """A registered energy component."""
+
+    name: str
+    label: str
+    description: str
+    func: Callable[[TermContext], TermOutput]
+
+
+ENERGY_TERMS: dict[str, EnergyTerm] = {}
+
+
+def register_term(name: str, label: str, description: str) -> Callable:
+    """Decorator adding an energy component to :data:`ENERGY_TERMS` (order of registration is kept)."""
+
+    def wrap(func: Callable[[TermContext], TermOutput]) -> Callable[[TermContext], TermOutput]:
+        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func)
+        return func
+
+    return wrap
+
+
+def _halves(ctx: TermContext, i: Tensor, j: Tensor, e: Tensor) -> Tensor:
+    out = torch.zeros(ctx.topo.n_atoms, dtype=e.dtype, device=e.device)
+    return out.index_add(0, i, 0.5 * e).index_add(0, j, 0.5 * e)
+
+
+def _channel_to_pairs(ctx: TermContext, e: Tensor) -> Tensor:
+    out = torch.zeros(len(ctx.topo.sr_i), dtype=e.dtype, device=e.device)
+    return out.index_add(0, ctx.topo.ch_pair, e)
+
+
+@register_term("state", "State (ensemble) energy",
+               "sum_A w+ I - w- A + w* eps: the exact linear ensemble energy of free atoms")
+def state_energy(ctx: TermContext) -> TermOutput:
+    """E_state per atom = w+ I - w- A + w* eps (hartree)."""
+    t, w, e = ctx.tables, ctx.weights, ctx.topo.elem
+    return TermOutput(w[:, CAT] * t.I[e] - w[:, ANI] * t.A[e] + w[:, EXC] * t.eps[e])
+
+
+@register_term("electrostatic", "Electrostatics",
+               "mean-field Coulomb of nuclei + state densities (point charges + penetration) "
+               "with the per-channel configuration correction")
+def electrostatic_energy(ctx: TermContext) -> TermOutput:
+    """E_es = q^T J q / 2 + sum_{A<B} w_A^T V w_B + sum_channels c (1 - c) X (hartree).
+
+    The per-pair output holds the short-range part (penetration + configuration correction); the
+    point-charge part is long-ranged and is reported per atom only.
+    """
+    g, topo, w, q = ctx.geometry, ctx.topo, ctx.weights, ctx.charges
+    e_pen = torch.einsum("pk,pkl,pl->p", w[topo.sr_i], g.v_sr, w[topo.sr_j])
+    c = ctx.occupation
+    e_corr = c * (1.0 - c) * g.x_corr
+    per_atom = 0.5 * q * g.coulomb.apply(q) + _halves(ctx, topo.sr_i, topo.sr_j, e_pen)
+    per_atom = per_atom + _halves(ctx, topo.ch_donor, topo.ch_acceptor, e_corr)
+    return TermOutput(per_atom, e_pen + _channel_to_pairs(ctx, e_corr))
+
+
+@register_term("charge_transfer", "Charge-transfer resonance",
+               "-2 sum_{A->B} beta_AB sqrt(c_AB) (w0_A w0_B)^(1/4): coupling of neutral and ionic configurations")
+def charge_transfer_energy(ctx: TermContext) -> TermOutput:
+    """Resonance energy per channel, split between donor and acceptor (hartree)."""
+    topo, w = ctx.topo, ctx.weights
+    e = resonance_energy(ctx.geometry.beta, ctx.amplitude, w[topo.ch_donor, NEU], w[topo.ch_acceptor, NEU])
+    return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
+
+
+def host_density(ctx: TermContext) -> Tensor:
+    """(n,) rho_bar_A = sum_{B != A} sum_l w_B^l rho_{B,l}(R_AB), bohr^-3."""
+    g, topo, w = ctx.geometry, ctx.topo, ctx.weights
+    at_i = (g.rho_at_i * w[topo.sr_j]).sum(-1)
+    at_j = (g.rho_at_j * w[topo.sr_i]).sum(-1)
+    out = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
+    return out.index_add(0, topo.sr_i, at_i).index_add(0, topo.sr_j, at_j)
+
+
+@register_term("embedding", "Embedding",
+               "sum_A sum_k w_A^k F_{A,k}(rho_bar_A): non-additive Thomas-Fermi + LDA energy in the host density")
+def embedding_energy(ctx: TermContext) -> TermOutput:
+    """E_emb per atom (hartree)."""
+    f = ctx.tables.embedding(ctx.topo.elem, host_density(ctx))
+    return TermOutput((ctx.weights * f).sum(-1))
+
+
+@register_term("repulsion", "Pair repulsion", "optional Born-Mayer pair term (zero in the first-principles set)")
+def repulsion_energy(ctx: TermContext) -> TermOutput:
+    """Born-Mayer repulsion per atom (hartree)."""
+    e = ctx.geometry.repulsion
+    return TermOutput(_halves(ctx, ctx.topo.sr_i, ctx.topo.sr_j, e), e)
+
+
+@register_term("entropy", "Electronic entropy", "-T_e S(w), S = -sum_k w ln w per atom (off by default)")
+def entropy_energy(ctx: TermContext) -> TermOutput:
+    """-T_e S per atom (hartree); zero when the electronic temperature is 0."""
+    t = ctx.tables.params.electronic_temperature
+    w = ctx.weights
+    if t == 0.0:
+        return TermOutput(torch.zeros(w.shape[0], dtype=w.dtype, device=w.device))
+    wc = torch.clamp(w, min=1e-300)
+    return TermOutput(t * (wc * torch.log(wc)).sum(-1))
+
+
+def evaluate_terms(ctx: TermContext) -> dict[str, TermOutput]:
+    """All registered terms for one context."""
+    return {name: term.func(ctx) for name, term in ENERGY_TERMS.items()}

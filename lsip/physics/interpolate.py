@@ -1,0 +1,105 @@
+"""Differentiable cubic interpolation of tabulated functions on uniform grids (torch).
+
+Tables of many functions sampled on one uniform grid ``x_k = x0 + k h`` (k = 0..n-1) are turned once into
+per-interval cubic polynomials (:func:`cubic_table`); :func:`cubic_eval` evaluates function ``f`` of the table
+at points ``x`` with autograd through ``x`` (the table is a constant). Radial densities live on a logarithmic
+radial grid, so their tables are uniform in ``ln r``; :func:`log_radial_table` / :func:`log_radial_eval` wrap
+that and interpolate ``ln rho`` (smooth, nearly linear in the exponential tail) instead of ``rho``.
+
+Outside the grid the value is clamped: below ``x0`` the first value, beyond the last point the last value
+(for densities the table is built so that ``rho`` beyond the grid is zero, see :func:`log_radial_eval`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_LOG_FLOOR = -700.0  # ln of the smallest density kept (ln rho below this is treated as zero density)
+
+
+def cubic_table(y: Tensor, h: float) -> Tensor:
+    """Hermite cubic coefficients of tabulated functions with 4th-order finite-difference slopes.
+
+    Parameters
+    ----------
+    y : (F, n) values of F functions on a uniform grid of spacing ``h`` (n >= 5).
+    h : grid spacing.
+
+    Returns
+    -------
+    (F, n - 1, 4) coefficients ``a, b, c, d`` of ``a + b t + c t^2 + d t^3`` on each interval, t in [0, 1).
+    """
+    if y.shape[-1] < 5:
+        raise ValueError("cubic_table needs at least 5 grid points")
+    yp = torch.empty_like(y)
+    yp[..., 2:-2] = (y[..., :-4] - 8 * y[..., 1:-3] + 8 * y[..., 3:-1] - y[..., 4:]) / 12.0
+    yp[..., 1] = 0.5 * (y[..., 2] - y[..., 0])
+    yp[..., -2] = 0.5 * (y[..., -1] - y[..., -3])
+    yp[..., 0] = y[..., 1] - y[..., 0]
+    yp[..., -1] = y[..., -1] - y[..., -2]
+    y0, y1 = y[..., :-1], y[..., 1:]
+    m0, m1 = yp[..., :-1], yp[..., 1:]  # slopes per unit of t (already times h)
+    a = y0
+    b = m0
+    c = 3 * (y1 - y0) - 2 * m0 - m1
+    d = 2 * (y0 - y1) + m0 + m1
+    return torch.stack([a, b, c, d], dim=-1)
+
+
+def cubic_eval(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float) -> Tensor:
+    """Evaluate function ``func[i]`` of ``table`` at ``x[i]`` (differentiable in ``x``).
+
+    Parameters
+    ----------
+    table : (F, n - 1, 4) from :func:`cubic_table`.
+    func : (...) integer index of the function to use for each point.
+    x : (...) abscissae, same shape as ``func``.
+    x0, h : first grid point and spacing.
+
+    Returns
+    -------
+    (...) interpolated values; clamped to the end values outside the grid.
+    """
+    n_int = table.shape[1]
+    u = (x - x0) / h
+    u = torch.clamp(u, 0.0, float(n_int) - 1e-9)
+    k = torch.floor(u.detach()).long()
+    t = u - k.to(u.dtype)
+    coef = table[func, k]  # (..., 4)
+    return coef[..., 0] + t * (coef[..., 1] + t * (coef[..., 2] + t * coef[..., 3]))
+
+
+def log_radial_table(r_grid: Tensor, rho: Tensor) -> tuple[Tensor, float, float, float]:
+    """Table of ``ln rho`` against ``ln r`` for radial functions on a logarithmic grid.
+
+    Parameters
+    ----------
+    r_grid : (n,) radial grid, bohr, uniform in ln r.
+    rho : (F, n) non-negative radial functions (e.g. densities, bohr^-3).
+
+    Returns
+    -------
+    table, ln r0, h, ln r_max : for :func:`log_radial_eval`.
+    """
+    ln_r = torch.log(r_grid)
+    h = float((ln_r[-1] - ln_r[0]) / (len(r_grid) - 1))
+    if not torch.allclose(ln_r[1:] - ln_r[:-1], torch.full_like(ln_r[1:], h), rtol=1e-6, atol=1e-9):
+        raise ValueError("r_grid must be uniform in ln r")
+    ln_rho = torch.log(torch.clamp(rho, min=math.exp(_LOG_FLOOR)))
+    return cubic_table(ln_rho, h), float(ln_r[0]), h, float(ln_r[-1])
+
+
+def log_radial_eval(
+    table: Tensor, ln_r0: float, h: float, ln_rmax: float, func: Tensor, r: Tensor
+) -> Tensor:
+    """Evaluate radial functions tabulated by :func:`log_radial_table` at distances ``r`` (bohr).
+
+    Below the first grid point the value at r0 is used (densities are flat at the nucleus on the scale of
+    r0 ~ 1e-5 bohr); beyond the last grid point the function is zero.
+    """
+    ln_r = torch.log(torch.clamp(r, min=math.exp(ln_r0)))
+    val = torch.exp(cubic_eval(table, func, ln_r, ln_r0, h))
+    return torch.where(ln_r <= ln_rmax, val, torch.zeros_like(val))

@@ -1,0 +1,36 @@
+"""Shared fixtures: an analytic latent library for fast model tests, and the shipped library when present."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(Path(__file__).parent))
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def synth_library():
+    from synthetic import synthetic_library
+
+    return synthetic_library()
+
+
+@pytest.fixture(scope="session")
+def synth_model(synth_library):
+    from lsip.model.model import LSIPModel
+
+    return LSIPModel(synth_library, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def shipped_model():
+    from lsip.model.model import LSIPModel
+
+    return LSIPModel(device="cpu")

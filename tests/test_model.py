@@ -1,0 +1,168 @@
+"""Physics contract of the encoder/decoder (MODEL.md section 7) on an analytic library (fast, no DFT)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lsip.errors import ConvergenceError, StructureError, UnsupportedElementError
+from lsip.model.baselines import qeq_charges
+from lsip.model.terms import ENERGY_TERMS
+from lsip.structure import Structure
+
+WATER = Structure(("O", "H", "H"), np.array([[0.0, 0.0, 0.1173], [0.0, 0.7572, -0.4692], [0.0, -0.7572, -0.4692]]),
+                  name="water")
+
+
+def dimer(a: str, b: str, d: float, charge: int = 0) -> Structure:
+    return Structure((a, b), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, d]]), charge=charge, name=f"{a}{b}")
+
+
+def random_rotation(seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return q * np.sign(np.diag(r))
+
+
+def test_terms_sum_to_total_and_weights_are_a_simplex(synth_model):
+    p = synth_model.predict(WATER)
+    assert set(p.terms) == set(ENERGY_TERMS)
+    assert sum(p.term_totals.values()) == pytest.approx(p.energy, abs=1e-14)
+    for name, per_atom in p.terms.items():
+        assert float(per_atom.sum()) == pytest.approx(p.term_totals[name], abs=1e-14)
+    assert torch.all(p.weights >= -1e-12) and torch.all(p.weights <= 1 + 1e-12)
+    torch.testing.assert_close(p.weights.sum(1), torch.ones(3, dtype=torch.float64))
+    assert float(p.charges.sum()) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("charge", [-1, 1])
+def test_total_charge_is_conserved_exactly(synth_model, charge):
+    p = synth_model.predict(WATER.with_charge(charge))
+    assert float(p.charges.sum()) == pytest.approx(charge, abs=1e-12)
+    assert torch.all(p.weights >= -1e-9)
+
+
+def test_rotation_translation_permutation_invariance(synth_model):
+    ref = synth_model.predict(WATER)
+    rot = WATER.with_positions(WATER.positions @ random_rotation(1).T + np.array([3.0, -2.0, 7.5]))
+    p = synth_model.predict(rot)
+    assert p.energy == pytest.approx(ref.energy, abs=1e-9)
+    torch.testing.assert_close(p.charges, ref.charges, atol=1e-7, rtol=0)
+    torch.testing.assert_close(p.weights, ref.weights, atol=1e-7, rtol=0)
+    swapped = Structure(("O", "H", "H"), WATER.positions[[0, 2, 1]])
+    ps = synth_model.predict(swapped)
+    assert ps.energy == pytest.approx(ref.energy, abs=1e-9)
+    torch.testing.assert_close(ps.charges, ref.charges[[0, 2, 1]], atol=1e-7, rtol=0)
+    assert float(ref.charges[1]) == pytest.approx(float(ref.charges[2]), abs=1e-7)
+    # forces rotate with the structure
+    r = random_rotation(1)
+    torch.testing.assert_close(p.forces, ref.forces @ torch.tensor(r.T), atol=1e-6, rtol=0)
+
+
+def test_forces_match_finite_differences_with_reequalization(synth_model):
+    st = Structure(("O", "H", "H"), WATER.positions + np.array([[0.02, -0.03, 0.01], [0, 0.05, 0], [0, 0, 0.04]]))
+    p = synth_model.predict(st)
+    h = 1e-4  # angstrom
+    from lsip.units import ANGSTROM_TO_BOHR
+
+    for atom, axis in [(0, 2), (1, 1), (2, 0), (2, 2)]:
+        e = []
+        for sgn in (1, -1):
+            pos = st.positions.copy()
+            pos[atom, axis] += sgn * h
+            e.append(synth_model.predict(st.with_positions(pos), forces=False).energy)
+        fd = -(e[0] - e[1]) / (2 * h * ANGSTROM_TO_BOHR)
+        assert float(p.forces[atom, axis]) == pytest.approx(fd, abs=2e-6), (atom, axis)
+    torch.testing.assert_close(p.forces.sum(0), torch.zeros(3, dtype=torch.float64), atol=1e-10, rtol=0)
+
+
+def test_free_atoms_are_neutral_with_zero_energy(synth_model):
+    st = Structure(("Na", "Cl", "H"), np.array([[0.0, 0, 0], [40.0, 0, 0], [0, 40.0, 0]]))
+    p = synth_model.predict(st)
+    assert torch.all(p.charges == 0)
+    assert p.energy == 0.0
+    torch.testing.assert_close(p.weights[:, 1], torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("a", "b", "r_eq"), [("Na", "Cl", 2.361), ("Li", "F", 1.564), ("Li", "H", 1.595),
+                                              ("H", "F", 0.917)])
+def test_heteronuclear_dimers_dissociate_to_neutral_atoms_while_qeq_does_not(synth_model, synth_library, a, b, r_eq):
+    near = synth_model.predict(dimer(a, b, r_eq))
+    assert abs(float(near.charges[0])) > 0.05  # polar bond at equilibrium
+    # ionic-covalent crossing R_c = 1 / (I_donor - A_acceptor) (a.u.); 3 R_c (capped below at 30 bohr)
+    ea, eb = synth_library.element(a), synth_library.element(b)
+    gap = min(ea.ionization_energy - eb.electron_affinity, eb.ionization_energy - ea.electron_affinity)
+    far_bohr = max(3.0 / gap, 30.0)
+    far = synth_model.predict(dimer(a, b, far_bohr * 0.529177))
+    assert float(far.charges.abs().max()) < 1e-6
+    assert abs(float(qeq_charges(dimer(a, b, far_bohr * 0.529177), synth_library).charges[0])) > 0.05
+
+
+def test_nacl_is_ionic_near_crossing_inside_and_neutral_outside(synth_model):
+    assert float(synth_model.predict(dimer("Na", "Cl", 5.0)).charges[0]) > 0.95
+    assert float(synth_model.predict(dimer("Na", "Cl", 12.0)).charges[0]) == 0.0
+
+
+def test_h2_has_zero_charge_but_nonzero_charge_fluctuation(synth_model):
+    p = synth_model.predict(dimer("H", "H", 0.741))
+    assert float(p.charges.abs().max()) < 1e-9
+    assert float(p.charge_fluctuation[0]) > 0.1
+    assert float(p.weights[0, 0]) == pytest.approx(float(p.weights[0, 2]), abs=1e-9)
+
+
+def test_batch_equals_one_by_one(synth_model):
+    structs = [WATER, dimer("Na", "Cl", 2.5), dimer("H", "H", 0.74), WATER.with_charge(-1)]
+    batch = synth_model.predict(structs)
+    for st, pb in zip(structs, batch):
+        p1 = synth_model.predict(st)
+        assert pb.energy == pytest.approx(p1.energy, abs=1e-9)
+        # equal to within the solver tolerance (KKT residual 1e-7 Ha)
+        torch.testing.assert_close(pb.charges, p1.charges, atol=2e-6, rtol=0)
+        torch.testing.assert_close(pb.forces, p1.forces, atol=2e-6, rtol=0)
+
+
+def test_warm_start_reaches_same_solution_in_fewer_iterations(synth_model):
+    cold = synth_model.predict(dimer("Li", "F", 1.60))
+    synth_model.predict(dimer("Li", "F", 1.56))
+    warm = synth_model.predict(dimer("Li", "F", 1.60), warm_start=synth_model.last_latent)
+    assert warm.energy == pytest.approx(cold.energy, abs=1e-10)
+    assert warm.iterations <= cold.iterations
+
+
+def test_chemical_potential_of_a_free_atom_is_minus_mulliken_electronegativity(synth_model, synth_library):
+    p = synth_model.predict(Structure(("F",), np.zeros((1, 3))))
+    assert p.mu == pytest.approx(-synth_library.element("F").electronegativity, abs=1e-10)
+
+
+def test_nonconverged_solve_raises_with_partial_result(synth_library):
+    from lsip.model.model import LSIPModel
+
+    model = LSIPModel(synth_library, params="first-principles", device="cpu")
+    model = model.with_params(model.params.with_(max_iter=1, tol=1e-14))
+    with pytest.raises(ConvergenceError, match="did not converge") as info:
+        model.predict(WATER)
+    assert info.value.result is not None and not info.value.result.converged
+    p = model.predict(WATER, raise_on_failure=False)
+    assert not p.converged and p.residual > 1e-14
+
+
+def test_clear_errors_for_unsupported_elements_and_impossible_charges(synth_model):
+    with pytest.raises(UnsupportedElementError, match="Kr"):
+        synth_model.predict(Structure(("Kr", "H"), np.array([[0, 0, 0], [0, 0, 1.5]])))
+    with pytest.raises(StructureError, match="at most one electron"):
+        synth_model.predict(dimer("H", "H", 0.74, charge=-3))
+
+
+def test_dipole_of_ionic_dimer_is_charge_times_distance(synth_model):
+    p = synth_model.predict(dimer("Li", "F", 1.564))
+    assert float(torch.linalg.norm(p.dipole)) == pytest.approx(abs(float(p.charges[0])) * 1.564 / 0.529177, rel=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_cpu_and_gpu_agree(synth_library):
+    from lsip.model.model import LSIPModel
+
+    cpu = LSIPModel(synth_library, device="cpu").predict(WATER)
+    gpu = LSIPModel(synth_library, device="cuda").predict(WATER)
+    assert gpu.energy == pytest.approx(cpu.energy, abs=1e-9)
+    torch.testing.assert_close(gpu.charges, cpu.charges, atol=1e-7, rtol=0)
