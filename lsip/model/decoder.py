@@ -16,7 +16,7 @@ from lsip.model.encoder import EncoderReport
 from lsip.model.latent import Latent, latent_weights
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
-from lsip.model.terms import ENERGY_TERMS, TermContext, evaluate_terms, host_density, pair_geometry
+from lsip.model.terms import ENERGY_TERMS, PairGeometry, TermContext, evaluate_terms, host_density, pair_geometry
 
 
 @dataclass
@@ -80,20 +80,27 @@ class Prediction:
 
 
 def decode(latent: Latent, topo: BatchTopology, tables: ModelTables, report: EncoderReport,
-           symbols: list[tuple[str, ...]], forces: bool = True, params_name: str = "") -> list[Prediction]:
-    """Energy terms, forces, charges and dipoles of every structure of the batch at fixed latent coordinates."""
-    positions = topo.positions.detach().clone().requires_grad_(forces)
-    geometry = pair_geometry(topo, tables, positions)
+           symbols: list[tuple[str, ...]], geometry: PairGeometry | None = None, positions: Tensor | None = None,
+           params_name: str = "") -> list[Prediction]:
+    """Energy terms, forces, charges and dipoles of every structure of the batch at fixed latent coordinates.
+
+    ``geometry`` may be given with its autograd graph to ``positions`` (then forces are computed);
+    otherwise it is computed here from ``topo.positions`` with forces.
+    """
+    if geometry is None:
+        positions = topo.positions.detach().clone().requires_grad_(True)
+        geometry = pair_geometry(topo, tables, positions)
+    forces = positions is not None and positions.requires_grad
     lat = latent.detach()
     w = latent_weights(lat.amplitude, lat.excited, lat.reservoir, topo)
     ctx = TermContext(w, lat.amplitude, geometry, topo, tables)
     outs = evaluate_terms(ctx)
     total = sum(o.per_atom.sum() for o in outs.values())
-    if forces and positions.requires_grad:
+    if forces:
         (grad,) = torch.autograd.grad(total, positions)
         f = -grad.detach()
     else:
-        f = torch.zeros_like(positions.detach())
+        f = torch.zeros_like(topo.positions)
     rho_bar = host_density(ctx).detach()
     return [_slice(m, outs, f, w.detach(), lat, geometry, rho_bar, topo, tables, report, symbols[m], params_name)
             for m in range(topo.n_mols)]

@@ -2,9 +2,9 @@
 
 Minimises the decoder energy E(z) over the latent coordinates z of :mod:`lsip.model.latent` subject to
 s_AB >= 0, 0 <= w^* <= 1, r >= 0 with sum r = |Q| (a softmax parametrisation makes the reservoir constraint
-exact) and w^0 >= 0 (kept by the resonance term, whose slope in w^0 is infinite at w^0 = 0, plus a stiff
-quadratic penalty that is zero at every feasible point). The bound-constrained problem is solved with
-L-BFGS-B (scipy) on the concatenated batch; the energy and its gradient are torch (CPU or GPU).
+exact) and w^0 >= 0 (the line search rejects infeasible points; the resonance term, whose slope in w^0 is infinite
+at w^0 = 0, keeps the minimum strictly inside whenever a channel has a non-zero coupling). The bound-constrained problem is solved with
+a projected L-BFGS in torch (:mod:`lsip.physics.optimize`) on the concatenated batch, on CPU or GPU.
 
 Convergence is judged per structure by the KKT residual: the infinity norm of the projected gradient
 |P(z - grad E) - z| (hartree per unit occupation). A structure whose residual exceeds ``params.tol`` is
@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.optimize
 import torch
 from torch import Tensor
 
@@ -25,8 +24,8 @@ from lsip.model.latent import Latent, latent_weights
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
+from lsip.physics.optimize import projected_lbfgs
 
-_PENALTY = 10.0  # hartree per (unit negative w0)^2
 
 
 @dataclass
@@ -72,16 +71,22 @@ class _Problem:
         self.n_res = len(self.charged_atoms)
         self.dt, self.dev = topo.positions.dtype, topo.positions.device
 
-    def pack(self, latent: Latent) -> np.ndarray:
+    def pack(self, latent: Latent) -> Tensor:
         r = latent.reservoir[self.charged_atoms]
         theta = torch.log(torch.clamp(r, min=1e-12))
-        return torch.cat([latent.amplitude, latent.excited, theta]).detach().cpu().numpy().astype(np.float64)
+        return torch.cat([latent.amplitude, latent.excited, theta]).detach().to(self.dt)
 
-    def bounds(self) -> scipy.optimize.Bounds:
+    def bounds(self) -> tuple[Tensor, Tensor]:
+        kw = {"dtype": self.dt, "device": self.dev}
         n_box = self.n_ch + self.n
-        lo = np.concatenate([np.zeros(n_box), np.full(self.n_res, -60.0)])
-        hi = np.concatenate([np.ones(n_box), np.full(self.n_res, 60.0)])
-        return scipy.optimize.Bounds(lo, hi)
+        lo = torch.cat([torch.zeros(n_box, **kw), torch.full((self.n_res,), -60.0, **kw)])
+        hi = torch.cat([torch.ones(n_box, **kw), torch.full((self.n_res,), 60.0, **kw)])
+        return lo, hi
+
+    def groups(self) -> Tensor:
+        """Structure index of every variable."""
+        t = self.topo
+        return torch.cat([t.mol[t.ch_donor], t.mol, t.mol[self.charged_atoms]])
 
     def unpack(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         s = x[: self.n_ch]
@@ -97,28 +102,20 @@ class _Problem:
         return s, excited, reservoir
 
     def objective(self, x: Tensor) -> Tensor:
+        """Total energy; +inf outside the feasible set (some w0 < 0), which the line search rejects."""
         s, excited, reservoir = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
-        e = total_energy(w, s, self.geometry, self.topo, self.tables)
-        return e + _PENALTY * torch.clamp(-w[:, 1], min=0.0).pow(2).sum()
+        if bool((w[:, 1] < -1e-12).any()):
+            return torch.full((), float("inf"), dtype=x.dtype, device=x.device)
+        return total_energy(w, s, self.geometry, self.topo, self.tables)
 
-    def __call__(self, x_np: np.ndarray) -> tuple[float, np.ndarray]:
-        x = torch.tensor(x_np, dtype=self.dt, device=self.dev, requires_grad=True)
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x = x.detach().requires_grad_(True)
         e = self.objective(x)
+        if not bool(torch.isfinite(e)):
+            return e.detach(), torch.zeros_like(x)
         (g,) = torch.autograd.grad(e, x)
-        return float(e.detach()), g.detach().cpu().numpy().astype(np.float64)
-
-    def residuals(self, x_np: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """Per-structure KKT residual (infinity norm of the projected gradient)."""
-        b = self.bounds()
-        lo, hi = b.lb, b.ub
-        pg = np.abs(np.clip(x_np - g, lo, hi) - x_np)
-        pg[self.n_ch + self.n :] = np.abs(g[self.n_ch + self.n :])
-        owner = np.concatenate([self.topo.mol[self.topo.ch_donor].cpu().numpy(), self.topo.mol.cpu().numpy(),
-                                self.topo.mol[self.charged_atoms].cpu().numpy()])
-        res = np.zeros(self.topo.n_mols)
-        np.maximum.at(res, owner, pg)
-        return res
+        return e.detach(), g.detach()
 
 
 def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, start: Latent,
@@ -127,32 +124,17 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     t0 = time.perf_counter()
     p = tables.params
     prob = _Problem(topo, tables, geometry)
-    x0 = prob.pack(start)
-    trace: list[tuple[int, float, float]] = []
-    n_var = len(x0)
-    if n_var == 0:
-        x, message, nit = x0, "no latent variables (free atoms)", 0
-    else:
-        def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            trace.append((len(trace) + 1, float(intermediate_result.fun), float("nan")))
-
-        res = scipy.optimize.minimize(
-            prob, x0, jac=True, method="L-BFGS-B", bounds=prob.bounds(), callback=callback,
-            options={"maxiter": max_iter or p.max_iter, "maxcor": 10, "ftol": 1e-16, "gtol": 0.2 * p.tol,
-                     "maxls": 40},
-        )
-        x, message, nit = res.x, str(res.message), int(res.nit)
-    _, g = prob(x) if n_var else (0.0, x0)
-    residual = prob.residuals(x, g) if n_var else np.zeros(topo.n_mols)
-    if trace:
-        trace[-1] = (trace[-1][0], trace[-1][1], float(residual.max()))
-    xt = torch.tensor(x, dtype=prob.dt, device=prob.dev)
-    s, excited, reservoir = prob.unpack(xt)
+    lo, hi = prob.bounds()
+    result = projected_lbfgs(prob, prob.pack(start), lo, hi, prob.groups(), topo.n_mols, tol=p.tol,
+                             max_iter=max_iter or p.max_iter)
+    s, excited, reservoir = prob.unpack(result.x)
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
+    residual = result.residual.cpu().numpy()
     mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables)
     report = EncoderReport(
-        converged=residual <= p.tol, residual=residual, iterations=nit, mu_atoms=mu_atoms, mu=mu,
-        active_bounds=_active_bounds(latent, topo), trace=trace, time_s=time.perf_counter() - t0, message=message,
+        converged=residual <= p.tol, residual=residual, iterations=result.iterations, mu_atoms=mu_atoms, mu=mu,
+        active_bounds=_active_bounds(latent, topo), trace=result.trace, time_s=time.perf_counter() - t0,
+        message=f"{result.message} ({result.evaluations} evaluations)",
     )
     return latent, report
 

@@ -51,6 +51,7 @@ class LSIPModel:
         self.device = resolve_device(device)
         self.tables = ModelTables(self.library, self.params, self.device)
         self.last_latent: Latent | None = None
+        self.last_timings: dict[str, float] = {}
 
     def with_params(self, params: ModelParameters) -> LSIPModel:
         """A model sharing the library and device with other parameters."""
@@ -72,13 +73,20 @@ class LSIPModel:
         batch = [structures] if single else list(structures)
         t0 = time.perf_counter()
         topo = build_topology(batch, self.tables)
-        with torch.no_grad():
-            geometry = pair_geometry(topo, self.tables, topo.positions)
+        t1 = time.perf_counter()
+        positions = topo.positions.detach().clone().requires_grad_(forces)
+        with torch.set_grad_enabled(forces):
+            geometry_graph = pair_geometry(topo, self.tables, positions)
+        geometry = geometry_graph.detach()
         start = warm_latent(warm_start, topo) if warm_start is not None else initial_latent(topo)
+        t2 = time.perf_counter()
         latent, report = encode(topo, self.tables, geometry, start)
-        preds = decode(latent, topo, self.tables, report, [s.symbols for s in batch], forces=forces,
+        t3 = time.perf_counter()
+        preds = decode(latent, topo, self.tables, report, [s.symbols for s in batch], geometry_graph, positions,
                        params_name=self.params.name)
         elapsed = time.perf_counter() - t0
+        self.last_timings = {"topology_s": t1 - t0, "geometry_s": t2 - t1, "encode_s": t3 - t2,
+                             "decode_s": elapsed - (t3 - t0), "total_s": elapsed}
         for p in preds:
             p.time_s = elapsed / len(preds)
         self.last_latent = latent

@@ -49,6 +49,15 @@ class PairGeometry:
     coulomb: CoulombOperator
     repulsion: Tensor
 
+    def detach(self) -> PairGeometry:
+        """A copy cut from the autograd graph (for the solver's many evaluations)."""
+        c = self.coulomb
+        op = CoulombOperator([(s, j.detach()) for s, j in c.blocks], c.pair_i, c.pair_j, c.kernel.detach(),
+                             c.n_atoms)
+        return PairGeometry(self.r_sr.detach(), self.v_sr.detach(), self.rho_at_i.detach(),
+                            self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), op,
+                            self.repulsion.detach())
+
 
 def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -> PairGeometry:
     """Compute :class:`PairGeometry` from positions (bohr), differentiable in ``positions``."""
