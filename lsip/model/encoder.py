@@ -2,9 +2,10 @@
 
 Minimises the decoder energy E(z) over the latent coordinates z of :mod:`lsip.model.latent` subject to
 s_AB >= 0, 0 <= w^* <= 1, r >= 0 with sum r = |Q| (a softmax parametrisation makes the reservoir constraint
-exact) and w^0 >= 0 (the line search rejects infeasible points; the resonance term, whose slope in w^0 is infinite
-at w^0 = 0, keeps the minimum strictly inside whenever a channel has a non-zero coupling). The bound-constrained problem is solved with
-a projected L-BFGS in torch (:mod:`lsip.physics.optimize`) on the concatenated batch, on CPU or GPU.
+exact) and w^0 >= 0 (the line search rejects infeasible points; the resonance term, whose slope in w^0 is
+infinite at w^0 = 0, keeps the minimum strictly inside whenever a channel has a non-zero coupling). The
+bound-constrained problem is solved with a projected L-BFGS in torch (:mod:`lsip.physics.optimize`) on the
+concatenated batch, on CPU or GPU.
 
 Convergence is judged per structure by the KKT residual: the infinity norm of the projected gradient
 |P(z - grad E) - z| (hartree per unit occupation). A structure whose residual exceeds ``params.tol`` is
@@ -25,7 +26,6 @@ from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
 from lsip.physics.optimize import projected_lbfgs
-
 
 
 @dataclass

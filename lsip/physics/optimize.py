@@ -93,7 +93,7 @@ def projected_lbfgs(
         d = torch.where(active, torch.zeros_like(d), d)
         if float(d @ free_g) >= 0:
             d, s_hist, y_hist = -free_g, [], []
-        step, x_new, f_new, g_new, evals = _line_search(fun, x, f, g, d, lo, hi, scale=len(s_hist) == 0)
+        _, x_new, f_new, g_new, evals = _line_search(fun, x, f, g, d, lo, hi, scale=len(s_hist) == 0)
         n_eval += evals
         if x_new is None:
             if s_hist:  # restart from steepest descent once before giving up
