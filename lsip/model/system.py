@@ -57,6 +57,7 @@ class BatchTopology:
     cl_dsf: Tensor
     offsets: list[int]
     dense_blocks: list[tuple[int, int]]
+    dsf_atoms: Tensor
 
 
 def _coulomb_pairs(pos: np.ndarray, st: Structure, tables: ModelTables) -> tuple[np.ndarray, ...]:
@@ -81,6 +82,7 @@ def build_topology(structures: list[Structure], tables: ModelTables) -> BatchTop
     elems, mols, pos_all, charges, offsets = [], [], [], [], []
     sr, cl = [], []
     dense_blocks: list[tuple[int, int]] = []
+    dsf_atoms: list[np.ndarray] = [np.zeros(0, np.int64)]
     off = 0
     for m, st in enumerate(structures):
         e = tables.element_indices(st.symbols).cpu().numpy()
@@ -100,6 +102,8 @@ def build_topology(structures: list[Structure], tables: ModelTables) -> BatchTop
         cl.append((ci + off, cj + off, cs, np.full(len(ci), dsf)))
         if not dsf:
             dense_blocks.append((off, len(e)))
+        else:
+            dsf_atoms.append(np.arange(off, off + len(e)))
         elems.append(e)
         mols.append(np.full(len(e), m))
         pos_all.append(pos)
@@ -127,5 +131,5 @@ def build_topology(structures: list[Structure], tables: ModelTables) -> BatchTop
         sr_i=t(sr_i), sr_j=t(sr_j), sr_slot=t(sr_slot), cell_shift=t(sr_shift, tables.dtype),
         ch_donor=t(ch_donor), ch_acceptor=t(ch_acceptor), ch_pair=t(ch_pair), ch_slot=t(ch_slot),
         cl_i=t(cl_i), cl_j=t(cl_j), cl_shift=t(cl_shift, tables.dtype), cl_dsf=t(cl_dsf, torch.bool),
-        offsets=offsets, dense_blocks=dense_blocks,
+        offsets=offsets, dense_blocks=dense_blocks, dsf_atoms=t(np.concatenate(dsf_atoms)),
     )

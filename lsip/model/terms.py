@@ -17,7 +17,7 @@ from torch import Tensor
 
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
-from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel
+from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel, dsf_self_term
 from lsip.physics.neighbors import pair_vectors, safe_norm
 from lsip.physics.overlap import sto_1s_overlap
 from lsip.physics.resonance import resonance_energy
@@ -53,7 +53,7 @@ class PairGeometry:
         """A copy cut from the autograd graph (for the solver's many evaluations)."""
         c = self.coulomb
         op = CoulombOperator([(s, j.detach()) for s, j in c.blocks], c.pair_i, c.pair_j, c.kernel.detach(),
-                             c.n_atoms)
+                             c.n_atoms, c.self_term)
         return PairGeometry(self.r_sr.detach(), self.v_sr.detach(), self.rho_at_i.detach(),
                             self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), op,
                             self.repulsion.detach())
@@ -83,8 +83,12 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     # point-charge Coulomb
     r_cl = safe_norm(pair_vectors(positions, topo.cl_i, topo.cl_j, topo.cl_shift))
     blocks = [(start, dense_coulomb_matrix(positions[start : start + size])) for start, size in topo.dense_blocks]
+    self_term = None
+    if topo.dsf_atoms.numel():
+        self_term = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device)
+        self_term[topo.dsf_atoms] = dsf_self_term(p.dsf_alpha, p.dsf_cutoff)
     coulomb = CoulombOperator(blocks, topo.cl_i, topo.cl_j, dsf_kernel(r_cl, p.dsf_alpha, p.dsf_cutoff),
-                              topo.n_atoms)
+                              topo.n_atoms, self_term)
     repulsion = _born_mayer(topo, tables, r_sr) * sw
     return PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
 

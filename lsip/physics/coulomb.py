@@ -91,11 +91,14 @@ class CoulombOperator:
     blocks : list of (start, J) dense blocks, J (m, m) hartree/e^2, for atoms start..start+m-1.
     pair_i, pair_j, kernel : (P,) sparse pairs and their kernel values (each unordered pair once).
     n_atoms : total atoms of the batch.
+    self_term : (n,) diagonal J_AA (the DSF self energy -2 (erfc(a rc) / (2 rc) + a / sqrt(pi)) for atoms of
+        DSF structures, 0 elsewhere), or None.
     """
 
     def __init__(self, blocks: list[tuple[int, Tensor]], pair_i: Tensor, pair_j: Tensor, kernel: Tensor,
-                 n_atoms: int) -> None:
+                 n_atoms: int, self_term: Tensor | None = None) -> None:
         self.blocks, self.pair_i, self.pair_j, self.kernel, self.n_atoms = blocks, pair_i, pair_j, kernel, n_atoms
+        self.self_term = self_term
 
     def apply(self, q: Tensor) -> Tensor:
         """(n,) potential J q at every atom, hartree/e."""
@@ -112,7 +115,14 @@ class CoulombOperator:
         if len(self.pair_i):
             v = v.index_add(0, self.pair_i, self.kernel * q[self.pair_j])
             v = v.index_add(0, self.pair_j, self.kernel * q[self.pair_i])
+        if self.self_term is not None:
+            v = v + self.self_term * q
         return v
+
+
+def dsf_self_term(alpha: float, r_cut: float) -> float:
+    """Diagonal J_AA of the DSF sum: the self energy -(erfc(a rc) / (2 rc) + a / sqrt(pi)) q_A^2 = J_AA q_A^2 / 2."""
+    return -2.0 * (math.erfc(alpha * r_cut) / (2 * r_cut) + alpha / math.sqrt(math.pi))
 
 
 def dense_coulomb_matrix(positions: Tensor) -> Tensor:
