@@ -1,0 +1,106 @@
+"""Encode + decode time and peak memory against system size, with the EEQ baseline in the same run.
+
+Usage: python benchmarks/bench_encode.py [--sizes 10,30,...] [--device cpu|cuda] [--out results/encode.json]
+
+Prints a table and writes JSON. Times are wall-clock seconds of LSIPModel.predict (encoder + decoder +
+forces), best of ``--repeat`` runs after one warm-up; EEQ (tad-multicharge, dense solve) is timed on the same
+structures up to ``--eeq-max`` atoms. Peak memory: resident-set high-water mark growth (CPU, via a fresh
+subprocess per size) or torch.cuda.max_memory_allocated (GPU). Compare ratios within one run: the machines
+are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+
+
+def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
+    from water_clusters import water_cluster
+
+    from lsip.model.baselines import eeq_charges
+    from lsip.model.model import LSIPModel
+
+    st = water_cluster(max(1, n_atoms // 3))
+    model = LSIPModel(device=device)
+    model.predict(water_cluster(4))  # warm-up (tables, allocator)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    best, pred = math.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        pred = model.predict(st, raise_on_failure=False)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    out = {"n_atoms": st.n_atoms, "lsip_s": best, "per_atom_us": best / st.n_atoms * 1e6,
+           "iterations": pred.iterations, "converged": pred.converged, "channels": len(pred.donor),
+           "timings": model.last_timings, "coulomb": "dense" if st.n_atoms <= model.params.dense_max_atoms else "dsf"}
+    if device == "cuda":
+        out["peak_mem_MB"] = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        out["peak_mem_MB"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    if st.n_atoms <= eeq_max:
+        eeq_best = math.inf
+        for _ in range(repeat):
+            eeq_best = min(eeq_best, eeq_charges(st, device).time_s)
+        out["eeq_s"] = eeq_best
+        out["ratio_lsip_over_eeq"] = best / eeq_best
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="12,30,99,300,999,3000,9000,20001")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--eeq-max", type=int, default=9000)
+    ap.add_argument("--out", default=str(HERE / "results" / "encode.json"))
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one is not None:  # child process: one size, fresh memory high-water mark
+        print(json.dumps(run_one(args.one, args.device, args.repeat, args.eeq_max)))
+        return
+    rows = []
+    for n in [int(s) for s in args.sizes.split(",")]:
+        cmd = [sys.executable, __file__, "--one", str(n), "--device", args.device, "--repeat", str(args.repeat),
+               "--eeq-max", str(args.eeq_max)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        if res.returncode != 0:
+            print(res.stderr[-2000:], file=sys.stderr)
+            continue
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        eeq = f"{row['eeq_s']:.3f}" if "eeq_s" in row else "-"
+        ratio = f"{row['ratio_lsip_over_eeq']:.1f}" if "ratio_lsip_over_eeq" in row else "-"
+        print(f"{row['n_atoms']:>7} atoms  lsip {row['lsip_s']:8.3f} s  ({row['per_atom_us']:7.1f} us/atom, "
+              f"{row['iterations']:3d} it, {row['coulomb']})  eeq {eeq:>8} s  lsip/eeq {ratio:>6}  "
+              f"peak {row['peak_mem_MB']:8.1f} MB", flush=True)
+    slope = None
+    big = [r for r in rows if r["n_atoms"] >= 300]
+    if len(big) >= 2:
+        slope = math.log(big[-1]["lsip_s"] / big[0]["lsip_s"]) / math.log(big[-1]["n_atoms"] / big[0]["n_atoms"])
+        print(f"log-log slope of LSIP time for N >= 300: {slope:.2f}")
+    meta = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "machine": platform.platform(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"meta": meta, "loglog_slope": slope, "rows": rows}, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

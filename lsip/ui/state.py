@@ -1,0 +1,225 @@
+"""Shared app state: the current structure (gallery / upload / paste), total charge, parameter set, and the
+one place where model results are cached.
+
+Selections live in ``st.session_state`` (they survive page changes) and are mirrored into the URL query
+parameters (``mol``, ``q``, ``params``, ``teach``) so that a link reproduces a gallery view. Uploaded bytes are
+parsed with an explicit, user-chosen format (``lsip.io``); nothing uploaded is unpickled or executed.
+
+Caching: the latent library and models are ``st.cache_resource`` (one per process and parameter set);
+predictions are ``st.cache_data`` keyed by small canonical strings (a structure fingerprint + parameter JSON),
+never by arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import asdict
+
+import numpy as np
+import streamlit as st
+
+from lsip.errors import LSIPError
+from lsip.gallery import gallery_structure, load_gallery
+from lsip.io import FORMATS, parse_xyz_text, read_structures
+from lsip.model.decoder import Prediction
+from lsip.model.library import LatentLibrary, default_library
+from lsip.model.model import LSIPModel
+from lsip.model.params import ModelParameters, available_parameter_sets, get_parameters
+from lsip.structure import Structure
+
+SOURCE_KEY = "lsip_source"
+GALLERY_KEY = "lsip_gallery_key"
+CHARGE_KEY = "lsip_charge"
+PARAMS_KEY = "lsip_params"
+OVERRIDES_KEY = "lsip_param_overrides"
+UPLOADED_KEY = "lsip_uploaded_structure"
+DEFAULT_MOLECULE = "water"
+MAX_UPLOAD_BYTES = 5 * 2**20
+
+
+def fingerprint(structure: Structure) -> str:
+    """Short canonical key of a structure (symbols, positions to 1e-6 angstrom, charge, cell)."""
+    h = hashlib.sha256()
+    h.update(" ".join(structure.symbols).encode())
+    h.update(np.round(structure.positions, 6).tobytes())
+    h.update(str(int(structure.charge)).encode())
+    if structure.cell is not None:
+        h.update(np.round(structure.cell, 6).tobytes())
+    return h.hexdigest()[:24]
+
+
+@st.cache_resource(show_spinner=False)
+def get_library() -> LatentLibrary:
+    """The shipped latent library, loaded once per process."""
+    return default_library()
+
+
+@st.cache_resource(show_spinner=False)
+def get_model(params_json: str) -> LSIPModel:
+    """One model per parameter set (JSON of :class:`ModelParameters`), on CUDA when available."""
+    data = json.loads(params_json)
+    data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
+    return LSIPModel(get_library(), ModelParameters(**data), device="auto")
+
+
+def current_parameters() -> ModelParameters:
+    """The selected parameter set with any live overrides from the Diagnostics sliders."""
+    params = get_parameters(st.session_state.get(PARAMS_KEY, "first-principles"))
+    overrides = st.session_state.get(OVERRIDES_KEY) or {}
+    return params.with_(**overrides) if overrides else params
+
+
+def params_json(params: ModelParameters) -> str:
+    """Canonical JSON of a parameter set (a cache key)."""
+    return json.dumps(asdict(params), sort_keys=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _predict_cached(key: str, _structure: Structure, p_json: str) -> Prediction:
+    return get_model(p_json).predict(_structure, raise_on_failure=False)
+
+
+def predict(structure: Structure, params: ModelParameters | None = None) -> Prediction:
+    """Cached model prediction for ``structure`` (key: fingerprint + parameters)."""
+    p_json = params_json(params or current_parameters())
+    return _predict_cached(fingerprint(structure), structure, p_json)
+
+
+def _sync_from_url() -> None:
+    """On the first run of a session, take gallery key, charge, params and teaching mode from the URL."""
+    if st.session_state.get("lsip_url_loaded"):
+        return
+    qp = st.query_params
+    gallery = load_gallery()
+    if qp.get("mol") in gallery:
+        st.session_state[SOURCE_KEY] = "Gallery"
+        st.session_state[GALLERY_KEY] = qp["mol"]
+    if "q" in qp:
+        with contextlib.suppress(ValueError):
+            st.session_state[CHARGE_KEY] = int(qp["q"])
+    if qp.get("params") in available_parameter_sets():
+        st.session_state[PARAMS_KEY] = qp["params"]
+    if qp.get("teach") == "1":
+        st.session_state["lsip_teaching_mode"] = True
+    st.session_state["lsip_url_loaded"] = True
+
+
+def _sync_to_url() -> None:
+    qp = {}
+    if st.session_state.get(SOURCE_KEY, "Gallery") == "Gallery":
+        qp["mol"] = st.session_state.get(GALLERY_KEY, DEFAULT_MOLECULE)
+    qp["q"] = str(st.session_state.get(CHARGE_KEY, 0))
+    qp["params"] = st.session_state.get(PARAMS_KEY, "first-principles")
+    if st.session_state.get("lsip_teaching_mode"):
+        qp["teach"] = "1"
+    if dict(st.query_params) != qp:
+        st.query_params.from_dict(qp)
+
+
+def structure_sidebar() -> None:
+    """Sidebar widgets choosing the structure, its total charge and the parameter set (shared by all pages)."""
+    _sync_from_url()
+    gallery = load_gallery()
+    with st.sidebar:
+        st.subheader("Structure")
+        source = st.radio("Source", ["Gallery", "Upload", "Paste XYZ"], key=SOURCE_KEY, horizontal=True)
+        if source == "Gallery":
+            keys = list(gallery)
+            if st.session_state.get(GALLERY_KEY) not in keys:
+                st.session_state[GALLERY_KEY] = DEFAULT_MOLECULE if DEFAULT_MOLECULE in keys else keys[0]
+            prev = st.session_state.get("lsip_prev_gallery")
+            st.selectbox("Gallery structure", keys, key=GALLERY_KEY,
+                         format_func=lambda k: f"{gallery[k].title} ({gallery[k].category})")
+            if prev != st.session_state[GALLERY_KEY]:  # a new molecule brings its own total charge
+                st.session_state[CHARGE_KEY] = int(gallery[st.session_state[GALLERY_KEY]].charge)
+                st.session_state["lsip_prev_gallery"] = st.session_state[GALLERY_KEY]
+        elif source == "Upload":
+            _upload_widget()
+        else:
+            _paste_widget()
+        st.number_input("Total charge Q (e)", min_value=-20, max_value=20, step=1, key=CHARGE_KEY)
+        st.selectbox("Parameter set", available_parameter_sets(), key=PARAMS_KEY,
+                     help="first-principles: nothing fitted (MODEL.md); others: calibrated sets if shipped.")
+    _sync_to_url()
+
+
+def _upload_widget() -> None:
+    names = list(FORMATS)
+    fmt = st.selectbox("Format (chosen explicitly, never guessed)", names, key="lsip_upload_format",
+                       format_func=lambda k: FORMATS[k].description)
+    up = st.file_uploader("Structure file", key="lsip_upload_file",
+                          type=[e.lstrip(".") for e in FORMATS[fmt].extensions] or None)
+    if up is None:
+        return
+    data = up.getvalue()
+    if len(data) > MAX_UPLOAD_BYTES:
+        st.error(f"file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB")
+        st.session_state[UPLOADED_KEY] = None
+        return
+    try:
+        frames = read_structures(data, fmt, name=up.name)
+        st.session_state[UPLOADED_KEY] = frames[0]
+        if len(frames) > 1:
+            st.info(f"{len(frames)} frames read; showing the first")
+    except LSIPError as exc:
+        st.error(f"Cannot read {up.name!r} as {fmt}: {exc}")
+        st.session_state[UPLOADED_KEY] = None
+
+
+def _paste_widget() -> None:
+    text = st.text_area("XYZ text", key="lsip_paste_text", height=160,
+                        placeholder="3\nwater\nO 0 0 0.117\nH 0 0.757 -0.469\nH 0 -0.757 -0.469")
+    if not text.strip():
+        st.session_state[UPLOADED_KEY] = None
+        return
+    try:
+        st.session_state[UPLOADED_KEY] = parse_xyz_text(text)
+    except LSIPError as exc:
+        st.error(f"Cannot read the pasted XYZ: {exc}")
+        st.session_state[UPLOADED_KEY] = None
+
+
+def current_structure() -> Structure | None:
+    """The selected structure with the selected total charge, or None (with nothing chosen yet)."""
+    source = st.session_state.get(SOURCE_KEY, "Gallery")
+    if source == "Gallery":
+        key = st.session_state.get(GALLERY_KEY, DEFAULT_MOLECULE)
+        try:
+            st_ = gallery_structure(key)
+        except (KeyError, LSIPError):
+            return None
+    else:
+        st_ = st.session_state.get(UPLOADED_KEY)
+        if st_ is None:
+            return None
+    charge = int(st.session_state.get(CHARGE_KEY, st_.charge))
+    return st_.with_charge(charge) if charge != st_.charge else st_
+
+
+def require_structure() -> Structure | None:
+    """The current structure, or an info box asking for one (pages return early on None)."""
+    structure = current_structure()
+    if structure is None:
+        st.info("No structure yet: pick one from the gallery, upload a file or paste XYZ in the sidebar.")
+        return None
+    try:
+        get_library().check_symbols(structure.symbols)
+    except LSIPError as exc:
+        st.error(str(exc))
+        return None
+    return structure
+
+
+def current_prediction(structure: Structure) -> Prediction | None:
+    """Model prediction of the current structure with a clear message on failure (never a traceback)."""
+    try:
+        pred = predict(structure)
+    except LSIPError as exc:
+        st.error(f"The model cannot run on this structure: {exc}")
+        return None
+    if not pred.converged:
+        st.warning(f"Charge equalization did NOT converge (KKT residual {pred.residual:.1e} Ha after "
+                   f"{pred.iterations} iterations): the numbers below are not a solution.")
+    return pred

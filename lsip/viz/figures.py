@@ -1,0 +1,142 @@
+"""Plotly figure builders (no Streamlit): energy waterfall, channel matrix, per-atom bars, scans, library plots.
+
+Every builder takes plain results (a :class:`lsip.model.decoder.Prediction` or arrays) and returns a
+``plotly.graph_objects.Figure`` in user units (eV, angstrom, e), so it can be tested without a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from lsip.model.decoder import Prediction, term_labels
+from lsip.model.library import STATE_LABELS, LatentLibrary
+from lsip.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
+
+STATE_COLORS = {"cation": "#d62728", "neutral": "#7f7f7f", "anion": "#1f77b4", "excited": "#ff7f0e"}
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "template": "plotly_white"}
+
+
+def atom_labels(symbols: Sequence[str]) -> list[str]:
+    """``["O0", "H1", ...]``: element + 0-based index, the label used in every table and figure."""
+    return [f"{s}{k}" for k, s in enumerate(symbols)]
+
+
+def energy_waterfall(pred: Prediction, font_size: int = 13) -> go.Figure:
+    """Waterfall of the named energy terms ending exactly at the total (eV); the residual is shown.
+
+    The total bar is drawn from the sum of the terms, and the title reports |total - sum| (round-off only).
+    """
+    labels = term_labels()
+    names = [k for k in pred.term_totals if abs(pred.term_totals[k]) > 0 or k in ("state", "electrostatic")]
+    vals = [pred.term_totals[k] * HARTREE_TO_EV for k in names]
+    total = pred.energy * HARTREE_TO_EV
+    residual = total - sum(vals)
+    fig = go.Figure(go.Waterfall(
+        x=[labels[k] for k in names] + ["Total"], y=[*vals, total],
+        measure=["relative"] * len(vals) + ["total"],
+        text=[f"{v:+.3f}" for v in vals] + [f"{total:.3f}"], textposition="outside",
+        connector={"line": {"color": "#999"}},
+        decreasing={"marker": {"color": "#1f77b4"}}, increasing={"marker": {"color": "#d62728"}},
+        totals={"marker": {"color": "#2ca02c"}},
+    ))
+    fig.update_layout(title=f"Energy decomposition (eV); residual {residual:.1e} eV", yaxis_title="eV",
+                      font={"size": font_size}, **_LAYOUT)
+    return fig
+
+
+def per_atom_terms(pred: Prediction, font_size: int = 13) -> go.Figure:
+    """Stacked bars of every term per atom (eV)."""
+    labels = term_labels()
+    x = atom_labels(pred.symbols)
+    fig = go.Figure()
+    for k, v in pred.terms.items():
+        if float(v.abs().max()) == 0.0:
+            continue
+        fig.add_bar(name=labels[k], x=x, y=(v.numpy() * HARTREE_TO_EV).tolist())
+    fig.update_layout(barmode="relative", title="Per-atom energy terms (eV)", yaxis_title="eV",
+                      font={"size": font_size}, **_LAYOUT)
+    return fig
+
+
+def channel_matrix(pred: Prediction, font_size: int = 13) -> go.Figure:
+    """Donor x acceptor heatmap of channel occupations c_AB."""
+    n = pred.n_atoms
+    m = np.zeros((n, n))
+    m[pred.donor.numpy(), pred.acceptor.numpy()] = pred.occupation.numpy()
+    lab = atom_labels(pred.symbols)
+    fig = go.Figure(go.Heatmap(z=m, x=lab, y=lab, colorscale="Viridis", colorbar={"title": "c_AB"},
+                               hovertemplate="donor %{y} -> acceptor %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_layout(title="Charge-transfer channels (donor rows, acceptor columns)", xaxis_title="acceptor",
+                      yaxis_title="donor", yaxis={"autorange": "reversed"}, font={"size": font_size}, **_LAYOUT)
+    return fig
+
+
+def charges_bar(symbols: Sequence[str], series: dict[str, Sequence[float]], title: str = "Atomic charges (e)",
+                font_size: int = 13) -> go.Figure:
+    """Grouped bars of several charge models per atom (e)."""
+    fig = go.Figure()
+    x = atom_labels(symbols)
+    for name, q in series.items():
+        fig.add_bar(name=name, x=x, y=list(map(float, q)))
+    fig.update_layout(barmode="group", title=title, yaxis_title="q / e", font={"size": font_size}, **_LAYOUT)
+    return fig
+
+
+def weights_bar(pred: Prediction, font_size: int = 13) -> go.Figure:
+    """Stacked ensemble weights (cation, neutral, anion, excited) per atom."""
+    fig = go.Figure()
+    x = atom_labels(pred.symbols)
+    for k, lab in enumerate(STATE_LABELS):
+        fig.add_bar(name=lab, x=x, y=pred.weights[:, k].tolist(), marker_color=STATE_COLORS[lab])
+    fig.update_layout(barmode="stack", title="Ensemble weights", yaxis={"range": [0, 1]}, font={"size": font_size},
+                      **_LAYOUT)
+    return fig
+
+
+def scan_figure(distances: Sequence[float], curves: dict[str, Sequence[float | None]], y_title: str,
+                title: str, marker: float | None = None, font_size: int = 13) -> go.Figure:
+    """Lines of several quantities against the scan distance (angstrom); an optional vertical marker."""
+    fig = go.Figure()
+    for name, ys in curves.items():
+        fig.add_scatter(x=list(distances), y=[None if y is None else float(y) for y in ys], mode="lines+markers",
+                        name=name)
+    if marker is not None:
+        fig.add_vline(x=marker, line_dash="dot", line_color="#555")
+    fig.update_layout(title=title, xaxis_title="R / angstrom", yaxis_title=y_title, font={"size": font_size},
+                      **_LAYOUT)
+    return fig
+
+
+def radial_densities(library: LatentLibrary, symbol: str, log_axes: bool = True, font_size: int = 13) -> go.Figure:
+    """4 pi r^2 rho_k(r) of every state of an element (radial distribution, e / bohr)."""
+    ent = library.element(symbol)
+    r = np.asarray(library.r_grid)
+    fig = go.Figure()
+    for lab in STATE_LABELS:
+        st = ent.states[lab]
+        y = 4 * np.pi * r**2 * np.asarray(st.radial_density)
+        fig.add_scatter(x=r * BOHR_TO_ANGSTROM, y=y, name=f"{lab} (N={st.n_electrons})", mode="lines",
+                        line={"color": STATE_COLORS[lab]})
+    fig.update_layout(title=f"{symbol}: radial distributions 4 pi r^2 rho(r)", xaxis_title="r / angstrom",
+                      yaxis_title="e / bohr", font={"size": font_size}, **_LAYOUT)
+    if log_axes:
+        fig.update_xaxes(type="log", range=[-3, 1.2])
+    else:
+        fig.update_xaxes(range=[0, 4])
+    return fig
+
+
+def embedding_functions(library: LatentLibrary, symbol: str, font_size: int = 13) -> go.Figure:
+    """F_k(rho_bar) of every state of an element (eV) against the background density."""
+    ent = library.element(symbol)
+    fig = go.Figure()
+    for lab in STATE_LABELS:
+        fig.add_scatter(x=np.asarray(library.rhobar_grid), y=np.asarray(ent.states[lab].embedding) * HARTREE_TO_EV,
+                        name=lab, mode="lines", line={"color": STATE_COLORS[lab]})
+    fig.update_layout(title=f"{symbol}: embedding functions F_k(rho_bar)", xaxis_title="rho_bar / bohr^-3",
+                      yaxis_title="eV", font={"size": font_size}, **_LAYOUT)
+    fig.update_xaxes(type="log")
+    return fig

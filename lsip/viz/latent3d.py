@@ -1,0 +1,127 @@
+"""3D views of the latent coordinates on top of :func:`lsip.viz.molview.molecule_view` (no Streamlit).
+
+* atoms coloured by charge (or any per-atom quantity, e.g. one energy term) on the diverging map;
+* charge-transfer channels as arrows donor -> acceptor: one arrow per pair showing the **net** flow
+  c_AB - c_BA (radius grows with it), or both directions as two offset arrows;
+* per-atom state-weight glyphs: a translucent halo whose radius grows with the charge fluctuation w+ + w-
+  (red when w+ > w-, blue otherwise) and an orange ring when the excited weight is populated;
+* hover labels with the charge, the four weights and the per-atom energy;
+* density isosurfaces from cube text (positive and negative lobes for differences).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lsip.model.decoder import Prediction
+from lsip.structure import Structure
+from lsip.units import HARTREE_TO_EV
+from lsip.viz.molview import MoleculeView, molecule_view
+
+ARROW_COLOR = "#2a9d4b"
+REVERSE_ARROW_COLOR = "#8e44ad"
+
+
+def hover_texts(pred: Prediction, extra: dict[str, Sequence[float]] | None = None) -> list[str]:
+    """One hover label per atom: symbol+index, charge, weights, per-atom energy (eV), extras."""
+    e_atom = sum(pred.terms.values()).numpy() * HARTREE_TO_EV
+    out = []
+    for k, sym in enumerate(pred.symbols):
+        w = pred.weights[k].tolist()
+        text = (f"{sym}{k}  q = {float(pred.charges[k]):+.3f} e\\nw+ {w[0]:.3f}  w0 {w[1]:.3f}  "
+                f"w- {w[2]:.3f}  w* {w[3]:.3f}\\nE_atom {e_atom[k]:+.3f} eV")
+        for name, vals in (extra or {}).items():
+            text += f"\\n{name} {float(vals[k]):+.4g}"
+        out.append(text)
+    return out
+
+
+def net_flows(pred: Prediction) -> list[tuple[int, int, float, float, float]]:
+    """(donor, acceptor, net c_AB - c_BA, c_AB, c_BA) per atom pair, donor = the side that gives more."""
+    occ: dict[tuple[int, int], float] = {}
+    for d, a, c in zip(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist()):
+        occ[(d, a)] = c
+    out, seen = [], set()
+    for (d, a), c in occ.items():
+        key = (min(d, a), max(d, a))
+        if key in seen:
+            continue
+        seen.add(key)
+        back = occ.get((a, d), 0.0)
+        if c >= back:
+            out.append((d, a, c - back, c, back))
+        else:
+            out.append((a, d, back - c, back, c))
+    return sorted(out, key=lambda t: -t[2])
+
+
+def _arrow(view: object, p0: np.ndarray, p1: np.ndarray, radius: float, color: str, hover: str) -> None:
+    v = p1 - p0
+    d = np.linalg.norm(v)
+    if d < 1e-6:
+        return
+    u = v / d
+    start, end = p0 + 0.30 * u, p1 - 0.30 * u  # keep the arrow between the atom spheres
+    view.addArrow({"start": dict(zip("xyz", map(float, start))), "end": dict(zip("xyz", map(float, end))),
+                   "radius": float(radius), "radiusRatio": 2.2, "mid": 0.75, "color": color,
+                   "hoverable": True, "hover_label": hover})
+
+
+def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] | None = None,
+                value_title: str = "charge q", unit: str = "e", *, channel_threshold: float = 0.01,
+                show_channels: bool = True, both_directions: bool = False, show_glyphs: bool = True,
+                height: int = 440, font_size: int = 12, camera_key: str | None = None,
+                labels: Sequence[str] | None = None) -> MoleculeView:
+    """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs."""
+    vals = pred.charges.numpy() if values is None else np.asarray(values, dtype=float)
+    mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height,
+                       font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels)
+    pos = structure.positions
+    if show_channels:
+        _add_channels(mv.view, pos, pred, channel_threshold, both_directions)
+    if show_glyphs:
+        _add_glyphs(mv.view, pos, pred)
+    return mv
+
+
+def _add_channels(view: object, pos: np.ndarray, pred: Prediction, threshold: float, both: bool) -> None:
+    if both:
+        for d, a, c in zip(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist()):
+            if c < threshold:
+                continue
+            off = np.cross(pos[a] - pos[d], [0.0, 0.0, 1.0])
+            off = 0.08 * off / (np.linalg.norm(off) or 1.0)
+            _arrow(view, pos[d] + off, pos[a] + off, 0.03 + 0.25 * np.sqrt(c), ARROW_COLOR,
+                   f"{pred.symbols[d]}{d} -> {pred.symbols[a]}{a}: c = {c:.4f}")
+        return
+    for d, a, net, c_f, c_b in net_flows(pred):
+        if net < threshold:
+            continue
+        _arrow(view, pos[d], pos[a], 0.03 + 0.25 * np.sqrt(net), ARROW_COLOR,
+               f"{pred.symbols[d]}{d} -> {pred.symbols[a]}{a}: net {net:.4f} (c = {c_f:.4f}, back {c_b:.4f})")
+
+
+def _add_glyphs(view: object, pos: np.ndarray, pred: Prediction) -> None:
+    w = pred.weights.numpy()
+    for k in range(len(pos)):
+        fluct = w[k, 0] + w[k, 2]
+        if fluct > 0.02:
+            color = "#d62728" if w[k, 0] > w[k, 2] else "#1f77b4"
+            view.addSphere({"center": dict(zip("xyz", map(float, pos[k]))), "radius": 0.35 + 0.6 * fluct,
+                            "color": color, "opacity": 0.18})
+        if w[k, 3] > 0.02:
+            view.addSphere({"center": dict(zip("xyz", map(float, pos[k]))), "radius": 0.3 + 0.8 * w[k, 3],
+                            "color": "#ff7f0e", "opacity": 0.15, "wireframe": True})
+
+
+def add_isosurfaces(view: object, cube_text: str, isovalue: float, signed: bool = False,
+                    color: str = "#3b7dd8", opacity: float = 0.55) -> None:
+    """Add a density isosurface from cube text; ``signed`` data (differences) get a red positive lobe
+    (more density in the model) and a blue negative lobe (less), matching the diverging colour map."""
+    if signed:
+        view.addVolumetricData(cube_text, "cube", {"isoval": abs(isovalue), "color": "#d62728", "opacity": opacity})
+        view.addVolumetricData(cube_text, "cube", {"isoval": -abs(isovalue), "color": "#1f77b4", "opacity": opacity})
+    else:
+        view.addVolumetricData(cube_text, "cube", {"isoval": isovalue, "color": color, "opacity": opacity})
