@@ -70,6 +70,12 @@ class _Problem:
         self.charged_atoms = torch.nonzero(charged_mol[topo.mol]).flatten()
         self.n_res = len(self.charged_atoms)
         self.dt, self.dev = topo.positions.dtype, topo.positions.device
+        # atoms in a channel with beta > 0 have their minimum strictly inside w0 > 0 (infinite resonance slope at
+        # w0 = 0); excluding w0 = 0 for them keeps the line search away from that singular face
+        coupled = geometry.beta > 0
+        self.interior = torch.zeros(self.n, dtype=torch.bool, device=self.dev)
+        self.interior[topo.ch_donor[coupled]] = True
+        self.interior[topo.ch_acceptor[coupled]] = True
 
     def pack(self, latent: Latent) -> Tensor:
         r = latent.reservoir[self.charged_atoms]
@@ -102,10 +108,12 @@ class _Problem:
         return s, excited, reservoir
 
     def objective(self, x: Tensor) -> Tensor:
-        """Total energy; +inf outside the feasible set (some w0 < 0), which the line search rejects."""
+        """Total energy; +inf outside the feasible set (w0 < 0, or w0 = 0 on a coupled atom), which the line
+        search rejects."""
         s, excited, reservoir = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
-        if bool((w[:, 1] < -1e-12).any()):
+        w0 = w[:, 1]
+        if bool((w0 < 0).any()) or bool((w0[self.interior] <= 0).any()):
             return torch.full((), float("inf"), dtype=x.dtype, device=x.device)
         return total_energy(w, s, self.geometry, self.topo, self.tables)
 

@@ -31,8 +31,11 @@ def resonance_energy(beta: Tensor, amplitude: Tensor, w0_donor: Tensor, w0_accep
     -------
     (n_ch,) energies, hartree (<= 0).
     """
-    prod = torch.clamp(w0_donor, min=0.0) * torch.clamp(w0_acceptor, min=0.0)
-    return -2.0 * beta * amplitude * torch.pow(prod + _W_FLOOR, 0.25)
+    # each factor is floored separately: (w_A w_B)^(1/4) = w_A^(1/4) w_B^(1/4) keeps the infinite slope at
+    # w0 -> 0 visible to the solver even when both neutral weights vanish together (a dimer at c = 1)
+    root_d = torch.pow(torch.clamp(w0_donor, min=0.0) + _W_FLOOR, 0.25)
+    root_a = torch.pow(torch.clamp(w0_acceptor, min=0.0) + _W_FLOOR, 0.25)
+    return -2.0 * beta * amplitude * root_d * root_a
 
 
 def dimer_configuration_hamiltonian(d_ab: Tensor, d_ba: Tensor, beta: Tensor) -> Tensor:
