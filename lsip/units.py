@@ -18,8 +18,8 @@ ANGSTROM_TO_BOHR: float = 1.0 / BOHR_TO_ANGSTROM
 #: Hartree in eV (CODATA 2018).
 HARTREE_TO_EV: float = 27.211386245988
 EV_TO_HARTREE: float = 1.0 / HARTREE_TO_EV
-#: Debye in e*angstrom: 1 D = 1e-21 / c  C m = 0.20819434 e A.
-DEBYE_TO_E_ANGSTROM: float = 0.2081943388
+#: Debye in e*angstrom: 1 D = 1e-21 / c  C m (exact SI e and c) = 0.2081943327 e A.
+DEBYE_TO_E_ANGSTROM: float = 1e-11 / (1.602176634e-19 * 299792458.0)
 E_BOHR_TO_DEBYE: float = BOHR_TO_ANGSTROM / DEBYE_TO_E_ANGSTROM
 E_ANGSTROM_TO_DEBYE: float = 1.0 / DEBYE_TO_E_ANGSTROM
 #: Force: hartree/bohr to eV/angstrom.

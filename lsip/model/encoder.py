@@ -108,21 +108,28 @@ class _Problem:
         return s, excited, reservoir
 
     def objective(self, x: Tensor) -> Tensor:
-        """Total energy; +inf outside the feasible set (w0 < 0, or w0 = 0 on a coupled atom), which the line
-        search rejects."""
+        """(n_mols,) energy per structure; +inf for structures outside the feasible set (w0 < 0, or w0 = 0 on a
+        coupled atom), which the line search rejects."""
         s, excited, reservoir = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
+        ctx = TermContext(w, s, self.geometry, self.topo, self.tables)
+        per_atom = sum(out.per_atom for out in evaluate_terms(ctx).values())
+        e = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, self.topo.mol, per_atom)
         w0 = w[:, 1]
-        if bool((w0 < 0).any()) or bool((w0[self.interior] <= 0).any()):
-            return torch.full((), float("inf"), dtype=x.dtype, device=x.device)
-        return total_energy(w, s, self.geometry, self.topo, self.tables)
+        bad_atom = (w0 < 0) | (self.interior & (w0 <= 0))
+        if bool(bad_atom.any()):
+            bad = torch.zeros(self.topo.n_mols, dtype=torch.bool, device=x.device)
+            bad[self.topo.mol[bad_atom]] = True
+            e = torch.where(bad, torch.full_like(e, float("inf")), e)
+        return e
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
         x = x.detach().requires_grad_(True)
         e = self.objective(x)
-        if not bool(torch.isfinite(e)):
+        finite = torch.isfinite(e)
+        if not bool(finite.any()):
             return e.detach(), torch.zeros_like(x)
-        (g,) = torch.autograd.grad(e, x)
+        (g,) = torch.autograd.grad(torch.where(finite, e, torch.zeros_like(e)).sum(), x)
         return e.detach(), g.detach()
 
 
@@ -138,9 +145,10 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     s, excited, reservoir = prob.unpack(result.x)
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
     residual = result.residual.cpu().numpy()
+    converged = result.converged.cpu().numpy()
     mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables)
     report = EncoderReport(
-        converged=residual <= p.tol, residual=residual, iterations=result.iterations, mu_atoms=mu_atoms, mu=mu,
+        converged=converged, residual=residual, iterations=result.iterations, mu_atoms=mu_atoms, mu=mu,
         active_bounds=_active_bounds(latent, topo), trace=result.trace, time_s=time.perf_counter() - t0,
         message=f"{result.message} ({result.evaluations} evaluations)",
     )

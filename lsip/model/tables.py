@@ -116,6 +116,11 @@ class ModelTables:
         table = cubic_table(torch.stack(rows), _R_STEP)
         return table.to(device=self.device, dtype=self.dtype)
 
+    def channel_cutoff(self, symbol_a: str, symbol_b: str) -> float:
+        """Distance (bohr) beyond which atoms of these elements have no charge-transfer channel."""
+        cut = self._channel_cutoff(self.index[symbol_a], self.index[symbol_b])
+        return min(cut, self.params.short_range_cutoff)
+
     def _channel_cutoff(self, ea: int, eb: int) -> float:
         """Distance (bohr) beyond which S_AB < channel_overlap_min, capped at channel_cutoff_max."""
         p = self.params

@@ -1,16 +1,18 @@
-"""Bound-constrained minimisation in torch: projected L-BFGS with an Armijo backtracking line search.
+"""Bound-constrained minimisation of independent groups in torch: group-wise projected L-BFGS.
 
-Minimises f(x) subject to lo <= x <= hi on CPU or GPU without leaving torch. Each iteration:
+Minimises F(x) = sum_m f_m(x_m) subject to lo <= x <= hi, where the variables of group m (one structure of
+a batch) influence only f_m. Every group gets its own L-BFGS scalars, its own Armijo line search and its own
+convergence test, so a hard structure never slows down or blocks an easy one, and a batch gives the same
+answer as one-by-one solves. Each iteration, for every unconverged group:
 
 1. the *active set*: variables on a bound whose gradient points out of the box;
-2. the L-BFGS two-loop direction on the free variables (active components zeroed), falling back to the
-   steepest descent when it is not a descent direction;
+2. the L-BFGS two-loop direction on the free variables with group-wise dot products (a block-diagonal
+   quasi-Newton model), replaced by steepest descent where it is not a descent direction;
 3. a projected backtracking search x(t) = P(x + t d) with the Armijo condition
-   f(x(t)) <= f(x) + c1 g^T (x(t) - x);
-4. the curvature pair (s, y) is stored when s^T y > 0.
+   f_m(x(t)) <= f_m(x) + c1 g^T (x(t) - x); an infeasible trial (f_m = inf) is shrunk like a failed one;
+4. the curvature pair (s, y), kept per group where s^T y > 0.
 
-Convergence is the infinity norm of the projected gradient |P(x - g) - x|, evaluated per group (structure)
-so that a batch reports each structure's own KKT residual.
+Convergence: the infinity norm of the projected gradient |P(x - g) - x| of each group (its KKT residual).
 """
 
 from __future__ import annotations
@@ -28,21 +30,25 @@ class OptimizeResult:
 
     Attributes
     ----------
-    x : (n,) solution.  f : objective value.  grad : (n,) gradient at ``x``.
-    residual : (n_groups,) infinity norm of the projected gradient per group.
-    iterations, evaluations : counts.  converged : all groups below tolerance.
-    trace : (iteration, f, max residual) per iteration.  message : why it stopped.
+    x : (n,) solution.  f : (n_groups,) objective per group.  grad : (n,) gradient at ``x``.
+    residual : (n_groups,) KKT residual per group.  converged : (n_groups,) bool.
+    iterations, evaluations : counts.  trace : (iteration, sum f, max residual) per iteration.
+    message : why it stopped.
     """
 
     x: Tensor
-    f: float
+    f: Tensor
     grad: Tensor
     residual: Tensor
+    converged: Tensor
     iterations: int
     evaluations: int
-    converged: bool
     trace: list[tuple[int, float, float]] = field(default_factory=list)
     message: str = ""
+
+
+def _segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    return torch.zeros(n_groups, dtype=v.dtype, device=v.device).index_add(0, group, v)
 
 
 def projected_gradient_residual(x: Tensor, g: Tensor, lo: Tensor, hi: Tensor, group: Tensor, n_groups: int) -> Tensor:
@@ -50,6 +56,47 @@ def projected_gradient_residual(x: Tensor, g: Tensor, lo: Tensor, hi: Tensor, gr
     pg = (torch.clamp(x - g, lo, hi) - x).abs()
     out = torch.zeros(n_groups, dtype=x.dtype, device=x.device)
     return out.scatter_reduce(0, group, pg, reduce="amax", include_self=True)
+
+
+class _Memory:
+    """L-BFGS pairs with group-wise curvature scalars."""
+
+    def __init__(self, size: int, group: Tensor, n_groups: int) -> None:
+        self.size, self.group, self.n_groups = size, group, n_groups
+        self.pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s, y, 1 / (y.s) per group, 0 if unusable)
+
+    def dot(self, a: Tensor, b: Tensor) -> Tensor:
+        return _segment_sum(a * b, self.group, self.n_groups)
+
+    def push(self, s: Tensor, y: Tensor) -> None:
+        ys = self.dot(y, s)
+        ok = ys > 1e-14 * self.dot(y, y)
+        rho = torch.where(ok, 1.0 / torch.where(ok, ys, torch.ones_like(ys)), torch.zeros_like(ys))
+        self.pairs.append((s, y, rho))
+        if len(self.pairs) > self.size:
+            self.pairs.pop(0)
+
+    def reset(self, groups: Tensor) -> None:
+        """Forget the history of the groups flagged in ``groups`` (n_groups,) bool."""
+        self.pairs = [(s, y, torch.where(groups, torch.zeros_like(r), r)) for s, y, r in self.pairs]
+
+    def direction(self, g: Tensor) -> Tensor:
+        q = g.clone()
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            a = rho * self.dot(s, q)
+            alphas.append(a)
+            q = q - a[self.group] * y
+        if self.pairs:
+            s, y, rho = self.pairs[-1]
+            yy = self.dot(y, y)
+            gamma = torch.where((rho > 0) & (yy > 0), 1.0 / (rho * torch.where(yy > 0, yy, torch.ones_like(yy))),
+                                torch.ones_like(yy))
+            q = q * gamma[self.group]
+        for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
+            b = rho * self.dot(y, q)
+            q = q + (a - b)[self.group] * s
+        return -q
 
 
 def projected_lbfgs(
@@ -63,83 +110,73 @@ def projected_lbfgs(
     max_iter: int = 1000,
     memory: int = 10,
 ) -> OptimizeResult:
-    """Minimise ``fun`` (returning value and gradient) over the box [lo, hi].
+    """Minimise independent groups over the box [lo, hi].
 
     Parameters
     ----------
-    fun : x -> (f, grad), both tensors (f 0-d).
-    x0 : (n,) start, projected onto the box first.
-    lo, hi : (n,) bounds (use +-inf for none).
-    group : (n,) group index of every variable (e.g. the structure it belongs to); n_groups groups.
-    tol : convergence threshold on each group's projected-gradient infinity norm.
-    max_iter : iteration limit.  memory : number of L-BFGS pairs.
+    fun : x -> (f (n_groups,), grad (n,)); f_m = inf marks group m infeasible at x.
+    x0 : (n,) feasible start (projected onto the box first).
+    lo, hi : (n,) bounds.  group : (n,) group of every variable.  n_groups : number of groups.
+    tol : threshold on every group's projected-gradient infinity norm.
+    max_iter : iteration limit.  memory : L-BFGS pairs kept.
     """
     x = torch.clamp(x0, lo, hi)
     f, g = fun(x)
-    n_eval, trace = 1, []
-    s_hist: list[Tensor] = []
-    y_hist: list[Tensor] = []
-    message = "maximum number of iterations reached"
-    it = 0
+    mem = _Memory(memory, group, n_groups)
+    n_eval, trace, it = 1, [], 0
+    stalled = torch.zeros(n_groups, dtype=torch.bool, device=x.device)
     res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
+    message = "maximum number of iterations reached"
     while it < max_iter:
-        if float(res.max()) <= tol:
-            message = "converged: projected gradient below tolerance"
+        todo = (res > tol) & ~stalled
+        if not bool(todo.any()):
+            message = "converged" if not bool(stalled.any()) else "some groups stalled (line search failed)"
             break
         it += 1
-        active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)) | ~todo[group]
         free_g = torch.where(active, torch.zeros_like(g), g)
-        d = -_two_loop(free_g, s_hist, y_hist)
-        d = torch.where(active, torch.zeros_like(d), d)
-        if float(d @ free_g) >= 0:
-            d, s_hist, y_hist = -free_g, [], []
-        _, x_new, f_new, g_new, evals = _line_search(fun, x, f, g, d, lo, hi, scale=len(s_hist) == 0)
+        d = torch.where(active, torch.zeros_like(g), mem.direction(free_g))
+        uphill = mem.dot(d, free_g) >= 0
+        if bool(uphill.any()):
+            mem.reset(uphill)
+            d = torch.where(uphill[group], -free_g, d)
+        steepest = uphill | (len(mem.pairs) == 0)
+        x_new, f_new, g_new, failed, evals = _line_search(fun, x, f, g, d, lo, hi, group, n_groups, todo, steepest)
         n_eval += evals
-        if x_new is None:
-            if s_hist:  # restart from steepest descent once before giving up
-                s_hist, y_hist = [], []
-                continue
-            message = "line search failed to decrease the objective"
-            break
-        s, y = x_new - x, g_new - g
-        if float(s @ y) > 1e-14 * float(y @ y):
-            s_hist.append(s)
-            y_hist.append(y)
-            if len(s_hist) > memory:
-                s_hist.pop(0)
-                y_hist.pop(0)
+        stalled = stalled | (failed & steepest)  # a failed steepest-descent search: give up on that group
+        mem.reset(failed)
+        mem.push(x_new - x, torch.where(todo[group], g_new - g, torch.zeros_like(g)))
         x, f, g = x_new, f_new, g_new
         res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
-        trace.append((it, float(f), float(res.max())))
-    return OptimizeResult(x, float(f), g, res, it, n_eval, bool(float(res.max()) <= tol), trace, message)
-
-
-def _two_loop(g: Tensor, s_hist: list[Tensor], y_hist: list[Tensor]) -> Tensor:
-    q = g.clone()
-    alphas = []
-    for s, y in zip(reversed(s_hist), reversed(y_hist)):
-        a = (s @ q) / (y @ s)
-        alphas.append(a)
-        q = q - a * y
-    if s_hist:
-        s, y = s_hist[-1], y_hist[-1]
-        q = q * ((s @ y) / (y @ y))
-    for (s, y), a in zip(zip(s_hist, y_hist), reversed(alphas)):
-        b = (y @ q) / (y @ s)
-        q = q + (a - b) * s
-    return q
+        trace.append((it, float(f[torch.isfinite(f)].sum()), float(res.max())))
+    converged = res <= tol
+    return OptimizeResult(x, f, g, res, converged, it, n_eval, trace, message)
 
 
 def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: Tensor, hi: Tensor,
-                 scale: bool, c1: float = 1e-4, shrink: float = 0.3, max_steps: int = 40) -> tuple:
-    t = 1.0
-    if scale:  # steepest-descent step: start with a unit move of the largest component
-        t = 1.0 / max(float(d.abs().max()), 1e-12) * 0.1
-    for k in range(max_steps):
-        x_new = torch.clamp(x + t * d, lo, hi)
-        f_new, g_new = fun(x_new)
-        slack = 1e-14 * max(1.0, abs(float(f)))  # round-off of f near convergence
-        if torch.isfinite(f_new) and float(f_new) <= float(f) + c1 * float(g @ (x_new - x)) + slack:
-            return t, x_new, f_new, g_new, k + 1
-        t *= shrink
-    return t, None, None, None, max_steps
+                 group: Tensor, n_groups: int, todo: Tensor, steepest: Tensor, c1: float = 1e-4,
+                 shrink: float = 0.3, max_steps: int = 40) -> tuple:
+    """Group-wise backtracking; returns the accepted point (unchanged for groups that failed)."""
+    dmax = torch.zeros(n_groups, dtype=x.dtype, device=x.device).scatter_reduce(
+        0, group, d.abs(), reduce="amax", include_self=True)
+    t = torch.where(steepest, 0.1 / torch.clamp(dmax, min=1e-12), torch.ones_like(dmax))
+    pending = todo.clone()
+    x_acc, f_acc, g_acc = x.clone(), f.clone(), g.clone()
+    slack = 1e-14 * torch.clamp(f.abs(), min=1.0)  # round-off of f near convergence
+    evals = 0
+    for _ in range(max_steps):
+        if not bool(pending.any()):
+            break
+        step = torch.where(pending, t, torch.zeros_like(t))[group]
+        x_try = torch.clamp(x + step * d, lo, hi)
+        f_try, g_try = fun(x_try)
+        evals += 1
+        decrease = _segment_sum(g * (x_try - x), group, n_groups)
+        ok = pending & torch.isfinite(f_try) & (f_try <= f + c1 * decrease + slack)
+        okv = ok[group]
+        x_acc = torch.where(okv, x_try, x_acc)
+        g_acc = torch.where(okv, g_try, g_acc)
+        f_acc = torch.where(ok, f_try, f_acc)
+        pending = pending & ~ok
+        t = torch.where(pending, t * shrink, t)
+    return x_acc, f_acc, g_acc, pending, evals

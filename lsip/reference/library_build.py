@@ -220,7 +220,7 @@ def build_library(elements: tuple[str, ...] | list[str] = DEFAULT_ELEMENTS, xc: 
 
     Parameters
     ----------
-    elements : element symbols (see :data:`lsip.data.atomic_reference.DEFAULT_ELEMENTS`).
+    elements : element symbols (default :data:`DEFAULT_ELEMENTS`, all 17 supported elements).
     xc, basis : PySCF functional and basis for every element.
     progress : called with one line of text per state (e.g. ``print``).
     diffuse_s : add one diffuse s shell per element (:func:`lsip.reference.atoms.atom_basis`).

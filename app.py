@@ -1,0 +1,19 @@
+"""LSIP Explorer: the Streamlit entry point (a router).
+
+Sets the page configuration, draws the shared sidebar and runs the selected page. Pages are thin files in
+``pages/``; a page listed in ``lsip.ui.common.PAGES`` is included as soon as its file exists.
+Run with ``bash scripts/run_app.sh`` (or ``streamlit run app.py``).
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from lsip.ui import common, state
+
+# An emoji favicon is drawn locally (a data: URL); a ":material/...:" favicon would be fetched from Google.
+st.set_page_config(page_title="LSIP Explorer", page_icon="⚛️", layout="wide")
+page = common.navigation(Path(__file__).parent)
+state.structure_sidebar()  # before common.sidebar(): it may set the teaching toggle from the URL
+common.sidebar()
+page.run()

@@ -1,0 +1,339 @@
+"""py3Dmol view builders (no Streamlit): a structure with atoms coloured by any per-atom value.
+
+The builders return a :class:`MoleculeView` (the ``py3Dmol.view`` plus an HTML colour-bar legend) whose
+:meth:`MoleculeView.html` is a self-contained HTML fragment. It loads 3Dmol.js from :data:`JS_URL`, the copy
+the app serves itself (``static/`` -> ``assets/vendor/``), never from a CDN. Pages draw arrows, glyphs or
+isosurfaces on top through ``MoleculeView.view`` (the py3Dmol API) before calling ``html()``.
+
+Values are shown on a diverging blue-white-red map (ColorBrewer RdBu) over a range that is symmetric about
+zero unless the caller fixes ``vmin``/``vmax``; ``vmin`` is blue, ``vmax`` red (``reverse=True`` swaps them).
+Atoms whose value is NaN are drawn grey and reported as "n/a".
+
+>>> import numpy as np
+>>> from lsip.structure import Structure
+>>> h2 = Structure(("H", "H"), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]]))
+>>> mv = molecule_view(h2, values=[0.1, -0.1], value_title="q", unit="e")
+>>> mv.vmin, mv.vmax
+(-0.1, 0.1)
+>>> diverging_colors(np.array([-1.0, 0.0, 1.0]), -1.0, 1.0)
+['#2166ac', '#f7f7f7', '#b2182b']
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import py3Dmol
+
+from lsip.structure import Structure
+
+#: URL of the locally served 3Dmol.js (Streamlit static serving of ``static/3Dmol-min.js``).
+JS_URL: str = "/app/static/3Dmol-min.js"
+#: Diverging colour map anchors, evenly spaced from vmin to vmax (ColorBrewer RdBu, 5 classes).
+DIVERGING_ANCHORS: tuple[str, ...] = ("#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b")
+#: Colour of atoms without a value (NaN).
+MISSING_COLOR: str = "#9e9e9e"
+#: Height in CSS pixels that the colour-bar legend adds below the viewer.
+LEGEND_HEIGHT: int = 64
+#: Atom and bond sizes (3Dmol units: angstrom) per drawing style.
+STYLES: dict[str, dict[str, dict[str, float]]] = {
+    "ball_and_stick": {"stick": {"radius": 0.14}, "sphere": {"scale": 0.28}},
+    "spacefill": {"sphere": {"scale": 0.85}},
+    "stick": {"stick": {"radius": 0.18}},
+}
+
+
+def _hex_to_rgb(color: str) -> np.ndarray:
+    """``"#rrggbb"`` -> (3,) float array in 0..255."""
+    return np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)], dtype=np.float64)
+
+
+def _js_json(obj: object) -> str:
+    """JSON for inlining in a ``<script>``: ``<`` is escaped so no text can close the script element."""
+    return json.dumps(obj).replace("<", "\\u003c")
+
+
+def _fmt(value: float) -> str:
+    """Compact tick label: 3 significant digits, sign shown, no ``-0``."""
+    if abs(value) < 5e-13:
+        return "0"
+    return f"{value:+.3g}"
+
+
+def symmetric_range(values: Sequence[float] | np.ndarray, vmin: float | None = None,
+                    vmax: float | None = None) -> tuple[float, float]:
+    """Colour range for a diverging map.
+
+    Parameters
+    ----------
+    values : (n,) per-atom values (any unit); NaN entries are ignored.
+    vmin, vmax : fixed limits. If both are None the range is ``(-m, m)`` with ``m = max|values|``
+        (``m = 1`` when every value is zero or missing); if only one is given it is mirrored about zero.
+
+    Returns
+    -------
+    (vmin, vmax) with ``vmin < vmax``.
+
+    >>> symmetric_range([0.2, -0.5])
+    (-0.5, 0.5)
+    >>> symmetric_range([1.0], vmax=2.0)
+    (-2.0, 2.0)
+    """
+    if vmin is None and vmax is None:
+        arr = np.asarray(values, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        m = float(np.max(np.abs(finite))) if finite.size else 0.0
+        m = m if m > 0.0 else 1.0
+        return -m, m
+    if vmin is None:
+        vmin = -float(vmax)
+    if vmax is None:
+        vmax = -float(vmin)
+    if not float(vmax) > float(vmin):
+        raise ValueError(f"colour range needs vmin < vmax, got vmin={vmin}, vmax={vmax}")
+    return float(vmin), float(vmax)
+
+
+def diverging_colors(values: Sequence[float] | np.ndarray, vmin: float, vmax: float,
+                     reverse: bool = False) -> list[str]:
+    """Map values to ``#rrggbb`` colours on :data:`DIVERGING_ANCHORS` (values outside the range are clipped).
+
+    Parameters
+    ----------
+    values : (n,) values; NaN gives :data:`MISSING_COLOR`.
+    vmin, vmax : values drawn with the first (blue) and last (red) anchor.
+    reverse : swap the ends (vmin red, vmax blue).
+
+    Returns
+    -------
+    n colour strings.
+    """
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    t = np.clip((arr - vmin) / (vmax - vmin), 0.0, 1.0)
+    if reverse:
+        t = 1.0 - t
+    anchors = np.stack([_hex_to_rgb(c) for c in DIVERGING_ANCHORS])
+    x = np.linspace(0.0, 1.0, len(anchors))
+    colors = []
+    for k, tk in enumerate(t):
+        if not np.isfinite(arr[k]):
+            colors.append(MISSING_COLOR)
+            continue
+        rgb = [round(float(np.interp(tk, x, anchors[:, c]))) for c in range(3)]
+        colors.append("#{:02x}{:02x}{:02x}".format(*rgb))
+    return colors
+
+
+def colorbar_html(vmin: float, vmax: float, title: str = "", unit: str = "", reverse: bool = False,
+                  n_ticks: int = 5, font_size: int = 13) -> str:
+    """An HTML colour bar for :func:`diverging_colors` with ``n_ticks`` evenly spaced tick labels.
+
+    The gradient uses the same anchors as the atom colours, so legend and atoms agree exactly.
+    """
+    anchors = DIVERGING_ANCHORS[::-1] if reverse else DIVERGING_ANCHORS
+    gradient = ", ".join(anchors)
+    ticks = "".join(f"<span>{html_lib.escape(_fmt(v))}</span>" for v in np.linspace(vmin, vmax, n_ticks))
+    label = html_lib.escape(f"{title} ({unit})" if unit else title)
+    return (
+        f'<div class="lsip-colorbar" style="font: {font_size}px sans-serif; color: #1b1f24; '
+        f'padding: 6px 12px 0 12px; height: {LEGEND_HEIGHT - 6}px; box-sizing: border-box;">'
+        f'<div style="text-align: center; margin-bottom: 2px;">{label}</div>'
+        f'<div style="height: 12px; border: 1px solid #888; background: linear-gradient(to right, {gradient});">'
+        f"</div>"
+        f'<div style="display: flex; justify-content: space-between;">{ticks}</div></div>'
+    )
+
+
+def xyz_block(structure: Structure) -> str:
+    """XYZ text (angstrom) of a structure; atom order is kept, so 3Dmol's ``atom.index`` is the LSIP index."""
+    lines = [str(structure.n_atoms), structure.formula]
+    lines += [f"{s} {x:.6f} {y:.6f} {z:.6f}" for s, (x, y, z) in zip(structure.symbols, structure.positions)]
+    return "\n".join(lines) + "\n"
+
+
+def default_hover_texts(structure: Structure, values: np.ndarray | None, value_title: str,
+                        unit: str) -> list[str]:
+    """Hover text per atom: ``"O0"`` or ``"O0  q = -0.652 e"`` (0-based index, as in every table)."""
+    texts = []
+    for k, s in enumerate(structure.symbols):
+        text = f"{s}{k}"
+        if values is not None:
+            v = values[k]
+            shown = f"{v:+.3f}" if np.isfinite(v) else "n/a"
+            text += f"  {value_title or 'value'} = {shown}{' ' + unit if unit and np.isfinite(v) else ''}"
+        texts.append(text)
+    return texts
+
+
+@dataclass
+class MoleculeView:
+    """A py3Dmol view plus its legend; ``html()`` gives the fragment to show (height ``total_height`` px).
+
+    Attributes
+    ----------
+    view : the py3Dmol view (add shapes through its API before calling ``html()``).
+    height : viewer height, CSS pixels.
+    legend_html : colour-bar HTML ("" when atoms are coloured by element).
+    vmin, vmax : colour range used (None without values).
+    """
+
+    view: py3Dmol.view
+    height: int
+    legend_html: str = ""
+    vmin: float | None = None
+    vmax: float | None = None
+
+    @property
+    def total_height(self) -> int:
+        """Viewer plus legend height in CSS pixels (the iframe height to use)."""
+        return self.height + (LEGEND_HEIGHT if self.legend_html else 0)
+
+    def html(self) -> str:
+        """Self-contained HTML: the 3Dmol viewer (script loaded from ``JS_URL``) and the legend below it."""
+        return ('<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>'
+                f"{self.view.write_html()}{self.legend_html}")
+
+
+def new_view(height: int = 420, viewergrid: tuple[int, int] | None = None, linked: bool = True,
+             js_url: str = JS_URL) -> py3Dmol.view:
+    """An empty ``py3Dmol.view`` (full width, ``height`` CSS pixels) that loads the app's own 3Dmol.js.
+
+    Use it for views that :func:`molecule_view` does not build (e.g. ``viewergrid=(1, 2)`` for linked
+    side-by-side isosurface viewers); never construct ``py3Dmol.view`` without ``js=``: its default is a CDN.
+    """
+    return py3Dmol.view(width="100%", height=int(height), viewergrid=viewergrid, linked=linked, js=js_url)
+
+
+def _set_atom_styles(view: py3Dmol.view, style: str, colors: list[str] | None) -> None:
+    """Element colours (Jmol scheme) when ``colors`` is None, else one colour per atom (by 0-based index)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    view.setStyle({}, STYLES[style])
+    for k, color in enumerate(colors or []):
+        view.setStyle({"index": k}, {part: {**size, "color": color} for part, size in STYLES[style].items()})
+
+
+def _add_hover(view: py3Dmol.view, texts: Sequence[str], font_size: int) -> None:
+    """Show ``texts[atom.index]`` as a label while the pointer is over an atom (3Dmol evals the strings)."""
+    options = {"backgroundColor": "#1b1f24", "backgroundOpacity": 0.85, "fontColor": "white",
+               "fontSize": font_size, "inFront": True}
+    on_hover = ("function(atom, viewer) { if (!atom.label) { var t = " + _js_json(list(texts)) +
+                "; atom.label = viewer.addLabel(t[atom.index], Object.assign({position: atom}, " +
+                _js_json(options) + ")); } }")
+    on_unhover = "function(atom, viewer) { if (atom.label) { viewer.removeLabel(atom.label); delete atom.label; } }"
+    view.setHoverable({}, True, on_hover, on_unhover)
+
+
+def _add_labels(view: py3Dmol.view, structure: Structure, labels: Sequence[str], font_size: int) -> None:
+    """Persistent per-atom text labels (empty strings are skipped)."""
+    if len(labels) != structure.n_atoms:
+        raise ValueError(f"labels has {len(labels)} entries for {structure.n_atoms} atoms")
+    for text, (x, y, z) in zip(labels, structure.positions):
+        if text:
+            options = {"position": {"x": float(x), "y": float(y), "z": float(z)}, "fontSize": font_size,
+                       "fontColor": "black", "backgroundColor": "white", "backgroundOpacity": 0.7,
+                       "inFront": True, "alignment": "center"}
+            # written directly (not via py3Dmol's json.dumps) so that "<" in a label cannot end the script
+            view.startjs += f"\tviewer_UNIQUEID.addLabel({_js_json(str(text))}, {_js_json(options)});\n"
+
+
+def _add_cell(view: py3Dmol.view, cell: np.ndarray) -> None:
+    """Draw the 12 edges of a periodic cell (rows of ``cell`` are lattice vectors, angstrom) as thin cylinders."""
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in cell)
+    corners = {(i, j, k): i * a + j * b + k * c for i in (0, 1) for j in (0, 1) for k in (0, 1)}
+    for (i, j, k), p in corners.items():
+        for q in ((i + 1, j, k), (i, j + 1, k), (i, j, k + 1)):
+            if q in corners:
+                end = corners[q]
+                view.addCylinder({"start": dict(zip("xyz", map(float, p))), "end": dict(zip("xyz", map(float, end))),
+                                  "radius": 0.03, "color": "#777777", "fromCap": 1, "toCap": 1})
+
+
+def _remember_camera(view: py3Dmol.view, camera_key: str) -> None:
+    """Restore the camera saved under ``camera_key`` (browser sessionStorage) and save it on every change.
+
+    The Streamlit iframe is rebuilt on every rerun; this keeps the user's rotation and zoom across reruns.
+    """
+    key = _js_json("lsip-camera:" + camera_key)
+    view.startjs += (
+        "try { var lsipCamKey = " + key + "; var lsipCam = window.sessionStorage.getItem(lsipCamKey);\n"
+        "if (lsipCam) { viewer_UNIQUEID.setView(JSON.parse(lsipCam)); }\n"
+        "viewer_UNIQUEID.setViewChangeCallback(function(v) {"
+        " window.sessionStorage.setItem(lsipCamKey, JSON.stringify(v)); });\n"
+        "} catch (err) { console.warn('LSIP camera memory unavailable', err); }\n"
+    )
+
+
+def fit_zoom(positions: np.ndarray, atom_margin: float = 2.0) -> float:
+    """Extra zoom after ``zoomTo`` so that small molecules fill the view.
+
+    3Dmol's ``zoomTo`` fits a box of at least 5 angstrom diagonal, so water (1.6 angstrom between atom
+    centres) would fill a third of the viewer. With ``d`` the diagonal of the atom-centre box plus
+    ``atom_margin`` (angstrom, room for the spheres) the zoom is ``5 / d`` when ``d < 5``, else 1.
+
+    >>> round(fit_zoom(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]])), 3)
+    1.825
+    """
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    diagonal = float(np.linalg.norm(np.ptp(pos, axis=0))) + atom_margin if len(pos) else 5.0
+    return 5.0 / diagonal if diagonal < 5.0 else 1.0
+
+
+def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | None = None, *,
+                  vmin: float | None = None, vmax: float | None = None, value_title: str = "",
+                  unit: str = "", reverse: bool = False, labels: Sequence[str] | None = None,
+                  hover_texts: Sequence[str] | None = None, style: str = "ball_and_stick", height: int = 420,
+                  font_size: int = 12, camera_key: str | None = None, js_url: str = JS_URL) -> MoleculeView:
+    """Build a 3Dmol view of ``structure``, coloured by element or by a per-atom value.
+
+    Parameters
+    ----------
+    structure : the structure (positions in angstrom; drawn as given, bonds guessed by 3Dmol).
+    values : (n,) per-atom values in display units (e.g. charges in e, energies in eV), or None for
+        element colours. NaN marks atoms without a value.
+    vmin, vmax : colour range (see :func:`symmetric_range`; default symmetric about zero).
+    value_title, unit : legend title and unit, also used in the default hover text.
+    reverse : map vmin to red and vmax to blue instead.
+    labels : n persistent per-atom label texts ("" for none).
+    hover_texts : n texts shown on hover (default: element + 0-based index [+ value]).
+    style : one of :data:`STYLES`.
+    height : viewer height in CSS pixels (the legend adds :data:`LEGEND_HEIGHT`).
+    font_size : label font size in pixels (larger in teaching mode).
+    camera_key : if given, the camera is remembered in the browser under this key across reruns.
+    js_url : where the page loads 3Dmol.js from.
+
+    Returns
+    -------
+    MoleculeView
+    """
+    view = new_view(height, js_url=js_url)
+    view.addModel(xyz_block(structure), "xyz")
+    arr = None
+    legend = ""
+    lo = hi = None
+    if values is not None:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        if arr.shape[0] != structure.n_atoms:
+            raise ValueError(f"values has {arr.shape[0]} entries for {structure.n_atoms} atoms")
+        lo, hi = symmetric_range(arr, vmin, vmax)
+        legend = colorbar_html(lo, hi, value_title, unit, reverse, font_size=max(font_size, 12))
+    _set_atom_styles(view, style, None if arr is None else diverging_colors(arr, lo, hi, reverse))
+    if structure.cell is not None and any(structure.pbc):
+        _add_cell(view, structure.cell)
+    if labels is not None:
+        _add_labels(view, structure, labels, font_size)
+    texts = list(hover_texts) if hover_texts is not None else default_hover_texts(structure, arr, value_title, unit)
+    if len(texts) != structure.n_atoms:
+        raise ValueError(f"hover_texts has {len(texts)} entries for {structure.n_atoms} atoms")
+    _add_hover(view, texts, font_size)
+    view.zoomTo()
+    zoom = fit_zoom(structure.positions)
+    if zoom != 1.0:
+        view.zoom(zoom)
+    if camera_key:
+        _remember_camera(view, camera_key)
+    return MoleculeView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi)

@@ -1,0 +1,91 @@
+"""lsip.viz.molview: colour mapping, legend and the py3Dmol HTML (drawing itself is checked in tests/browser/)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from lsip.structure import Structure
+from lsip.viz import molview
+
+WATER = Structure(("O", "H", "H"), np.array([[0.0, 0.0, 0.0], [0.7575, 0.5865, 0.0], [-0.7575, 0.5865, 0.0]]))
+
+
+def _atom_colors(html: str) -> dict[int, str]:
+    """index -> colour of the per-atom setStyle calls in the generated JavaScript."""
+    found = re.findall(r'setStyle\(\{"index": (\d+)\},\{"stick": \{[^}]*"color": "(#[0-9a-f]{6})"', html)
+    return {int(k): c for k, c in found}
+
+
+def test_diverging_map_ends_centre_and_clipping():
+    assert molview.diverging_colors([-2.0, -1.0, 0.0, 1.0, 3.0], -1.0, 1.0) == [
+        "#2166ac", "#2166ac", "#f7f7f7", "#b2182b", "#b2182b"]
+    assert molview.diverging_colors([-1.0, 1.0], -1.0, 1.0, reverse=True) == ["#b2182b", "#2166ac"]
+    assert molview.diverging_colors([np.nan], -1.0, 1.0) == [molview.MISSING_COLOR]
+    # halfway between the centre and the red end is the 4th anchor exactly
+    assert molview.diverging_colors([0.5], -1.0, 1.0) == ["#f4a582"]
+
+
+def test_symmetric_range():
+    assert molview.symmetric_range([0.3, -0.7, np.nan]) == (-0.7, 0.7)
+    assert molview.symmetric_range([0.0, 0.0]) == (-1.0, 1.0)
+    assert molview.symmetric_range([5.0], vmin=-0.2) == (-0.2, 0.2)
+    assert molview.symmetric_range([5.0], vmin=0.0, vmax=2.0) == (0.0, 2.0)
+    with pytest.raises(ValueError, match="vmin < vmax"):
+        molview.symmetric_range([1.0], vmin=1.0, vmax=1.0)
+
+
+def test_values_colour_atoms_and_legend_matches():
+    q = np.array([-0.66, 0.33, 0.33])
+    mv = molview.molecule_view(WATER, q, value_title="charge", unit="e")
+    html = mv.html()
+    assert (mv.vmin, mv.vmax) == (-0.66, 0.66)
+    assert _atom_colors(html) == {0: "#2166ac", 1: "#f4a582", 2: "#f4a582"}
+    assert "charge (e)" in mv.legend_html and "+0.66" in mv.legend_html and "-0.66" in mv.legend_html
+    assert "linear-gradient(to right, #2166ac, #92c5de, #f7f7f7, #f4a582, #b2182b)" in mv.legend_html
+    assert mv.total_height == mv.height + molview.LEGEND_HEIGHT
+    assert "O0  charge = -0.660 e" in html  # default hover text
+    assert html.count("/app/static/3Dmol-min.js") == 1 and "cdn" not in html
+
+
+def test_element_colours_without_values():
+    mv = molview.molecule_view(WATER, height=300)
+    assert mv.legend_html == "" and mv.total_height == 300 and mv.vmin is None
+    assert _atom_colors(mv.html()) == {}
+    assert "3\\nH2O\\nO 0.000000 0.000000 0.000000" in mv.html()
+
+
+def test_labels_cannot_break_out_of_the_script():
+    mv = molview.molecule_view(WATER, labels=["</script><b>x", "", "H"], hover_texts=["</script>", "a", "b"])
+    html = mv.html()
+    assert html.count("</script>") == 1  # only py3Dmol's own closing tag
+    assert html.count("addLabel(") == 1 + 2  # one in the hover callback + the two non-empty labels
+
+
+def test_camera_memory_and_bad_input():
+    assert "sessionStorage" in molview.molecule_view(WATER, camera_key="home").html()
+    assert "sessionStorage" not in molview.molecule_view(WATER).html()
+    with pytest.raises(ValueError, match="3 atoms"):
+        molview.molecule_view(WATER, values=[1.0, 2.0])
+    with pytest.raises(ValueError, match="3 atoms"):
+        molview.molecule_view(WATER, labels=["a"])
+    with pytest.raises(ValueError, match="unknown style"):
+        molview.molecule_view(WATER, style="cartoon")
+
+
+def test_periodic_cell_is_drawn():
+    crystal = Structure(("Na", "Cl"), np.array([[0.0, 0.0, 0.0], [2.8, 0.0, 0.0]]),
+                        cell=np.eye(3) * 5.6, pbc=(True, True, True))
+    assert crystal.cell is not None
+    assert molview.molecule_view(crystal).html().count("addCylinder(") == 12
+    assert molview.molecule_view(WATER).html().count("addCylinder(") == 0
+
+
+def test_small_molecules_are_zoomed_to_fill_the_view():
+    # 3Dmol fits at least a 5 A box; water's atom-centre box diagonal is 2 * 0.7575 x 0.5865 = 1.6245 A
+    assert molview.fit_zoom(WATER.positions) == pytest.approx(5.0 / (np.hypot(1.515, 0.5865) + 2.0))
+    assert molview.fit_zoom(np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])) == 1.0
+    html = molview.molecule_view(WATER).html()
+    assert re.search(r"\.zoomTo\(\);\n\s*viewer_\d+\.zoom\(1\.37", html)
