@@ -45,7 +45,7 @@ def test_dimers_dissociate_to_neutral_atoms_and_qeq_does_not(shipped_model, a, b
     far = max(3.0 / gap, shipped_model.tables.channel_cutoff(a, b) + 0.5) * BOHR_TO_ANGSTROM
     p = shipped_model.predict(dimer(a, b, far))
     assert float(p.charges.abs().max()) < 1e-6
-    assert abs(p.energy) < 1e-6  # only the tails of penetration and embedding remain (short-range cut-off)
+    assert abs(p.energy) < 1e-5  # neutral atoms: only density-overlap (penetration, embedding) tails remain
     assert abs(float(qeq_charges(dimer(a, b, far), lib).charges[0])) > 0.05
 
 

@@ -112,7 +112,7 @@ class _Problem:
         coupled atom), which the line search rejects."""
         s, excited, reservoir = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
-        ctx = TermContext(w, s, self.geometry, self.topo, self.tables)
+        ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True)
         per_atom = sum(out.per_atom for out in evaluate_terms(ctx).values())
         e = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, self.topo.mol, per_atom)
         w0 = w[:, 1]

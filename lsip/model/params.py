@@ -44,7 +44,7 @@ class ModelParameters:
     kappa: float = 1.0
     embedding_scale: float = 1.0
     embedding_scale_by_element: dict[str, float] = field(default_factory=dict)
-    channel_overlap_min: float = 1e-3
+    channel_overlap_min: float = 1e-2
     channel_cutoff_max: float = 18.0
     channel_switch_width: float = 2.0
     short_range_cutoff: float = 12.0

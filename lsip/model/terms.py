@@ -118,6 +118,9 @@ class TermContext:
     geometry: PairGeometry
     topo: BatchTopology
     tables: ModelTables
+    #: solver mode: only per-structure totals matter, so each pair energy is booked on one atom (half the
+    #: scatter work); the per-atom partition is then meaningless and never reported
+    totals_only: bool = False
 
     @property
     def occupation(self) -> Tensor:
@@ -163,6 +166,8 @@ def register_term(name: str, label: str, description: str) -> Callable:
 
 def _halves(ctx: TermContext, i: Tensor, j: Tensor, e: Tensor) -> Tensor:
     out = torch.zeros(ctx.topo.n_atoms, dtype=e.dtype, device=e.device)
+    if ctx.totals_only:
+        return out.index_add(0, i, e)
     return out.index_add(0, i, 0.5 * e).index_add(0, j, 0.5 * e)
 
 

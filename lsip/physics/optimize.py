@@ -48,6 +48,8 @@ class OptimizeResult:
 
 
 def _segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    if n_groups == 1:  # fast path: one structure
+        return v.sum().reshape(1)
     return torch.zeros(n_groups, dtype=v.dtype, device=v.device).index_add(0, group, v)
 
 
@@ -66,7 +68,13 @@ class _Memory:
         self.pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s, y, 1 / (y.s) per group, 0 if unusable)
 
     def dot(self, a: Tensor, b: Tensor) -> Tensor:
+        if self.n_groups == 1:
+            return torch.dot(a, b).reshape(1)
         return _segment_sum(a * b, self.group, self.n_groups)
+
+    def spread(self, v: Tensor) -> Tensor:
+        """Per-group scalars (n_groups,) -> per-variable (n,) (a broadcastable scalar for one group)."""
+        return v if self.n_groups == 1 else v[self.group]
 
     def push(self, s: Tensor, y: Tensor) -> None:
         ys = self.dot(y, s)
@@ -86,16 +94,16 @@ class _Memory:
         for s, y, rho in reversed(self.pairs):
             a = rho * self.dot(s, q)
             alphas.append(a)
-            q = q - a[self.group] * y
+            q = q - self.spread(a) * y
         if self.pairs:
             s, y, rho = self.pairs[-1]
             yy = self.dot(y, y)
             gamma = torch.where((rho > 0) & (yy > 0), 1.0 / (rho * torch.where(yy > 0, yy, torch.ones_like(yy))),
                                 torch.ones_like(yy))
-            q = q * gamma[self.group]
+            q = q * self.spread(gamma)
         for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
             b = rho * self.dot(y, q)
-            q = q + (a - b)[self.group] * s
+            q = q + self.spread(a - b) * s
         return -q
 
 
