@@ -3,7 +3,7 @@
 Single structures: ``lsip reference PATH [--charge Q] [--spin S] [--xc XC] [--basis B] [--json] [--no-cache]``;
 many: ``lsip reference --batch FILE_OR_DIR [--workers N | --scheduler tcp://host:8786]``;
 cache maintenance: ``lsip reference --clear-cache``. The JSON keys are documented in ``docs/reference.md``.
-The ``density_error_e.model`` entry needs the physical encoder's weights and is null here.
+The ``density_error_e.model`` entry is the physical encoder's decoded-density error on the same grid.
 """
 
 from __future__ import annotations
@@ -90,6 +90,19 @@ def _progress_printer(enabled: bool) -> object:
     return show if enabled else None
 
 
+def _model_weights(structure: object) -> object:
+    """The physical encoder's (n, 4) weights for the ``model`` density error, or None if the model cannot run."""
+    from lsip.errors import LSIPError
+    from lsip.model.model import LSIPModel
+
+    try:
+        pred = LSIPModel(device="cpu").predict(structure, forces=False, raise_on_failure=False)
+    except LSIPError as exc:
+        print(f"warning: no model density error: {exc}", file=sys.stderr)
+        return None
+    return pred.weights.numpy() if pred.converged else None
+
+
 def _run_single(args: argparse.Namespace, cache: object) -> int:
     from lsip.reference.driver import ReferenceDFT
 
@@ -101,7 +114,7 @@ def _run_single(args: argparse.Namespace, cache: object) -> int:
         drv = ReferenceDFT(st, settings, cache=cache if cache is not None else False,
                            progress=_progress_printer(show))
         try:
-            res = drv.kernel()
+            res = drv.kernel(model_weights=_model_weights(st))
         except ConvergenceError as exc:
             res, status = exc.result, 1
             print(f"lsip reference: error: {exc}", file=sys.stderr)
