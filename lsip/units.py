@@ -2,7 +2,8 @@
 
 Inside the package everything is in Hartree atomic units (bohr, hartree, elementary charge e).
 At the boundaries (ASE calculator, CLI, app) quantities are shown in eV, angstrom, e and debye.
-The constants are CODATA 2018 values, the same as ``ase.units`` (checked in ``tests/test_units.py``).
+The constants are CODATA 2018 values, the same as ``ase.units.create_units("2018")`` (checked in
+``tests/test_units.py``; ASE's default table is CODATA 2014).
 
 >>> round(HARTREE_TO_EV, 6)
 27.211386

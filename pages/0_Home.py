@@ -41,7 +41,9 @@ with left:
     available = {spec.file for spec in common.available_pages(Path(__file__).resolve().parents[1])}
     for spec in common.PAGES[1:]:
         if spec.file in available:
-            st.page_link(f"pages/{spec.file}", label=f"**{spec.title}** - {spec.summary}", icon=spec.icon)
+            # page links are one line (longer labels are cut off): the summary goes below as a caption
+            st.page_link(f"pages/{spec.file}", label=f"**{spec.title}**", icon=spec.icon)
+            st.caption(spec.summary)
         else:
             st.markdown(f"{spec.title} - {spec.summary} *(not in this build yet)*")
     st.caption("Units on screen: eV, Å, e, debye. Charges are positive when an atom has lost electrons.")
