@@ -28,6 +28,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 HERE = Path(__file__).resolve().parent
 
 
+XTB_MAX = 1000  # GFN2-xTB (tblite) single points up to this size
+DFT_MAX = 12  # PySCF PBE0/def2-SVP single points up to this size (4 waters)
+
+
+def _time_xtb(st: object) -> float:
+    import numpy as np
+    from tblite.interface import Calculator
+
+    from lsip.units import ANGSTROM_TO_BOHR
+
+    t0 = time.perf_counter()
+    calc = Calculator("GFN2-xTB", st.numbers, np.asarray(st.positions) * ANGSTROM_TO_BOHR)
+    calc.set("verbosity", 0)
+    calc.singlepoint()
+    return time.perf_counter() - t0
+
+
+def _time_dft(st: object) -> float:
+    from lsip.reference.driver import ReferenceDFT
+
+    t0 = time.perf_counter()
+    ReferenceDFT(st, cache=False).kernel()
+    return time.perf_counter() - t0
+
+
 def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
     from water_clusters import water_cluster
 
@@ -54,6 +79,12 @@ def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
         out["peak_mem_MB"] = torch.cuda.max_memory_allocated() / 2**20
     else:
         out["peak_mem_MB"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    if st.n_atoms <= XTB_MAX:
+        out["xtb_s"] = _time_xtb(st)
+        out["ratio_lsip_over_xtb"] = best / out["xtb_s"]
+    if st.n_atoms <= DFT_MAX:
+        out["dft_s"] = _time_dft(st)
+        out["ratio_lsip_over_dft"] = best / out["dft_s"]
     if st.n_atoms <= eeq_max:
         eeq_best = math.inf
         for _ in range(repeat):
@@ -85,20 +116,25 @@ def main() -> None:
             continue
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
-        eeq = f"{row['eeq_s']:.3f}" if "eeq_s" in row else "-"
-        ratio = f"{row['ratio_lsip_over_eeq']:.1f}" if "ratio_lsip_over_eeq" in row else "-"
+        def fmt(key: str, spec: str = ".3f", row: dict = row) -> str:
+            return format(row[key], spec) if key in row else "-"
+
         print(f"{row['n_atoms']:>7} atoms  lsip {row['lsip_s']:8.3f} s  ({row['per_atom_us']:7.1f} us/atom, "
-              f"{row['iterations']:3d} it, {row['coulomb']})  eeq {eeq:>8} s  lsip/eeq {ratio:>6}  "
+              f"{row['iterations']:3d} it, {row['coulomb']})  eeq {fmt('eeq_s'):>8} s  lsip/eeq "
+              f"{fmt('ratio_lsip_over_eeq', '.1f'):>6}  xtb {fmt('xtb_s'):>8} s  dft {fmt('dft_s'):>8} s  "
               f"peak {row['peak_mem_MB']:8.1f} MB", flush=True)
-    slope = None
-    big = [r for r in rows if r["n_atoms"] >= 300]
-    if len(big) >= 2:
-        slope = math.log(big[-1]["lsip_s"] / big[0]["lsip_s"]) / math.log(big[-1]["n_atoms"] / big[0]["n_atoms"])
-        print(f"log-log slope of LSIP time for N >= 300: {slope:.2f}")
+    slopes = {}
+    for key in ("lsip_s", "eeq_s", "xtb_s", "dft_s"):
+        pts = [(r["n_atoms"], r[key]) for r in rows if key in r and r["n_atoms"] >= 30]
+        if len(pts) >= 2:
+            slopes[key] = math.log(pts[-1][1] / pts[0][1]) / math.log(pts[-1][0] / pts[0][0])
+            print(f"log-log slope of {key[:-2]} time (N >= 30): {slopes[key]:.2f}")
+    slope = slopes.get("lsip_s")
     meta = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "machine": platform.platform(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"meta": meta, "loglog_slope": slope, "rows": rows}, indent=1))
+    result = {"meta": meta, "loglog_slope": slope, "slopes": slopes, "rows": rows}
+    Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out}")
 
 
