@@ -73,10 +73,14 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
                 value_title: str = "charge q", unit: str = "e", *, channel_threshold: float = 0.01,
                 show_channels: bool = True, both_directions: bool = False, show_glyphs: bool = True,
                 height: int = 440, font_size: int = 12, camera_key: str | None = None,
-                labels: Sequence[str] | None = None) -> MoleculeView:
-    """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs."""
+                labels: Sequence[str] | None = None, vmin: float | None = None,
+                vmax: float | None = None) -> MoleculeView:
+    """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs.
+
+    ``vmin``/``vmax`` fix the colour range (default symmetric about zero, right for charges; pass
+    ``vmin=0`` for non-negative quantities such as the charge fluctuation)."""
     vals = pred.charges.numpy() if values is None else np.asarray(values, dtype=float)
-    mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height,
+    mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height, vmin=vmin, vmax=vmax,
                        font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels)
     pos = structure.positions
     if show_channels:

@@ -1,0 +1,81 @@
+"""Small Streamlit widgets shared by the Explore, Charge transfer and Energy pages.
+
+* :func:`structure_source` - where the current structure comes from (gallery key or upload/paste);
+* :func:`downloads` - a row of download buttons that do not rerun the page;
+* :func:`plotly_figure` - a plotly chart with a PNG toolbar button and a JSON download of the figure;
+* :func:`headline_metrics` - energy, dipole, mu and solver status of a prediction;
+* :func:`figure_font` - plotly font size (larger in teaching mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from lsip import export
+from lsip.model.decoder import Prediction
+from lsip.ui import common, state
+from lsip.viz.teaching import FIGURE_FONT
+
+
+def structure_source() -> tuple[str, str | None]:
+    """("gallery" | "upload" | "paste", gallery key or None) of the current structure."""
+    source = st.session_state.get(state.SOURCE_KEY, "Gallery")
+    if source == "Gallery":
+        return "gallery", st.session_state.get(state.GALLERY_KEY, state.DEFAULT_MOLECULE)
+    return ("upload" if source == "Upload" else "paste"), None
+
+
+def figure_font() -> int:
+    """Font size of plotly figures (pixels): larger in teaching mode."""
+    return FIGURE_FONT[common.teaching_mode()]
+
+
+def downloads(items: Sequence[tuple[str, str, str, str]], key: str) -> None:
+    """One download button per ``(label, data, file_name, mime)`` in a row; clicking does not rerun the page."""
+    cols = st.columns(len(items))
+    for k, (col, (label, data, file_name, mime)) in enumerate(zip(cols, items)):
+        with col:
+            st.download_button(label, data, file_name=file_name, mime=mime, key=f"{key}_{k}", on_click="ignore",
+                               icon=":material/download:")
+
+
+#: Largest figure JSON (characters) offered as a download; bigger ones (e.g. a 600-atom channel matrix) are not.
+MAX_FIGURE_JSON = 2_000_000
+
+
+def plotly_figure(fig: go.Figure, name: str, key: str) -> None:
+    """Show ``fig``; PNG comes from the chart toolbar's camera button, the figure JSON from a download button."""
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
+    st.plotly_chart(fig, key=key, config=config)
+    text = fig.to_json()
+    if len(text) > MAX_FIGURE_JSON:
+        st.caption(f"PNG: camera icon in the chart's toolbar. (Figure JSON not offered: {len(text) / 1e6:.1f} MB; "
+                   "the CSV exports below hold the same numbers.)")
+        return
+    st.download_button("Figure (plotly JSON)", text, file_name=f"{name}.json", mime="application/json",
+                       key=f"{key}_json", on_click="ignore", icon=":material/download:",
+                       help="PNG: camera icon in the chart's toolbar. The JSON opens with plotly.io.read_json.")
+
+
+def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) -> None:
+    """Energy (eV), dipole (D), chemical potential (eV) and solver status as ``st.metric`` tiles, ``per_row``
+    tiles to a row (2 fits a side column without truncating the numbers)."""
+    h = export.headline(pred)
+    dip_help = "Point-charge dipole about the centre of mass."
+    if charged:
+        dip_help += " For a charged system it depends on that origin."
+    tiles = [
+        ("Energy", f"{h['energy_eV']:.3f} eV", "Total energy relative to the free neutral atoms (sum of the terms)."),
+        ("Dipole", f"{h['dipole_D']:.3f} D", dip_help),
+        ("mu", f"{h['mu_eV']:.3f} eV", "Global chemical potential (Lagrange multiplier of Q)."),
+        ("Solver", "converged" if h["converged"] else "NOT converged",
+         "Charge-equalization solver (projected L-BFGS) on the KKT residual."),
+    ]
+    for start in range(0, len(tiles), per_row):
+        for col, (label, value, help_text) in zip(st.columns(per_row), tiles[start:start + per_row]):
+            col.metric(label, value, help=help_text)
+    st.caption(f"Solver: {h['iterations']} iterations · KKT residual {h['residual_Ha']:.1e} Ha · "
+               f"{h['time_ms']:.0f} ms · device {h['device']} · parameters {pred.params_name or 'first-principles'}")

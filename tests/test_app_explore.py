@@ -1,0 +1,138 @@
+"""AppTest of the Explore page: gallery molecules (neutral and the charged hydroxide), no structure, bad paste,
+controls that keep the camera, exports, and teaching mode with predict-then-reveal.
+
+Whether 3Dmol really draws is checked in tests/browser/test_browser_explore.py; here the iframe HTML is read
+through its proto (``srcdoc``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lsip import export
+from lsip.gallery import gallery_structure
+from lsip.ui import common, state
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "pages/1_Explore.py"
+
+
+def _iframes(at: AppTest) -> list[str]:
+    return [el.proto.srcdoc for el in at.main if type(el).__name__ == "UnknownElement" and el.type == "iframe"]
+
+
+def _camera_keys(html: str) -> set[str]:
+    return set(re.findall(r"lsip-camera:([\w-]+)", html))
+
+
+def _open(molecule: str | None = "water") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    if molecule is not None and molecule != at.sidebar.selectbox(key=state.GALLERY_KEY).value:
+        at.sidebar.selectbox(key=state.GALLERY_KEY).set_value(molecule).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def water_pred(shipped_model):
+    return shipped_model.predict(gallery_structure("water"))
+
+
+def test_water_headline_view_table_and_exports(water_pred):
+    at = _open("water")
+    assert [t.value for t in at.title] == ["Explore"]
+    h = export.headline(water_pred)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Energy"] == f"{h['energy_eV']:.3f} eV"
+    assert metrics["Dipole"] == f"{h['dipole_D']:.3f} D"
+    assert metrics["mu"] == f"{h['mu_eV']:.3f} eV"
+    assert metrics["Solver"] == "converged"
+    assert any("KKT residual" in c.value and "iterations" in c.value for c in at.caption)
+    # the 3D view: local 3Dmol.js, colour bar for the charge, channel arrows, per-structure camera key
+    (html,) = _iframes(at)
+    assert "/app/static/3Dmol-min.js" in html and "https://" not in html
+    assert "charge q (e)" in html and "lsip-colorbar" in html
+    assert html.count("addArrow") == 2  # net flows H1->O0 and H2->O0 above 0.01 e (H-H is ~0.04 e each way)
+    fp = state.fingerprint(gallery_structure("water"))
+    assert _camera_keys(html) == {f"explore-{fp}"}
+    # the per-atom table shows the model charges
+    df = at.dataframe[0].value
+    assert list(df["symbol"]) == ["O", "H", "H"]
+    np.testing.assert_allclose(df["charge_e"].to_numpy(), water_pred.charges.numpy(), atol=1e-12)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Atoms (CSV)", "Channels (CSV)", "Extended XYZ", "Settings (JSON)", "Python script"]
+
+
+def test_controls_change_the_drawing_but_keep_the_camera(water_pred):
+    at = _open("water")
+    (before,) = _iframes(at)
+    at.slider(key="explore_threshold").set_value(0.5).run()
+    (after,) = _iframes(at)
+    assert after.count("addArrow") == 0  # no channel moves 0.5 e in water
+    at.radio(key="explore_direction").set_value("both directions").run()
+    at.slider(key="explore_threshold").set_value(0.01).run()
+    (both,) = _iframes(at)
+    # one arrow per directed channel >= 0.01 e: H->O (0.34 e), O->H (0.016 e), H1<->H2 (0.053 e) = all six
+    assert both.count("addArrow") == int((water_pred.occupation.numpy() >= 0.01).sum()) == 6
+    at.radio(key="explore_color").set_value("charge fluctuation").run()
+    at.toggle(key="explore_glyphs").set_value(False).run()
+    (fluct,) = _iframes(at)
+    assert "charge fluctuation w+ + w-" in fluct
+    assert '"opacity": 0.18' in before and '"opacity": 0.18' not in fluct  # glyph halos gone
+    assert _camera_keys(before) == _camera_keys(after) == _camera_keys(both) == _camera_keys(fluct)
+    assert not at.exception
+
+
+def test_charged_hydroxide():
+    at = _open("hydroxide")
+    assert any("total charge Q = -1 e" in m.value for m in at.markdown)
+    df = at.dataframe[0].value
+    assert df["charge_e"].sum() == pytest.approx(-1.0, abs=1e-8)
+    assert df["charge_e"][0] < df["charge_e"][1]  # the extra electron sits mostly on O (A(O) > A(H))
+    assert {m.label for m in at.metric} == {"Energy", "Dipole", "mu", "Solver"}
+    assert not at.error
+
+
+def test_no_structure_and_bad_paste():
+    at = _open(None)
+    at.sidebar.radio(key=state.SOURCE_KEY).set_value("Paste XYZ").run()
+    assert not at.exception
+    assert any("No structure yet" in i.value for i in at.info)
+    assert _iframes(at) == [] and not at.metric
+    at.sidebar.text_area(key="lsip_paste_text").set_value("2\nbad\nXx 0 0 0\nH 0 0 0.74\n").run()
+    assert not at.exception
+    assert any("Cannot read the pasted XYZ" in e.value for e in at.sidebar.error)
+    assert _iframes(at) == []
+    at.sidebar.text_area(key="lsip_paste_text").set_value("H 0 0 0\nF 0 0 0.917\n").run()  # a good paste
+    assert not at.exception and len(_iframes(at)) == 1
+    assert at.dataframe[0].value["charge_e"][1] < -0.1  # F is negative in HF
+
+
+def test_teaching_mode_story_and_predict_then_reveal():
+    at = _open("water")
+    at.toggle(key=common.TEACHING_KEY).set_value(True).run()
+    assert any("Water" in i.value and "**" in i.value for i in at.info)  # the gallery story
+    # before the reveal: element colours, no charges, no table, reveal disabled until a guess
+    (html,) = _iframes(at)
+    assert "lsip-colorbar" not in html and '\\"fontSize\\": 18' in html
+    assert not at.dataframe
+    reveal = next(b for b in at.button if b.label == "Reveal the charges")
+    assert reveal.disabled
+    fp = state.fingerprint(gallery_structure("water"))
+    at.selectbox(key=f"explore_guess_{fp}").set_value(2).run()
+    next(b for b in at.button if b.label == "Reveal the charges").click().run()
+    assert any("Not quite" in w.value and "O0" in w.value for w in at.warning)
+    (html,) = _iframes(at)
+    assert "lsip-colorbar" in html and "O0 -0.65" in html  # large persistent labels with the charges
+    assert len(at.dataframe) == 1
+    next(b for b in at.button if b.label == "Ask again").click().run()
+    at.selectbox(key=f"explore_guess_{fp}").set_value(0).run()
+    next(b for b in at.button if b.label == "Reveal the charges").click().run()
+    assert any(s.value.startswith("**Right.**") for s in at.success)
+    assert not at.exception
