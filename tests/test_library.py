@@ -201,7 +201,9 @@ def test_small_build_roundtrips_exactly(small_build, tmp_path):
 def test_rebuild_h_li_at_shipped_settings_matches_shipped(lib):
     """H and Li rebuilt at the shipped level (same defaults) reproduce the shipped states (~5 s of SCF)."""
     new = build_library(["H", "Li"], command="test")
-    assert np.array_equal(new.r_grid, lib.r_grid) and np.array_equal(new.rhobar_grid, lib.rhobar_grid)
+    # same grid definition; exp() may differ in the last bit between numpy builds / CPUs (seen: 7e-15 bohr)
+    assert np.allclose(new.r_grid, lib.r_grid, rtol=1e-13, atol=0)
+    assert np.allclose(new.rhobar_grid, lib.rhobar_grid, rtol=1e-13, atol=0)
     for sym in ("H", "Li"):
         for label in STATE_LABELS:
             st, st2 = lib.elements[sym].states[label], new.elements[sym].states[label]

@@ -35,7 +35,11 @@ def test_single_structure_json_and_cache(tmp_path, capsys):
     assert d["converged"] and not d["cached"] and d["basis"] == "sto-3g" and d["xc"] == "PBE0" and d["n_basis"] == 2
     assert set(d["charges_e"]) >= {"hirshfeld", "hirshfeld_i", "mulliken", "density_encoder"}
     assert set(d["latent_weights"]) == {"cation", "neutral", "anion", "excited"}
-    assert d["density_error_e"]["model"] is None and d["dipole_D"] == pytest.approx(0.0, abs=1e-6)
+    err = d["density_error_e"]
+    # the physical encoder's decoded density is judged on the same grid; STO-3G H2 is far from the library's
+    # def2-TZVPPD atoms, so every error is sizeable, but the latent fit can never be worse than the promolecule
+    assert 0.0 <= err["latent"] <= err["promolecule"] + 1e-9 and err["model"] > 0.0
+    assert d["dipole_D"] == pytest.approx(0.0, abs=1e-6)
     code, out, _ = _run(capsys, xyz, "--basis", "sto-3g", "--json", "--cache-path", db)
     again = json.loads(out)
     assert again["cached"] and again["energy_eV"] == d["energy_eV"] and again["charges_e"] == d["charges_e"]

@@ -1,0 +1,317 @@
+"""Curves along a bond / fragment scan: the model (warm-started), QEq and EEQ baselines, optional reference DFT.
+
+:func:`model_scan` moves atom J's fragment along I->J (:func:`lsip.scan.scan_structures`) and records, at every
+distance, the model's energy, every energy term, charges, ensemble weights and channel occupations, and the
+QEq and EEQ charges. :func:`add_dft` adds reference-DFT energies and Hirshfeld charges per point (each point
+cached by the reference driver). :func:`dissociation_verdict` checks the separated limit: fragment charges must
+be integers (|q - round(q)| < ``charge_tol``, neutral fragments for a neutral system) and the model's energy at
+the last point must equal the sum of the fragments' own energies (for atoms: zero, the free-atom reference)
+within ``energy_tol``; QEq's residual fractional charge is reported next to it (MODEL.md section 7).
+
+Hartree atomic units inside (energies hartree, charges e); distances in angstrom (the user's scan axis).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from lsip.errors import ConvergenceError, LSIPError
+from lsip.model.baselines import as_array, eeq_charges, qeq_charges
+from lsip.model.decoder import Prediction
+from lsip.model.library import STATE_LABELS
+from lsip.scan import scan_structures
+from lsip.structure import Structure
+from lsip.units import HARTREE_TO_EV
+
+#: Default tolerance on fragment charges at the last point, e.
+CHARGE_TOL = 1e-6
+#: Default tolerance on E(last point) - sum of fragment energies, hartree (1 meV).
+ENERGY_TOL = 1e-3 / HARTREE_TO_EV
+#: Largest estimated total SCF time of a DFT scan the app accepts, s.
+DFT_SCAN_MAX_S = 240.0
+
+
+@dataclass
+class ScanCurves:
+    """Everything along one scan (arrays over the m points; n atoms).
+
+    Attributes
+    ----------
+    i, j : the scanned atom pair (J's fragment moves).  moved : atoms that move with J.
+    distances : (m,) R_IJ, angstrom.  structures : the m geometries.  predictions : the model's m predictions.
+    energy : (m,) model energy relative to free neutral atoms, hartree.  terms : name -> (m,) term totals, hartree.
+    charges : (m, n) e.  weights : (m, n, 4).  channels : "Na0->Cl1" -> (m,) occupation c (0 where absent).
+    converged : (m,) bool.  iterations : (m,) int.
+    qeq_charges, qeq_energy : (m, n) e and (m,) hartree (QEq charge energy).
+    eeq_charges : (m, n) e, or None when EEQ is unavailable for these elements.  eeq_error : why.
+    dft_energy : (m,) hartree, NaN where not computed.  dft_charges : (m, n) Hirshfeld charges, NaN likewise.
+    dft_level : e.g. "PBE0/def2-SVP" once DFT points exist.  dft_notes : messages of failed points.
+    """
+
+    i: int
+    j: int
+    moved: list[int]
+    distances: np.ndarray
+    structures: list[Structure]
+    predictions: list[Prediction]
+    energy: np.ndarray
+    terms: dict[str, np.ndarray]
+    charges: np.ndarray
+    weights: np.ndarray
+    channels: dict[str, np.ndarray]
+    converged: np.ndarray
+    iterations: np.ndarray
+    qeq_charges: np.ndarray
+    qeq_energy: np.ndarray
+    eeq_charges: np.ndarray | None
+    eeq_error: str = ""
+    dft_energy: np.ndarray | None = None
+    dft_charges: np.ndarray | None = None
+    dft_level: str = ""
+    dft_notes: list[str] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Element symbols."""
+        return self.structures[0].symbols
+
+    @property
+    def labels(self) -> list[str]:
+        """Atom labels "Na0", "Cl1", ..."""
+        return [f"{s}{k}" for k, s in enumerate(self.symbols)]
+
+    @property
+    def fragments(self) -> tuple[list[int], list[int]]:
+        """(fixed atoms, moved atoms)."""
+        return [k for k in range(len(self.symbols)) if k not in self.moved], list(self.moved)
+
+    def fragment_charge(self, charges: np.ndarray) -> np.ndarray:
+        """(m,) total charge of the moving fragment from (m, n) charges, e."""
+        return np.asarray(charges)[:, self.moved].sum(axis=1)
+
+
+def model_scan(model: object, structure: Structure, i: int, j: int, distances: np.ndarray,
+               with_baselines: bool = True) -> ScanCurves:
+    """Run the model along the scan, each point warm-started from the previous one, plus QEq and EEQ.
+
+    Parameters
+    ----------
+    model : an :class:`lsip.model.model.LSIPModel`.
+    structure : the starting geometry (angstrom).  i, j : atom indices (J's fragment moves along I->J).
+    distances : (m,) R_IJ values, angstrom.
+    with_baselines : also compute QEq and EEQ charges.
+
+    Returns
+    -------
+    ScanCurves
+    """
+    dist = np.asarray(distances, dtype=np.float64).reshape(-1)
+    if len(dist) < 2:
+        raise LSIPError("a scan needs at least two distances")
+    frames, moved = scan_structures(structure, i, j, dist)
+    preds, latent = [], None
+    for fr in frames:
+        preds.append(model.predict(fr, warm_start=latent, raise_on_failure=False))
+        latent = model.last_latent
+    n = structure.n_atoms
+    names = list(preds[0].term_totals)
+    curves = ScanCurves(
+        i=i, j=j, moved=moved, distances=dist, structures=frames, predictions=preds,
+        energy=np.array([p.energy for p in preds]),
+        terms={k: np.array([p.term_totals.get(k, 0.0) for p in preds]) for k in names},
+        charges=np.stack([p.charges.numpy() for p in preds]), weights=np.stack([p.weights.numpy() for p in preds]),
+        channels=_channel_curves(preds), converged=np.array([p.converged for p in preds]),
+        iterations=np.array([p.iterations for p in preds]),
+        qeq_charges=np.full((len(dist), n), np.nan), qeq_energy=np.full(len(dist), np.nan), eeq_charges=None)
+    if with_baselines:
+        _add_baselines(curves, model.library)
+    return curves
+
+
+def _channel_curves(preds: list[Prediction]) -> dict[str, np.ndarray]:
+    """"A->B" label -> (m,) occupation along the scan (channels enter and leave with the cut-off)."""
+    labels = [f"{s}{k}" for k, s in enumerate(preds[0].symbols)]
+    out: dict[str, np.ndarray] = {}
+    for m, p in enumerate(preds):
+        for d, a, c in zip(p.donor.tolist(), p.acceptor.tolist(), p.occupation.tolist()):
+            key = f"{labels[d]}->{labels[a]}"
+            out.setdefault(key, np.zeros(len(preds)))[m] = c
+    return out
+
+
+def _add_baselines(curves: ScanCurves, library: object) -> None:
+    for m, fr in enumerate(curves.structures):
+        q = qeq_charges(fr, library)
+        curves.qeq_charges[m] = as_array(q.charges)
+        curves.qeq_energy[m] = q.energy
+    try:
+        curves.eeq_charges = np.stack([as_array(eeq_charges(fr).charges) for fr in curves.structures])
+    except (LSIPError, ValueError, KeyError, RuntimeError) as exc:  # tad-multicharge: unsupported input
+        curves.eeq_error = f"EEQ unavailable: {exc}"
+
+
+def dft_scan_estimate(curves: ScanCurves, settings: object) -> float:
+    """Estimated total SCF time of a DFT scan (s); raises the driver's SystemTooLargeError above its limits."""
+    from lsip.reference.driver import ReferenceDFT
+
+    _, est = ReferenceDFT(curves.structures[0], settings, cache=False).check_size()
+    return est * len(curves.structures)
+
+
+def add_dft(curves: ScanCurves, settings: object, cache: object | None = None,
+            progress: Callable[[int, object], None] | None = None, cancel: object = None,
+            max_total_s: float = DFT_SCAN_MAX_S) -> ScanCurves:
+    """Reference DFT at every scan point (each cached by the driver): energies and Hirshfeld charges.
+
+    Parameters
+    ----------
+    curves : a model scan.  settings : :class:`lsip.reference.driver.ReferenceSettings`.
+    cache : a :class:`~lsip.reference.cache.ReferenceCache` (None: the default cache file; False: none).
+    progress : called as ``progress(point_index, SCFProgress)`` during every SCF.
+    cancel : cancel token passed to the driver.  max_total_s : refuse scans estimated to take longer.
+
+    Returns
+    -------
+    A copy of ``curves`` with ``dft_energy``, ``dft_charges``, ``dft_level``, ``dft_notes``; points whose SCF
+    did not converge are NaN and listed in ``dft_notes``.
+
+    Raises
+    ------
+    SystemTooLargeError
+        when the system is above the driver's limits or the scan would take longer than ``max_total_s``.
+    """
+    from lsip.errors import SystemTooLargeError
+    from lsip.reference.driver import ReferenceDFT
+
+    est = dft_scan_estimate(curves, settings)
+    if est > max_total_s:
+        raise SystemTooLargeError(f"a DFT scan of {len(curves.structures)} points would take ~{est:.0f} s "
+                                  f"(limit {max_total_s:.0f} s): use fewer points or a smaller basis")
+    m, n = len(curves.structures), len(curves.symbols)
+    energy, charges, notes = np.full(m, np.nan), np.full((m, n), np.nan), []
+    for k, fr in enumerate(curves.structures):
+        cb = (lambda pr, k=k: progress(k, pr)) if progress is not None else None
+        driver = ReferenceDFT(fr, settings, cache=cache, progress=cb, cancel=cancel)
+        try:
+            res = driver.kernel(raise_on_failure=True)
+        except ConvergenceError as exc:
+            notes.append(f"R = {curves.distances[k]:.3f} Å: {exc}")
+            continue
+        energy[k] = res.energy
+        charges[k] = res.charges.get("hirshfeld", res.charges.get("mulliken"))
+    level = f"{driver.settings.xc}/{driver.settings.basis}"
+    return replace(curves, dft_energy=energy, dft_charges=charges, dft_level=level, dft_notes=notes)
+
+
+@dataclass(frozen=True)
+class DissociationVerdict:
+    """The separated-fragment check at the last scan point.
+
+    Attributes
+    ----------
+    distance : last R_IJ, angstrom.  fragments : (fixed atoms, moved atoms).
+    model_charges : (2,) fragment charges of the model, e.  expected : (2,) the nearest integers.
+    integer_charges : every |q - round(q)| < charge_tol (and both zero for a neutral system).
+    energy_gap : model E(last) - (E(fragment 1) + E(fragment 2)), hartree (NaN if not computable).
+    energy_ok : |energy_gap| < energy_tol.  qeq_charges, eeq_charges : (2,) fragment charges of the baselines.
+    qeq_residual : max |QEq fragment charge - nearest integer|, e.  charge_tol, energy_tol : tolerances used.
+    passed : integer_charges and energy_ok.  message : a one-paragraph explanation.
+    """
+
+    distance: float
+    fragments: tuple[list[int], list[int]]
+    model_charges: np.ndarray
+    expected: np.ndarray
+    integer_charges: bool
+    energy_gap: float
+    energy_ok: bool
+    qeq_charges: np.ndarray
+    eeq_charges: np.ndarray | None
+    qeq_residual: float
+    charge_tol: float
+    energy_tol: float
+    passed: bool
+    message: str
+
+
+def _fragment_energy(model: object, structure: Structure, atoms: list[int], charge: int) -> float:
+    """Model energy of one fragment alone with an integer charge (a free neutral atom: 0; an ion: I or -A)."""
+    sub = Structure(tuple(structure.symbols[k] for k in atoms), structure.positions[atoms], charge=charge)
+    pred = model.predict(sub, raise_on_failure=False)
+    return pred.energy if pred.converged else float("nan")
+
+
+def dissociation_verdict(curves: ScanCurves, model: object, charge_tol: float = CHARGE_TOL,
+                         energy_tol: float = ENERGY_TOL) -> DissociationVerdict:
+    """Do the fragments end with integer (neutral) charges, and is the energy that of separated fragments?"""
+    fixed, moved = curves.fragments
+    q_last = curves.charges[-1]
+    qm = np.array([q_last[fixed].sum(), q_last[moved].sum()])
+    expected = np.round(qm)
+    total = curves.structures[-1].charge
+    integer = bool(np.all(np.abs(qm - expected) < charge_tol)) and (total != 0 or bool(np.all(expected == 0)))
+    last = curves.structures[-1]
+    e_frag = sum(_fragment_energy(model, last, atoms, int(c)) for atoms, c in zip((fixed, moved), expected))
+    gap = float(curves.energy[-1] - e_frag)
+    energy_ok = bool(np.isfinite(gap) and abs(gap) < energy_tol)
+    qq = np.array([curves.qeq_charges[-1][fixed].sum(), curves.qeq_charges[-1][moved].sum()])
+    qe = None if curves.eeq_charges is None else np.array([curves.eeq_charges[-1][fixed].sum(),
+                                                           curves.eeq_charges[-1][moved].sum()])
+    residual = float(np.max(np.abs(qq - np.round(qq)))) if np.all(np.isfinite(qq)) else float("nan")
+    passed = integer and energy_ok
+    r = curves.distances[-1]
+    msg = (f"At R = {r:.2f} Å the model's fragments carry {qm[0]:+.2e} e and {qm[1]:+.2e} e "
+           f"({'integer' if integer else 'NOT integer'} within {charge_tol:g} e); E - E(fragments) = "
+           f"{gap * HARTREE_TO_EV:+.2e} eV ({'within' if energy_ok else 'NOT within'} "
+           f"{energy_tol * HARTREE_TO_EV:g} eV). QEq leaves {residual:.3f} e of fractional charge on each fragment"
+           + (f", EEQ {np.max(np.abs(qe - np.round(qe))):.3f} e." if qe is not None else "."))
+    if integer and not energy_ok and np.isfinite(gap):
+        msg += (" The fragments still interact at this distance (e.g. dipole-dipole electrostatics): extend the "
+                "range to reach the separated limit.")
+    return DissociationVerdict(float(r), (fixed, moved), qm, expected, integer, gap, energy_ok, qq, qe, residual,
+                               charge_tol, energy_tol, passed, msg)
+
+
+def curves_table(curves: ScanCurves) -> tuple[list[str], list[list[float]]]:
+    """Header and rows of every curve (eV, angstrom, e): one row per scan point."""
+    labs = curves.labels
+    cols: dict[str, np.ndarray] = {"R_A": curves.distances, "E_model_eV": curves.energy * HARTREE_TO_EV}
+    cols.update({f"E_{k}_eV": v * HARTREE_TO_EV for k, v in curves.terms.items()})
+    cols["E_qeq_eV"] = curves.qeq_energy * HARTREE_TO_EV
+    if curves.dft_energy is not None:
+        finite = np.isfinite(curves.dft_energy)
+        ref = curves.dft_energy[finite][-1] if finite.any() else np.nan
+        cols["E_dft_minus_last_eV"] = (curves.dft_energy - ref) * HARTREE_TO_EV
+    series = [("model", curves.charges), ("qeq", curves.qeq_charges), ("eeq", curves.eeq_charges),
+              ("dft_hirshfeld", curves.dft_charges)]
+    for name, q in series:
+        if q is not None:
+            cols.update({f"q_{name}_{lab}": q[:, k] for k, lab in enumerate(labs)})
+    for k, lab in enumerate(labs):
+        cols.update({f"w_{st}_{lab}": curves.weights[:, k, s] for s, st in enumerate(STATE_LABELS)})
+    cols.update({f"c_{name}": v for name, v in curves.channels.items()})
+    cols["converged"] = curves.converged.astype(float)
+    header = list(cols)
+    rows = [[float(cols[h][m]) for h in header] for m in range(len(curves.distances))]
+    return header, rows
+
+
+def curves_csv(curves: ScanCurves) -> str:
+    """CSV text of :func:`curves_table` (NaN where a curve has no value)."""
+    header, rows = curves_table(curves)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[f"{v:.10g}" for v in row] for row in rows])
+    return buf.getvalue()
+
+
+def default_range(structure: Structure, i: int, j: int) -> tuple[float, float]:
+    """A default scan range (angstrom): from 0.75 R0 (at least 0.4 Å) to R0 + 6 Å, R0 the current distance."""
+    r0 = float(np.linalg.norm(structure.positions[j] - structure.positions[i]))
+    return round(max(0.4, 0.75 * r0), 2), round(r0 + 6.0, 2)

@@ -1,0 +1,179 @@
+"""Streamlit side of reference-DFT runs: size check, cache look-up, live SCF progress, stop button, errors.
+
+Pages call :func:`reference_section` (one structure) or :func:`run_dft_scan` (a scan); everything else is the
+package's reference driver (:mod:`lsip.reference.driver`), whose persistent SQLite cache makes repeated
+requests return in milliseconds.
+
+Stopping: the "Stop" button makes Streamlit rerun the script; the rerun request interrupts the running
+script at its next progress update (every SCF cycle), so the SCF stops within one cycle. A time limit
+(``ReferenceSettings.time_limit_s``) stops it from inside the driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+from lsip.errors import ConvergenceError, LSIPError
+from lsip.reference.driver import ReferenceDFT, ReferenceResult, ReferenceSettings, SCFProgress
+from lsip.structure import Structure
+from lsip.ui import state
+
+RESULTS_KEY = "lsip_dft_results"
+RUNNING_KEY = "lsip_dft_running"
+REQUEST_KEY = "lsip_dft_requested"
+#: Basis sets offered in the app (PySCF names); def2-SVP is the default.
+BASIS_CHOICES: tuple[str, ...] = ("def2-SVP", "sto-3g", "6-31g*", "def2-TZVP", "cc-pVDZ", "aug-cc-pVDZ")
+
+
+def progress_line(p: SCFProgress) -> str:
+    """One human line for a progress report (energies in hartree, the SCF's own unit)."""
+    if p.stage == "analysis":
+        return f"SCF converged (E = {p.energy:.8f} Ha); analysing the density ... {p.elapsed_s:.1f} s"
+    if p.cycle == 0:
+        return f"Setting up the SCF ... estimate ~{p.estimate_s:.0f} s"
+    stage = "second attempt, " if p.stage == "retry" else ""
+    return (f"SCF {stage}cycle {p.cycle}: E = {p.energy:.8f} Ha, ΔE = {p.delta_e:.1e} Ha, "
+            f"elapsed {p.elapsed_s:.1f} s (estimate ~{p.estimate_s:.0f} s)")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _size_check(key: str, _structure: Structure, _settings: ReferenceSettings) -> tuple[int, float] | str:
+    try:
+        return ReferenceDFT(_structure, _settings, cache=False).check_size()
+    except LSIPError as exc:
+        return str(exc)
+
+
+def size_check(structure: Structure, settings: ReferenceSettings) -> tuple[int, float] | str:
+    """(n_basis, estimated s) or the driver's refusal message (cached per structure and basis)."""
+    key = f"{state.fingerprint(structure)}|{settings.basis}|{settings.max_atoms}|{settings.max_basis}"
+    return _size_check(key, structure, settings)
+
+
+def _store_key(driver: ReferenceDFT, model_weights: np.ndarray) -> str:
+    digest = hashlib.sha256(np.round(np.asarray(model_weights, dtype=np.float64), 12).tobytes()).hexdigest()[:12]
+    return f"{driver.key()}|{digest}"
+
+
+def _request(skey: str) -> None:
+    """Button callback: remember that the reference of ``skey`` was requested."""
+    st.session_state[REQUEST_KEY] = skey
+
+
+def _updater(bar: object, text: object) -> Callable[[SCFProgress], None]:
+    def update(p: SCFProgress) -> None:
+        frac = 1.0 if p.stage == "analysis" else min(0.95, p.elapsed_s / max(p.estimate_s, 1e-3))
+        bar.progress(frac)
+        text.markdown(progress_line(p))
+
+    return update
+
+
+def reference_section(structure: Structure, settings: ReferenceSettings, model_weights: np.ndarray,
+                      button_label: str = "Compute DFT reference") -> ReferenceResult | None:
+    """Show the DFT status of ``structure`` and return its reference result, or None.
+
+    Order: a result already in this session; the persistent cache (loaded at once, said so); a refusal message
+    for systems above the size limits; otherwise a button that runs the SCF with live progress and a Stop
+    button. ``model_weights`` (n, 4) fill the model's reconstruction error.
+    """
+    level = f"{settings.xc}/{settings.basis}"
+    check = size_check(structure, settings)
+    if isinstance(check, str):
+        st.warning(f"Reference DFT refused: {check}")
+        return None
+    driver = ReferenceDFT(structure, settings, library=state.get_library())
+    store = st.session_state.setdefault(RESULTS_KEY, {})
+    skey = _store_key(driver, model_weights)
+    if skey in store:
+        res = store[skey]
+        st.caption(f"DFT reference {level}: {'from the persistent cache' if res.cached else 'computed'} "
+                   f"(E = {res.energy:.6f} Ha, {res.n_basis} basis functions).")
+        return res
+    if driver.cache is not None and driver.key() in driver.cache:
+        res = _run(driver, model_weights, level)
+        if res is not None:
+            st.success(f"DFT reference {level} loaded from the persistent cache ({driver.cache.path.name}) in "
+                       f"{res.time_s * 1000:.0f} ms (computed originally in {res.compute_time_s:.1f} s).")
+        return res
+    n_basis, est = check
+    if st.session_state.get(RUNNING_KEY) == skey:
+        st.warning("The last DFT run was stopped before it finished.")
+        st.session_state.pop(RUNNING_KEY, None)
+    if st.session_state.get(REQUEST_KEY) != skey:
+        st.info(f"No DFT reference yet for this structure at {level} ({n_basis} basis functions, estimated "
+                f"~{est:.0f} s).")
+    # the click is recorded by a callback (it survives the router's rerun), then consumed here
+    if st.session_state.get(REQUEST_KEY) != skey:
+        st.button(f"{button_label} ({level})", key="lsip_dft_compute", type="primary", on_click=_request,
+                  args=(skey,))
+        return None
+    st.session_state.pop(REQUEST_KEY, None)
+    st.session_state[RUNNING_KEY] = skey
+    st.button("Stop", key="lsip_dft_stop", help="Stops the SCF at its next cycle.")
+    res = _run(driver, model_weights, level)
+    st.session_state.pop(RUNNING_KEY, None)
+    return res
+
+
+def _run(driver: ReferenceDFT, model_weights: np.ndarray, level: str) -> ReferenceResult | None:
+    """Run the driver inside an ``st.status`` with a progress bar; show failures as messages."""
+    store = st.session_state.setdefault(RESULTS_KEY, {})
+    error = None
+    with st.status(f"Reference DFT {level} of {driver.structure.formula}", expanded=True) as status:
+        bar, text = st.progress(0.0), st.empty()
+        driver.progress = _updater(bar, text)
+        try:
+            res = driver.kernel(model_weights=np.asarray(model_weights, dtype=np.float64))
+        except ConvergenceError as exc:
+            error = f"The SCF did not converge: {exc}"
+        except LSIPError as exc:
+            error = f"Reference DFT failed: {exc}"
+        if error is None:
+            bar.progress(1.0)
+            how = "from the persistent cache" if res.cached else f"in {res.compute_time_s:.1f} s"
+            text.markdown(f"Done {how}: E = {res.energy:.8f} Ha after {res.cycles} SCF cycles.")
+            status.update(label=f"Reference DFT {level} ready ({how})", state="complete", expanded=False)
+        else:
+            status.update(label="Reference DFT failed", state="error")
+    if error is not None:
+        st.error(error)
+        return None
+    for w in res.warnings:
+        st.warning(w)
+    store[_store_key(driver, model_weights)] = res
+    return res
+
+
+def request_button(label: str, key: str, token: str) -> bool:
+    """A button whose click survives the router's rerun: True once (in the run that handles the click)."""
+    pending = st.session_state.get(key + "_requested") == token
+    if not pending:
+        st.button(label, key=key, on_click=lambda: st.session_state.__setitem__(key + "_requested", token))
+        return False
+    st.session_state.pop(key + "_requested", None)
+    return True
+
+
+def dft_scan_all_cached(structures: list[Structure], settings: ReferenceSettings) -> bool:
+    """Whether the persistent cache holds every point of a scan (then it loads in milliseconds)."""
+    try:
+        drivers = [ReferenceDFT(s, settings, library=state.get_library()) for s in structures]
+        return all(d.cache is not None and d.key() in d.cache for d in drivers)
+    except LSIPError:
+        return False
+
+
+def scan_progress(total: int) -> Callable[[int, SCFProgress], None]:
+    """A ``progress(point, SCFProgress)`` callback drawing a bar over ``total`` scan points and the SCF line."""
+    bar, text = st.progress(0.0), st.empty()
+
+    def update(k: int, p: SCFProgress) -> None:
+        bar.progress(min(1.0, (k + (1.0 if p.stage == "analysis" else 0.5)) / max(total, 1)))
+        text.markdown(f"Point {k + 1}/{total}: {progress_line(p)}")
+
+    return update

@@ -1,0 +1,213 @@
+"""Run the validation: model, QEq and EEQ against reference DFT on the validation set and the scans.
+
+:func:`run_validation` returns a JSON-ready report (docs/validation.md explains every field):
+
+* ``molecules``: per entry the charges (model, QEq, EEQ, DFT Hirshfeld / Hirshfeld-I / Mulliken / density
+  encoder), dipoles (D, about the centre of mass), energies (eV; model and DFT relative to free neutral
+  atoms, QEq's charge-equilibration energy) and density errors (e, integral |rho - rho_DFT|);
+* ``statistics``: MAE / RMSE / max with the worst cases for each comparison (:data:`COMPARISONS`);
+* ``scans``: the dissociation curves (model, QEq, EEQ, DFT RKS and broken-symmetry UKS).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from lsip.data.masses import atomic_mass
+from lsip.model.baselines import as_array, baseline
+from lsip.model.model import LSIPModel
+from lsip.reference.cache import ReferenceCache
+from lsip.reference.driver import ReferenceDFT, ReferenceSettings
+from lsip.scan import scan_structures
+from lsip.structure import Structure
+from lsip.units import E_ANGSTROM_TO_DEBYE, E_BOHR_TO_DEBYE, HARTREE_TO_EV
+from lsip.validation.dft import atom_energies, broken_symmetry_uks
+from lsip.validation.molecules import QUICK_SCANS, QUICK_SET, SCANS, ScanSpec, covered_elements, load, load_set
+
+#: (label, quantity, predicted key, reference key) of every reported comparison.
+COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
+    ("model vs Hirshfeld-I", "charges", "model", "dft_hirshfeld_i"),
+    ("model vs Hirshfeld", "charges", "model", "dft_hirshfeld"),
+    ("model vs density encoder", "charges", "model", "dft_density_encoder"),
+    ("density encoder vs Hirshfeld-I", "charges", "dft_density_encoder", "dft_hirshfeld_i"),
+    ("QEq vs Hirshfeld-I", "charges", "qeq", "dft_hirshfeld_i"),
+    ("EEQ vs Hirshfeld-I", "charges", "eeq", "dft_hirshfeld_i"),
+    ("QEq vs Hirshfeld", "charges", "qeq", "dft_hirshfeld"),
+    ("EEQ vs Hirshfeld", "charges", "eeq", "dft_hirshfeld"),
+    ("model dipole vs DFT", "dipole_D", "model", "dft"),
+    ("QEq dipole vs DFT", "dipole_D", "qeq", "dft"),
+    ("EEQ dipole vs DFT", "dipole_D", "eeq", "dft"),
+    ("Hirshfeld-I point-charge dipole vs DFT", "dipole_D", "dft_hirshfeld_i_point", "dft"),
+    ("model energy vs DFT atomization", "energy_eV", "model", "dft_atomization"),
+    ("decoded density vs promolecule (error, e)", "density_error_e", "model", "promolecule"),
+)
+
+
+def _dipole_D(positions_A: np.ndarray, symbols: tuple[str, ...], charges: np.ndarray) -> float:
+    """|sum q (r - r_COM)| in debye for point charges (positions in angstrom)."""
+    m = np.array([atomic_mass(s) for s in symbols])
+    com = (m[:, None] * positions_A).sum(0) / m.sum()
+    mu_eA = (np.asarray(charges)[:, None] * (positions_A - com)).sum(0)
+    return float(np.linalg.norm(mu_eA) * E_ANGSTROM_TO_DEBYE)
+
+
+def molecule_record(st: Structure, model: LSIPModel, settings: ReferenceSettings, cache: ReferenceCache | None,
+                    atoms: dict[str, float | None]) -> dict:
+    """Model, baselines and reference DFT of one structure (see the module docstring for the fields)."""
+    t0 = time.perf_counter()
+    pred = model.predict(st, forces=False, raise_on_failure=False)
+    t_model = time.perf_counter() - t0
+    qeq, eeq = baseline("qeq", st), baseline("eeq", st)
+    ref = ReferenceDFT(st, settings, cache=cache if cache is not None else False).kernel(
+        model_weights=pred.weights.detach().numpy(), raise_on_failure=False)
+    e_atoms = [atoms.get(s) for s in st.symbols]
+    e_at = None if any(e is None for e in e_atoms) or not ref.converged else (ref.energy - sum(e_atoms))
+    ch = {k: np.asarray(v, float) for k, v in ref.charges.items()}
+    charges = {"model": as_array(pred.charges), "qeq": as_array(qeq.charges), "eeq": as_array(eeq.charges),
+               **{f"dft_{k}": v for k, v in ch.items()}}
+    dip = {"model": float(np.linalg.norm(as_array(pred.dipole))) * E_BOHR_TO_DEBYE,
+           "qeq": float(np.linalg.norm(as_array(qeq.dipole))) * E_BOHR_TO_DEBYE,
+           "eeq": float(np.linalg.norm(as_array(eeq.dipole))) * E_BOHR_TO_DEBYE,
+           "dft": None if ref.dipole is None else float(np.linalg.norm(ref.dipole)) * E_BOHR_TO_DEBYE}
+    if "hirshfeld_i" in ch:
+        dip["dft_hirshfeld_i_point"] = _dipole_D(st.positions, st.symbols, ch["hirshfeld_i"])
+    return {
+        "name": st.name, "formula": st.formula, "category": st.info.get("category", "covalent"),
+        "total_charge": int(st.charge), "symbols": list(st.symbols),
+        "charges": {k: v.tolist() for k, v in charges.items()}, "dipole_D": dip,
+        "energy_eV": {"model": pred.energy * HARTREE_TO_EV,
+                      "qeq": None if qeq.energy is None else qeq.energy * HARTREE_TO_EV,
+                      "dft_atomization": None if e_at is None else e_at * HARTREE_TO_EV},
+        "density_error_e": {k: v for k, v in ref.density_error.items()},
+        "model_converged": bool(pred.converged), "dft_converged": bool(ref.converged),
+        "dft_time_s": float(ref.compute_time_s), "model_time_s": t_model, "dft_warnings": list(ref.warnings),
+    }
+
+
+def matched_pairs(records: list[dict], quantity: str, pred: str, ref: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Matched (predicted, reference, label) values of one comparison, skipping missing ones."""
+    xs, ys, labels = [], [], []
+    for r in records:
+        block = r.get(quantity, {})
+        a, b = block.get(pred), block.get(ref)
+        if a is None or b is None or not r["dft_converged"]:
+            continue
+        if quantity == "charges":
+            for k, (u, v) in enumerate(zip(a, b)):
+                xs.append(u)
+                ys.append(v)
+                labels.append(f"{r['name']}:{r['symbols'][k]}{k}")
+        else:
+            xs.append(a)
+            ys.append(b)
+            labels.append(r["name"])
+    return np.asarray(xs, float), np.asarray(ys, float), labels
+
+
+def error_stats(pred: np.ndarray, ref: np.ndarray, labels: list[str], n_worst: int = 3) -> dict:
+    """MAE, RMSE, max |error|, mean signed error and the ``n_worst`` cases of ``pred - ref``.
+
+    Parameters
+    ----------
+    pred, ref : (m,) values in the same unit.  labels : m names.
+    """
+    if len(pred) == 0:
+        return {"n": 0, "mae": None, "rmse": None, "max": None, "mse": None, "worst": []}
+    err = pred - ref
+    order = np.argsort(-np.abs(err))[:n_worst]
+    return {"n": len(err), "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
+            "max": float(np.max(np.abs(err))), "mse": float(np.mean(err)),
+            "worst": [{"label": labels[k], "pred": float(pred[k]), "ref": float(ref[k]), "error": float(err[k])}
+                      for k in order]}
+
+
+def statistics(records: list[dict], categories: tuple[str, ...] = ("ionic", "covalent", "ion", "complex")) -> dict:
+    """{comparison label: {"all": stats, category: stats, ...}} over the converged records."""
+    out = {}
+    for label, quantity, pred, ref in COMPARISONS:
+        entry = {"quantity": quantity, "pred": pred, "ref": ref,
+                 "all": error_stats(*matched_pairs(records, quantity, pred, ref))}
+        for cat in categories:
+            entry[cat] = error_stats(*matched_pairs([r for r in records if r["category"] == cat], quantity, pred, ref))
+        out[label] = entry
+    return out
+
+
+def _relative(energy: float | None, e_atoms: float | None) -> float | None:
+    """(energy - e_atoms) in eV, or None when either is missing or not finite (inputs in hartree)."""
+    if energy is None or e_atoms is None or not np.isfinite(energy):
+        return None
+    return (energy - e_atoms) * HARTREE_TO_EV
+
+
+def scan_record(spec: ScanSpec, model: LSIPModel, settings: ReferenceSettings, cache: ReferenceCache | None,
+                atoms: dict[str, float | None]) -> dict:
+    """One dissociation curve: charges of atoms i, j and energies (eV, relative to free atoms) per distance."""
+    st = load(spec.molecule)
+    frames, moved = scan_structures(st, spec.i, spec.j, np.asarray(spec.distances))
+    e_ref = sum(atoms[s] for s in st.symbols) if all(atoms.get(s) is not None for s in st.symbols) else None
+    points, latent = [], None
+    for r, fr in zip(spec.distances, frames):
+        pred = model.predict(fr, warm_start=latent, forces=False, raise_on_failure=False)
+        latent = model.last_latent
+        qeq, eeq = baseline("qeq", fr), baseline("eeq", fr)
+        rks = ReferenceDFT(fr, settings, cache=cache if cache is not None else False,
+                           unrestricted=False).kernel(raise_on_failure=False)
+        uks = broken_symmetry_uks(fr, settings, model.library, cache)
+        points.append({
+            "distance_A": float(r),
+            "charges": {"model": as_array(pred.charges).tolist(), "qeq": as_array(qeq.charges).tolist(),
+                        "eeq": as_array(eeq.charges).tolist(),
+                        "rks_hirshfeld_i": np.asarray(rks.charges.get("hirshfeld_i", [np.nan] * fr.n_atoms)).tolist(),
+                        "uks_hirshfeld_i": np.asarray(uks["charges"].get("hirshfeld_i",
+                                                                         [np.nan] * fr.n_atoms)).tolist()},
+            "energy_eV": {"model": pred.energy * HARTREE_TO_EV,
+                          "qeq": None if qeq.energy is None else qeq.energy * HARTREE_TO_EV,
+                          "rks": _relative(rks.energy if rks.converged else None, e_ref),
+                          "uks": _relative(uks["energy"], e_ref)},
+            "uks_spin_square": uks["spin_square"], "model_converged": bool(pred.converged),
+            "rks_converged": bool(rks.converged), "uks_converged": bool(uks["converged"]),
+        })
+    return {"name": spec.name, "molecule": spec.molecule, "atoms": [spec.i, spec.j],
+            "symbols": list(st.symbols), "moved": moved, "points": points}
+
+
+def run_validation(quick: bool = False, basis: str | None = None, xc: str = "PBE0",
+                   cache: ReferenceCache | None = None, names: list[str] | None = None,
+                   scans: tuple[ScanSpec, ...] | None = None, model: LSIPModel | None = None,
+                   log: Callable[[str], None] | None = None) -> dict:
+    """The whole validation report (see the module docstring).
+
+    Parameters
+    ----------
+    quick : the CI set (:data:`QUICK_SET`, :data:`QUICK_SCANS`) with basis ``sto-3g`` unless ``basis`` is given.
+    basis, xc : reference level (default PBE0/def2-SVP).  cache : reference cache (None: no caching).
+    names, scans : override the molecules / scans.  model : the model (default: shipped first-principles).
+    log : progress messages (e.g. ``print``).
+    """
+    t0 = time.perf_counter()
+    say = log or (lambda msg: None)
+    basis = basis or ("sto-3g" if quick else "def2-SVP")
+    settings = ReferenceSettings(xc=xc, basis=basis)
+    model = model or LSIPModel(device="cpu")
+    structures = load_set(names if names is not None else (QUICK_SET if quick else None))
+    scans = scans if scans is not None else (QUICK_SCANS if quick else SCANS)
+    elements = covered_elements(structures) | {s for sp in scans for s in load(sp.molecule).symbols}
+    atoms = atom_energies(elements, settings, cache)
+    say(f"free atoms done ({time.perf_counter() - t0:.1f} s)")
+    records = []
+    for st in structures:
+        records.append(molecule_record(st, model, settings, cache, atoms))
+        say(f"{st.name:12s} {records[-1]['dft_time_s']:7.1f} s")
+    curves = []
+    for sp in scans:
+        curves.append(scan_record(sp, model, settings, cache, atoms))
+        say(f"scan {sp.name} done ({time.perf_counter() - t0:.1f} s)")
+    return {"settings": {"xc": xc, "basis": basis, "quick": quick, "grid_level": settings.grid_level,
+                         "model_params": model.params.name},
+            "n_molecules": len(records), "elements": sorted(covered_elements(structures)),
+            "atom_energies_Eh": atoms, "molecules": records, "statistics": statistics(records), "scans": curves,
+            "runtime_s": time.perf_counter() - t0}

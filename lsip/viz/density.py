@@ -1,0 +1,321 @@
+"""Model, DFT, promolecule and difference densities of one structure, evaluated on shared grids (no Streamlit).
+
+Three densities are compared (atomic units: bohr, e/bohr^3):
+
+* the **model** (decoded) density rho_model = sum_A sum_k w_A^k rho_{A,k}(|r - R_A|) with the physical
+  encoder's ensemble weights w (``Prediction.weights``, shape (n, 4));
+* the **promolecule** (neutral free atoms, w_A^0 = 1);
+* the **DFT** density of a :class:`lsip.reference.driver.ReferenceResult` (its density matrix and basis);
+
+and the **difference** rho_model - rho_DFT. Every volumetric quantity is evaluated on ONE
+:class:`lsip.cube.CubeGrid` (:func:`display_grid`), never by subtracting cubes from different writers; 2D slices
+are evaluated directly on the points of a plane (exact, not interpolated from the cube).
+
+Per-atom integrated differences are computed on the DFT's own molecular quadrature grid (Becke fuzzy cells, as
+PySCF builds the grid, and Hirshfeld stockholder weights with the library's neutral atoms as pro-atoms), so
+they add up to the integrals the density encoder reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lsip.cube import CubeGrid, cube_text
+from lsip.errors import LSIPError
+from lsip.model.density import BasisDensities
+from lsip.model.library import STATE_LABELS, LatentLibrary
+from lsip.structure import Structure
+from lsip.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM
+
+#: Margin around the atoms of the display grid, bohr (PySCF ``cubegen.BOX_MARGIN`` is 3).
+DISPLAY_MARGIN = 3.5
+#: Points per axis of the display grid (40^3 cubes are ~0.8 MB of text: enough for isosurfaces).
+DISPLAY_POINTS = 40
+#: Densities in e/bohr^3 -> e/angstrom^3.
+AU_TO_E_PER_A3 = ANGSTROM_TO_BOHR**3
+#: The density kinds, in display order.
+KINDS: tuple[str, ...] = ("dft", "model", "promolecule", "difference")
+KIND_LABELS: dict[str, str] = {"dft": "DFT", "model": "model (decoded)", "promolecule": "promolecule",
+                               "difference": "model - DFT", "model_minus_promolecule": "model - promolecule"}
+NEUTRAL = STATE_LABELS.index("neutral")
+#: Plane names accepted by :func:`plane_frame`.
+PLANES: tuple[str, ...] = ("xy", "xz", "yz", "atoms")
+_AXES = {"x": 0, "y": 1, "z": 2}
+
+
+class DensityFields:
+    """Evaluate the model, promolecule and (optional) DFT densities of one structure at any points.
+
+    Parameters
+    ----------
+    library : the latent library (basis densities).
+    structure : the structure (positions in angstrom).
+    model_weights : (n, 4) physical-encoder weights in STATE_LABELS order.
+    reference : optional reference DFT result of the same geometry.
+
+    Raises
+    ------
+    LSIPError
+        if the weights have the wrong shape or the reference belongs to another geometry.
+    """
+
+    def __init__(self, library: LatentLibrary, structure: Structure, model_weights: np.ndarray,
+                 reference: object | None = None) -> None:
+        self.structure = structure
+        self.positions = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
+        self.basis = BasisDensities(library, structure.symbols)
+        w = np.asarray(model_weights, dtype=np.float64)
+        if w.shape != (structure.n_atoms, 4):
+            raise LSIPError(f"model weights must have shape ({structure.n_atoms}, 4), got {w.shape}")
+        self.model_weights = w
+        self.promolecule_weights = np.zeros_like(w)
+        self.promolecule_weights[:, NEUTRAL] = 1.0
+        self.reference = reference
+        self._mol = None
+        if reference is not None:
+            same = (tuple(reference.symbols) == tuple(structure.symbols)
+                    and np.allclose(reference.positions, structure.positions, atol=1e-5))
+            if not same:
+                raise LSIPError("the reference DFT result belongs to another geometry than the structure shown")
+            self._mol = reference.mole()
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Density kinds available: model and promolecule, plus dft and difference with a reference."""
+        return KINDS if self.reference is not None else ("model", "promolecule")
+
+    def evaluate(self, points: np.ndarray, chunk_points: int = 20_000) -> dict[str, np.ndarray]:
+        """All available densities at ``points``.
+
+        Parameters
+        ----------
+        points : (M, 3) bohr.
+        chunk_points : points per basis evaluation (memory ~ 16 x chunk x n_atoms x 4 doubles).
+
+        Returns
+        -------
+        dict kind -> (M,) density, e/bohr^3 (``difference`` = model - dft).
+        """
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        model, promol = np.empty(len(pts)), np.empty(len(pts))
+        step = max(1, min(chunk_points, 2_000_000 // max(1, self.structure.n_atoms)))
+        for s in range(0, len(pts), step):
+            b = self.basis.evaluate(pts[s:s + step], self.positions).numpy()
+            model[s:s + step] = np.einsum("mak,ak->m", b, self.model_weights)
+            promol[s:s + step] = b[:, :, NEUTRAL].sum(axis=1)
+        out = {"model": model, "promolecule": promol}
+        if self.reference is not None:
+            from lsip.reference.grids import density_on_points
+
+            out["dft"] = density_on_points(self._mol, self.reference.density_matrix, pts)
+            out["difference"] = model - out["dft"]
+        return out
+
+
+def display_grid(structure: Structure, points: int = DISPLAY_POINTS, margin: float = DISPLAY_MARGIN) -> CubeGrid:
+    """The one regular grid of a structure for cubes and isosurfaces (``points`` per axis, bohr)."""
+    if not 8 <= points <= 120:
+        raise LSIPError(f"grid points per axis must be between 8 and 120, got {points}")
+    pos = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
+    return CubeGrid.around(pos, margin=margin, shape=(points, points, points))
+
+
+def grid_densities(fields: DensityFields, grid: CubeGrid) -> dict[str, np.ndarray]:
+    """Every available density on ``grid``: kind -> (n1, n2, n3), e/bohr^3, in cube order."""
+    return {k: v.reshape(grid.shape) for k, v in fields.evaluate(grid.points()).items()}
+
+
+def integrate(values: np.ndarray, grid: CubeGrid) -> float:
+    """Riemann sum sum_ijk f_ijk |det axes| on the grid (e for a density in e/bohr^3)."""
+    return float(np.sum(values) * grid.voxel_volume)
+
+
+def density_cube_text(grid: CubeGrid, values: np.ndarray, structure: Structure, kind: str) -> str:
+    """Gaussian cube text (bohr, e/bohr^3) of one density kind on ``grid`` (for 3Dmol and downloads)."""
+    numbers = np.asarray(structure.numbers)
+    pos = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
+    label = KIND_LABELS.get(kind, kind)
+    return cube_text(grid, values, numbers, pos, comment=f"LSIP {label} electron density of {structure.formula}")
+
+
+@dataclass(frozen=True)
+class PlaneSlice:
+    """Densities on a regular 2D grid in a plane.
+
+    Attributes
+    ----------
+    name : plane description.  origin : (3,) plane centre, bohr.  u, v : (3,) orthonormal in-plane axes.
+    s : (nu,) coordinates along u, bohr.  t : (nv,) coordinates along v, bohr.
+    values : kind -> (nv, nu) density, e/bohr^3 (row = t, column = s, as a heatmap expects).
+    atoms : (label, s, t, distance from the plane) per atom, bohr.
+    """
+
+    name: str
+    origin: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    s: np.ndarray
+    t: np.ndarray
+    values: dict[str, np.ndarray]
+    atoms: tuple[tuple[str, float, float, float], ...]
+
+
+def plane_frame(plane: str, grid: CubeGrid, positions: np.ndarray,
+                atoms: tuple[int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Centre, in-plane axes and half-extents of a slicing plane.
+
+    Parameters
+    ----------
+    plane : ``"xy"``, ``"xz"``, ``"yz"`` (through the centre of ``grid``) or ``"atoms"`` (through three atoms).
+    grid : the display grid (sets the centre and extent of the axis planes).
+    positions : (n, 3) atomic positions, bohr.
+    atoms : three atom indices for ``"atoms"``.
+
+    Returns
+    -------
+    origin (3,), u (3,), v (3,), half-extent along u, half-extent along v (bohr).
+    """
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    box = np.diag(grid.axes) * (np.array(grid.shape) - 1)
+    centre = grid.origin + 0.5 * box
+    if plane in ("xy", "xz", "yz"):
+        a, b = _AXES[plane[0]], _AXES[plane[1]]
+        u, v = np.eye(3)[a], np.eye(3)[b]
+        return centre, u, v, 0.5 * box[a], 0.5 * box[b]
+    if plane != "atoms":
+        raise LSIPError(f"unknown plane {plane!r}; choose one of {', '.join(PLANES)}")
+    if atoms is None or len(set(atoms)) != 3 or not all(0 <= k < len(pos) for k in atoms):
+        raise LSIPError(f"a plane through atoms needs three different atom indices in 0..{len(pos) - 1}")
+    p0, p1, p2 = pos[list(atoms)]
+    u = p1 - p0
+    w = p2 - p0
+    normal = np.cross(u, w)
+    if np.linalg.norm(normal) < 1e-6 * max(1.0, np.linalg.norm(u) * np.linalg.norm(w)):
+        raise LSIPError(f"atoms {atoms} are collinear: they do not define a plane")
+    u = u / np.linalg.norm(u)
+    v = np.cross(normal / np.linalg.norm(normal), u)
+    origin = (p0 + p1 + p2) / 3.0
+    rel = pos - origin
+    margin = DISPLAY_MARGIN
+    return origin, u, v, float(np.abs(rel @ u).max() + margin), float(np.abs(rel @ v).max() + margin)
+
+
+def slice_densities(fields: DensityFields, grid: CubeGrid, plane: str = "xy",
+                    atoms: tuple[int, int, int] | None = None, resolution: int = 121) -> PlaneSlice:
+    """Evaluate every available density on a regular grid in a plane (exact values, not interpolated).
+
+    The longer in-plane side gets ``resolution`` points and the other side the same spacing.
+
+    Returns
+    -------
+    PlaneSlice with values of shape (nv, nu).
+    """
+    origin, u, v, hu, hv = plane_frame(plane, grid, fields.positions, atoms)
+    h = 2.0 * max(hu, hv) / (resolution - 1)
+    s = np.linspace(-hu, hu, max(2, round(2 * hu / h) + 1))
+    t = np.linspace(-hv, hv, max(2, round(2 * hv / h) + 1))
+    pts = origin + s[None, :, None] * u + t[:, None, None] * v  # (nv, nu, 3)
+    vals = {k: a.reshape(len(t), len(s)) for k, a in fields.evaluate(pts.reshape(-1, 3)).items()}
+    vals["model_minus_promolecule"] = vals["model"] - vals["promolecule"]
+    normal = np.cross(u, v)
+    rel = fields.positions - origin
+    labels = [f"{sym}{k}" for k, sym in enumerate(fields.structure.symbols)]
+    placed = tuple((lab, float(r @ u), float(r @ v), float(abs(r @ normal))) for lab, r in zip(labels, rel))
+    name = (f"plane through atoms {', '.join(labels[k] for k in atoms)}" if plane == "atoms"
+            else f"{plane} plane through the box centre")
+    return PlaneSlice(name, origin, u, v, s, t, vals, placed)
+
+
+@dataclass(frozen=True)
+class AtomDifferences:
+    """Per-atom integrals of density differences on the DFT's molecular grid (e).
+
+    Attributes
+    ----------
+    labels : atom labels ("O0", ...).
+    becke_model, becke_promolecule : integral over atom A's Becke cell of rho_model - rho_DFT and
+        rho_promolecule - rho_DFT (positive: the model puts more electrons there than DFT).
+    becke_abs_model : integral over A's Becke cell of |rho_model - rho_DFT| (sums to the model's L1 error).
+    hirshfeld_model, hirshfeld_promolecule : the same with Hirshfeld stockholder weights (neutral pro-atoms).
+    dft_hirshfeld_charges : Hirshfeld charges of the DFT density on this grid.
+    electrons_grid : integral of rho_DFT on the grid.
+    """
+
+    labels: tuple[str, ...]
+    becke_model: np.ndarray
+    becke_promolecule: np.ndarray
+    becke_abs_model: np.ndarray
+    hirshfeld_model: np.ndarray
+    hirshfeld_promolecule: np.ndarray
+    dft_hirshfeld_charges: np.ndarray
+    electrons_grid: float
+
+    def rows(self) -> list[dict[str, object]]:
+        """One dict per atom (for tables and CSV), electrons e."""
+        return [{"atom": lab, "dN Becke model-DFT (e)": float(self.becke_model[k]),
+                 "dN Becke promolecule-DFT (e)": float(self.becke_promolecule[k]),
+                 "int |model-DFT| Becke (e)": float(self.becke_abs_model[k]),
+                 "dN Hirshfeld model-DFT (e)": float(self.hirshfeld_model[k]),
+                 "dN Hirshfeld promolecule-DFT (e)": float(self.hirshfeld_promolecule[k]),
+                 "q Hirshfeld DFT (e)": float(self.dft_hirshfeld_charges[k])}
+                for k, lab in enumerate(self.labels)]
+
+
+def becke_atom_grids(mol: object, level: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """PySCF's molecular grid split into its atoms' Becke cells: per atom (coords (G_A, 3) bohr, weights)."""
+    from pyscf.dft import gen_grid
+
+    grids = gen_grid.Grids(mol)
+    grids.level = int(level)
+    tab = grids.gen_atomic_grids(mol, grids.atom_grid, grids.radi_method, grids.level, grids.prune)
+    coords, weights = gen_grid.get_partition(mol, tab, grids.radii_adjust, grids.atomic_radii,
+                                             grids.becke_scheme, concat=False)
+    return list(zip(coords, weights))
+
+
+def per_atom_differences(fields: DensityFields, level: int | None = None) -> AtomDifferences:
+    """Per-atom integrated differences (model - DFT and promolecule - DFT) on the DFT's molecular grid.
+
+    Parameters
+    ----------
+    fields : densities with a reference.
+    level : PySCF grid level (default: the reference's ``grid_level``).
+
+    Returns
+    -------
+    AtomDifferences
+    """
+    ref = fields.reference
+    if ref is None:
+        raise LSIPError("per-atom differences need a DFT reference")
+    n = fields.structure.n_atoms
+    cells = becke_atom_grids(fields._mol, ref.grid_level if level is None else level)
+    out = {k: np.zeros(n) for k in ("bm", "bp", "ba", "hm", "hp", "hq")}
+    numbers = np.asarray(fields.structure.numbers, dtype=np.float64)
+    n_grid = 0.0
+    for a, (coords, weights) in enumerate(cells):
+        rho = fields.evaluate(coords)
+        b = fields.basis.evaluate(coords, fields.positions).numpy()[:, :, NEUTRAL]
+        share = b / np.maximum(b.sum(axis=1, keepdims=True), 1e-300)
+        d_model, d_pro = rho["model"] - rho["dft"], rho["promolecule"] - rho["dft"]
+        out["bm"][a], out["bp"][a] = weights @ d_model, weights @ d_pro
+        out["ba"][a] = weights @ np.abs(d_model)
+        out["hm"] += (weights * d_model) @ share
+        out["hp"] += (weights * d_pro) @ share
+        out["hq"] += (weights * rho["dft"]) @ share
+        n_grid += float(weights @ rho["dft"])
+    labels = tuple(f"{s}{k}" for k, s in enumerate(fields.structure.symbols))
+    return AtomDifferences(labels, out["bm"], out["bp"], out["ba"], out["hm"], out["hp"], numbers - out["hq"],
+                           n_grid)
+
+
+def isovalue_to_au(value_e_per_a3: float) -> float:
+    """An isovalue in e/angstrom^3 -> e/bohr^3."""
+    return float(value_e_per_a3) / AU_TO_E_PER_A3
+
+
+def to_angstrom(x_bohr: np.ndarray) -> np.ndarray:
+    """Lengths bohr -> angstrom."""
+    return np.asarray(x_bohr) * BOHR_TO_ANGSTROM

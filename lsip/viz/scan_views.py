@@ -1,0 +1,76 @@
+"""Plotly figures of a scan (no Streamlit), built on :func:`lsip.viz.figures.scan_figure` (eV, angstrom, e)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from lsip.model.decoder import term_labels
+from lsip.scan_curves import ScanCurves
+from lsip.units import HARTREE_TO_EV
+from lsip.viz.figures import scan_figure
+
+
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
+def dft_relative(curves: ScanCurves) -> np.ndarray | None:
+    """DFT energies relative to the last computed point (eV), or None without DFT."""
+    if curves.dft_energy is None or not np.isfinite(curves.dft_energy).any():
+        return None
+    e = curves.dft_energy
+    return (e - e[np.isfinite(e)][-1]) * HARTREE_TO_EV
+
+
+def energy_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
+    """Model energy (relative to free neutral atoms), QEq charge energy and DFT (0 at its last point), eV."""
+    series: dict[str, list[float | None]] = {"LSIP model": _nan_to_none(curves.energy * HARTREE_TO_EV),
+                                             "QEq (charge energy)": _nan_to_none(curves.qeq_energy * HARTREE_TO_EV)}
+    dft = dft_relative(curves)
+    if dft is not None:
+        series[f"DFT {curves.dft_level} (0 at the last point)"] = _nan_to_none(dft)
+    return scan_figure(curves.distances, series, "E / eV", "Energy along the scan", marker, font_size)
+
+
+def fragment_charge_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
+    """Charge of the moving fragment (atoms ``curves.moved``) for the model, QEq, EEQ and DFT (Hirshfeld), e."""
+    series = {"LSIP model": _nan_to_none(curves.fragment_charge(curves.charges)),
+              "QEq": _nan_to_none(curves.fragment_charge(curves.qeq_charges))}
+    if curves.eeq_charges is not None:
+        series["EEQ"] = _nan_to_none(curves.fragment_charge(curves.eeq_charges))
+    if curves.dft_charges is not None:
+        series["DFT Hirshfeld"] = _nan_to_none(curves.fragment_charge(curves.dft_charges))
+    names = "+".join(curves.labels[k] for k in curves.moved)
+    fig = scan_figure(curves.distances, series, "q / e", f"Charge of the moving fragment ({names})", marker,
+                      font_size)
+    fig.add_hline(y=0.0, line_color="#bbb")
+    return fig
+
+
+def atom_charges_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
+    """Model charge of every atom along the scan, e."""
+    series = {lab: _nan_to_none(curves.charges[:, k]) for k, lab in enumerate(curves.labels)}
+    return scan_figure(curves.distances, series, "q / e", "Model charges per atom", marker, font_size)
+
+
+def channels_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13,
+                    top: int = 8) -> go.Figure:
+    """Occupations c_AB of the ``top`` channels with the largest occupation anywhere along the scan."""
+    ranked = sorted(curves.channels.items(), key=lambda kv: -float(np.max(kv[1])))[:top]
+    series = {name: _nan_to_none(v) for name, v in ranked if float(np.max(v)) > 0.0}
+    fig = scan_figure(curves.distances, series, "c_AB", "Charge-transfer channel occupations (donor->acceptor)",
+                      marker, font_size)
+    if not series:
+        fig.add_annotation(text="no channel is populated along this scan", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return fig
+
+
+def terms_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
+    """Every energy term and the total along the scan, eV."""
+    labels = term_labels()
+    series = {labels.get(k, k): _nan_to_none(v * HARTREE_TO_EV) for k, v in curves.terms.items()
+              if np.any(v != 0.0)}
+    series["Total"] = _nan_to_none(curves.energy * HARTREE_TO_EV)
+    return scan_figure(curves.distances, series, "E / eV", "Energy terms along the scan", marker, font_size)

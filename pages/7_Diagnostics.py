@@ -1,0 +1,169 @@
+"""Diagnostics: physics invariants of the current prediction as pass/fail badges, the solver trace and status,
+live model-parameter sliders (stored as overrides for every page) and baseline charge models side by side."""
+
+import streamlit as st
+
+from lsip import diagnostics
+from lsip.errors import LSIPError
+from lsip.model import baselines
+from lsip.model.decoder import as_numpy
+from lsip.model.params import get_parameters
+from lsip.ui import common, state
+from lsip.units import HARTREE_TO_EV
+from lsip.viz import diagnostic_views, figures
+
+FD_KEY = "lsip_diag_fd_requested"
+BASE_KEY = "lsip_diag_base"
+#: field -> (widget key, label, min, max, step, to display units, from display units, help)
+SLIDERS = {
+    "kappa": ("diag_kappa", "kappa (coupling constant)", 0.0, 3.0, 0.05, 1.0,
+              "beta_AB = kappa S_AB (I_A + I_B)/2: the strength of the charge-transfer resonance."),
+    "embedding_scale": ("diag_embedding_scale", "embedding scale", 0.0, 3.0, 0.05, 1.0,
+                        "Global factor on the embedding functions F_k(rho_bar)."),
+    "electronic_temperature": ("diag_te", "electronic temperature T_e (meV)", 0.0, 200.0, 5.0,
+                               HARTREE_TO_EV * 1000.0, "Entropy term -T_e S(w); 0 = off (default)."),
+}
+OVERLAP_KEY = "diag_overlap_min"
+#: Options of the channel-overlap threshold (the parameter set's own value snaps to the nearest one).
+OVERLAP_CHOICES = ["1e-05", "3e-05", "1e-04", "3e-04", "1e-03", "3e-03", "1e-02", "3e-02"]
+
+
+def _reset() -> None:
+    st.session_state[state.OVERRIDES_KEY] = {}
+    for key in [spec[0] for spec in SLIDERS.values()] + [OVERLAP_KEY]:
+        st.session_state.pop(key, None)
+
+
+common.page_header(
+    "Diagnostics",
+    "For model debugging: the physics invariants every prediction must satisfy, how the charge-equalization "
+    "solver got there, what the model parameters do, and simpler charge models for comparison.",
+)
+teach = common.teaching_mode()
+font = 18 if teach else 13
+structure = state.require_structure()
+if structure is None:
+    st.stop()
+
+# --- live model parameters (drawn first: they decide which prediction is shown) -------------------------
+base = common.run_guarded(lambda: get_parameters(st.session_state.get(state.PARAMS_KEY, "first-principles")),
+                          "Parameter set")
+if base is None:
+    st.stop()
+if st.session_state.get(BASE_KEY) != base.name:  # another parameter set chosen: start from its values
+    _reset()
+    st.session_state[BASE_KEY] = base.name
+current = base.with_(**(st.session_state.get(state.OVERRIDES_KEY) or {}))
+with st.expander("Model parameters (live)", expanded=True):
+    cols = st.columns(4)
+    values = {}
+    for col, (field, (key, label, lo, hi, step, scale, help_)) in zip(cols, SLIDERS.items()):
+        if key not in st.session_state:
+            st.session_state[key] = min(hi, max(lo, round(getattr(current, field) * scale / step) * step))
+        values[field] = col.slider(label, lo, hi, step=step, key=key, help=help_) / scale
+    overlap_options = list(OVERLAP_CHOICES)
+    if not any(abs(float(o) / current.channel_overlap_min - 1) < 1e-9 for o in overlap_options):
+        overlap_options = sorted([*overlap_options, f"{current.channel_overlap_min:.6g}"], key=float)
+    if st.session_state.get(OVERLAP_KEY) not in overlap_options:
+        st.session_state[OVERLAP_KEY] = min(overlap_options, key=lambda v: abs(float(v) - current.channel_overlap_min))
+    values["channel_overlap_min"] = float(cols[3].select_slider(
+        "channel overlap threshold", overlap_options, key=OVERLAP_KEY,
+        help="A charge-transfer channel A->B exists while the valence overlap S_AB exceeds this."))
+    overrides = diagnostics.parameter_overrides(base, values)
+    st.session_state[state.OVERRIDES_KEY] = overrides
+    left, right = st.columns([3, 1])
+    if overrides:
+        left.warning(f"Live parameters in use on every page: **{overrides['name']}**")
+    else:
+        left.caption(f"Parameter set **{base.name}** unchanged.")
+    right.button("Reset parameters", on_click=_reset, key="diag_reset", disabled=not overrides)
+    st.caption("Results are cached per parameter set, so moving a slider back is instant. The overrides apply to "
+               "every page until reset.")
+
+params = state.current_parameters()
+p_json = state.params_json(params)
+pred = state.current_prediction(structure)
+if pred is None:
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _checks(key: str, p_json: str, include_slow: bool, _structure, _pred) -> list:
+    return diagnostics.run_diagnostics(state.get_model(p_json), _structure, _pred, include_slow=include_slow)
+
+
+# --- invariants -----------------------------------------------------------------------------------------
+st.subheader(f"Physics invariants: {structure.name or structure.formula} ({structure.n_atoms} atoms, "
+             f"Q = {structure.charge:+d})")
+check_key = f"{state.fingerprint(structure)}:{p_json}"
+requested = st.session_state.setdefault(FD_KEY, set())
+st.button("Run finite-difference force check (slower: 8 extra solves)", key="diag_run_fd",
+          on_click=requested.add, args=(check_key,), disabled=check_key in requested)
+include_slow = check_key in requested
+with st.spinner("Checking invariants..."):
+    results = common.run_guarded(
+        lambda: _checks(state.fingerprint(structure), p_json, include_slow, structure, pred), "Diagnostics")
+if results is None:
+    st.stop()
+n_pass = sum(r.passed is True for r in results)
+n_fail = sum(r.passed is False for r in results)
+n_skip = sum(r.skipped for r in results)
+st.markdown(f"**{n_pass} passed, {n_fail} failed, {n_skip} skipped**"
+            + ("" if include_slow else " - finite-difference forces not run yet (button above)."))
+for r in results:
+    c1, c2 = st.columns([1, 5])
+    if r.skipped:
+        c1.badge("skipped", color="gray", icon=":material/remove:")
+    elif r.passed:
+        c1.badge("pass", color="green", icon=":material/check:")
+    else:
+        c1.badge("FAIL", color="red", icon=":material/close:")
+    value = "n/a" if r.skipped else f"{r.value:.2e}"
+    c2.markdown(f"**{r.name}** - value {value} (tolerance {r.tolerance:.0e})")
+    c2.caption(r.detail + (f"  \n*Why:* {diagnostics.EXPLANATIONS.get(r.name, '')}" if teach else ""))
+st.download_button("Download checks (CSV)", diagnostic_views.checks_table(results).to_csv(index=False).encode(),
+                   "lsip-diagnostics.csv", "text/csv", key="diag_csv")
+
+# --- solver ---------------------------------------------------------------------------------------------
+st.subheader("Solver")
+m = st.columns(5)
+m[0].metric("Status", "converged" if pred.converged else "NOT converged")
+m[1].metric("Iterations", pred.iterations)
+m[2].metric("KKT residual (Ha)", f"{pred.residual:.1e}", help=f"tolerance {params.tol:.0e} Ha")
+m[3].metric("mu (eV)", f"{pred.mu * HARTREE_TO_EV:.3f}")
+m[4].metric("Time (ms)", f"{pred.time_s * 1000:.0f}")
+st.caption(f"Projected L-BFGS on the latent coordinates ({pred.device}): "
+           + ("KKT residual below tolerance." if pred.converged else "stopped ABOVE the tolerance.")
+           + " Active bounds: " + (", ".join(f"{k} = {v}" for k, v in pred.active_bounds.items()) or "none")
+           + f". Parameter set: {pred.params_name}.")
+if pred.trace:
+    st.plotly_chart(diagnostic_views.solver_trace_figure(pred.trace, params.tol, font_size=font), key="diag_trace")
+else:
+    st.info("The solver recorded no iterations (the starting point was already converged).")
+
+# --- baselines ------------------------------------------------------------------------------------------
+st.subheader("Baseline charge models")
+series = {"LSIP": as_numpy(pred.charges)}
+dipoles = {"LSIP": diagnostic_views.dipole_debye(as_numpy(pred.dipole))}
+for name, func in (("QEq", lambda: baselines.qeq_charges(structure, state.get_library())),
+                   ("EEQ", lambda: baselines.eeq_charges(structure))):
+    try:
+        res = func()
+    except (LSIPError, RuntimeError, ValueError) as exc:
+        st.warning(f"{name} baseline unavailable: {exc}")
+        continue
+    series[name] = as_numpy(res.charges)
+    dipoles[name] = diagnostic_views.dipole_debye(as_numpy(res.dipole))
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(figures.charges_bar(structure.symbols, series, title="LSIP vs baseline charges (e)",
+                                        font_size=font), key="diag_charges")
+with right:
+    table = diagnostic_views.baseline_table(structure.symbols, series)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%+.3f") for c in table.columns[1:]})
+    st.markdown("Dipole |mu| (D, point charges): " + ", ".join(f"{k} {v:.2f}" for k, v in dipoles.items()))
+    st.download_button("Download charges (CSV)", table.to_csv(index=False).encode(), "lsip-baseline-charges.csv",
+                       "text/csv", key="diag_charges_csv")
+st.caption("QEq: quadratic model with the library's chi and eta (Rappe & Goddard 1991); EEQ: Caldeweyher et al. "
+           "2019 parameters via tad-multicharge. Both keep fractional charges on separated fragments.")
