@@ -125,10 +125,12 @@ def main() -> None:
               f"peak {row['peak_mem_MB']:8.1f} MB", flush=True)
     slopes = {}
     for key in ("lsip_s", "eeq_s", "xtb_s", "dft_s"):
-        pts = [(r["n_atoms"], r[key]) for r in rows if key in r and r["n_atoms"] >= 30]
+        # least-squares slope of log t against log N over the sizes past the start-up regime
+        pts = [(math.log(r["n_atoms"]), math.log(r[key])) for r in rows if key in r and r["n_atoms"] >= 30]
         if len(pts) >= 2:
-            slopes[key] = math.log(pts[-1][1] / pts[0][1]) / math.log(pts[-1][0] / pts[0][0])
-            print(f"log-log slope of {key[:-2]} time (N >= 30): {slopes[key]:.2f}")
+            mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+            slopes[key] = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+            print(f"log-log slope of {key[:-2]} time (least squares, N >= 30, {len(pts)} sizes): {slopes[key]:.2f}")
     slope = slopes.get("lsip_s")
     meta = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "machine": platform.platform(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}

@@ -16,12 +16,7 @@ common.page_header(
     "channels from donor to acceptor (thicker = more electrons moved), halos show ionic character "
     "(w+ + w-) and orange rings a populated excited state. Hover an atom for its numbers.",
 )
-structure = state.require_structure()
-if structure is None:
-    st.stop()
-pred = state.current_prediction(structure)
-if pred is None:
-    st.stop()
+structure, pred = state.require_prediction()
 
 fp = state.fingerprint(structure)
 teach = common.teaching_mode()
@@ -103,16 +98,10 @@ st.caption("q = w+ - w- (e, positive = electrons lost). Weights: probabilities o
 
 st.subheader("Export")
 stem = export.file_stem(structure)
-params = state.current_parameters()
 widgets.downloads([
     ("Atoms (CSV)", export.records_csv(records), f"{stem}_atoms.csv", "text/csv"),
     ("Channels (CSV)", export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),
-    ("Extended XYZ", export.extxyz_export(structure, pred), f"{stem}_lsip.extxyz", "chemical/x-xyz"),
-    ("Settings (JSON)", export.settings_json(structure, params, source=source, gallery_key=gallery_key,
-                                             overrides=st.session_state.get(state.OVERRIDES_KEY)),
-     f"{stem}_settings.json", "application/json"),
-    ("Python script", export.reproduction_script(structure, params, f"{stem}_lsip.py"), f"{stem}_lsip.py",
-     "text/x-python"),
+    *widgets.reproduction_items(structure, pred),
 ], key="explore_dl")
 st.caption("The script rebuilds this structure and prints the same energy and charges through the `lsip` API. "
            "The page URL reproduces gallery structure, charge and parameter set.")

@@ -14,12 +14,7 @@ common.page_header(
     "minus what it receives (plus a reservoir share for charged systems). The net flow of a pair is "
     "c_AB - c_BA.",
 )
-structure = state.require_structure()
-if structure is None:
-    st.stop()
-pred = state.current_prediction(structure)
-if pred is None:
-    st.stop()
+structure, pred = state.require_prediction()
 fp = state.fingerprint(structure)
 font = widgets.figure_font()
 stem = export.file_stem(structure)
@@ -113,3 +108,5 @@ widgets.downloads([
     ("Net flows (CSV)", export.records_csv(export.flow_records(pred)), f"{stem}_net_flows.csv", "text/csv"),
     ("Channels (CSV)", export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),
 ], key="ct_dl")
+
+widgets.reproduction_downloads(structure, pred, key="charge_transfer_repro")

@@ -16,12 +16,7 @@ common.page_header(
     "The model energy (relative to the free neutral atoms) is a sum of named terms; every term is also split "
     "per atom (and, for short-range terms, per pair), so each eV can be traced to the atoms that carry it.",
 )
-structure = state.require_structure()
-if structure is None:
-    st.stop()
-pred = state.current_prediction(structure)
-if pred is None:
-    st.stop()
+structure, pred = state.require_prediction()
 fp = state.fingerprint(structure)
 font = widgets.figure_font()
 stem = export.file_stem(structure)
@@ -78,3 +73,5 @@ widgets.downloads([
     ("Per atom (CSV)", export.records_csv(export.atom_records(pred)), f"{stem}_atoms.csv", "text/csv"),
     ("Per pair (CSV)", export.records_csv(pairs), f"{stem}_pairs.csv", "text/csv"),
 ], key="en_dl")
+
+widgets.reproduction_downloads(structure, pred, key="energy_repro")

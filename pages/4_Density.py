@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from lsip.reference.driver import ReferenceSettings
-from lsip.ui import common, dft_progress, state
+from lsip.ui import common, dft_progress, state, widgets
 from lsip.viz import density, density_views
 
 common.page_header(
@@ -18,12 +18,7 @@ common.page_header(
     "(neutral free atoms), all evaluated on one grid.",
 )
 
-structure = state.require_structure()
-if structure is None:
-    st.stop()
-pred = state.current_prediction(structure)
-if pred is None:
-    st.stop()
+structure, pred = state.require_prediction()
 library = state.get_library()
 teaching = common.teaching_mode()
 fs = 17 if teaching else 13
@@ -145,3 +140,5 @@ for col, (kind, text) in zip(cols, cubes.items()):
                         key=f"lsip_density_cube_{kind}")
 st.caption("All cubes share one grid (bohr, e/bohr³, both box end points included), so they can be "
            "subtracted point by point.")
+
+widgets.reproduction_downloads(structure, pred, key="density_repro")

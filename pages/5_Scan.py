@@ -86,12 +86,20 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
             cached = dft_progress.dft_scan_all_cached(curves.structures, settings)
             st.caption(f"{len(curves.structures)} SCF runs at PBE0/{basis}, estimated ~{est:.0f} s"
                        + (" (all points are in the persistent cache)." if cached else "; each point is cached."))
+            if st.session_state.get("lsip_scan_dft_running") == dkey:
+                st.warning("The last DFT scan was stopped before it finished; the points computed so far are in "
+                           "the persistent cache and load at once next time.")
+                st.session_state.pop("lsip_scan_dft_running", None)
             if cached or dft_progress.request_button("Compute DFT curve", "lsip_scan_dft_go", dkey):
+                if not cached:  # a click reruns the script, which interrupts the SCF at its next cycle
+                    st.button("Stop", key="lsip_scan_dft_stop", help="Stops the SCF at its next cycle.")
+                    st.session_state["lsip_scan_dft_running"] = dkey
                 with st.status("Reference DFT along the scan", expanded=True) as status:
                     result = common.run_guarded(lambda: scan_curves.add_dft(
                         curves, settings, progress=dft_progress.scan_progress(len(curves.structures))), "DFT scan")
                     status.update(label="DFT curve ready" if result is not None else "DFT scan failed",
                                   state="complete" if result is not None else "error", expanded=False)
+                st.session_state.pop("lsip_scan_dft_running", None)
                 if result is not None:
                     store[dkey] = result
     if dkey in store:

@@ -8,7 +8,7 @@ from lsip.errors import LSIPError
 from lsip.model import baselines
 from lsip.model.decoder import as_numpy
 from lsip.model.params import get_parameters
-from lsip.ui import common, state
+from lsip.ui import common, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
 
@@ -167,3 +167,5 @@ with right:
                        "text/csv", key="diag_charges_csv")
 st.caption("QEq: quadratic model with the library's chi and eta (Rappe & Goddard 1991); EEQ: Caldeweyher et al. "
            "2019 parameters via tad-multicharge. Both keep fractional charges on separated fragments.")
+
+widgets.reproduction_downloads(structure, pred, key="diagnostics_repro")

@@ -20,6 +20,8 @@ from lsip.ui import common, state
 from lsip.units import HARTREE_TO_EV
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The reproduction downloads every result page ends with (lsip.ui.widgets.reproduction_downloads).
+REPRO = ["Extended XYZ", "Settings (JSON)", "Python script"]
 CT = "pages/2_Charge_transfer.py"
 ENERGY = "pages/3_Energy.py"
 
@@ -85,6 +87,7 @@ def test_charge_transfer_water(water_pred):
     assert len(at.dataframe[0].value) == 6 and _iframes(at)[0].count("addArrow") == 6
     at.slider(key="ct_threshold").set_value(0.2).run()
     assert len(at.dataframe[0].value) == 2
+    assert [b.label for b in at.get("download_button")][-3:] == REPRO
     assert not at.exception
 
 
@@ -207,7 +210,8 @@ def test_energy_water_waterfall_pairs_and_recolouring(water_pred):
     es = water_pred.terms["electrostatic"].numpy() * HARTREE_TO_EV
     m = np.abs(es).max()
     assert f"{m:+.3g}" in html2  # the colour bar spans the term's symmetric range
-    assert [b.label for b in at.get("download_button")][-3:] == ["Terms (CSV)", "Per atom (CSV)", "Per pair (CSV)"]
+    assert [b.label for b in at.get("download_button")][-6:] == [
+        "Terms (CSV)", "Per atom (CSV)", "Per pair (CSV)", *REPRO]
     assert not at.exception
 
 

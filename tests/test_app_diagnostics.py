@@ -49,6 +49,7 @@ def test_water_passes_every_invariant_and_fd_runs_on_request(page):
     assert not page.exception
     assert _summary(page) == "**8 passed, 0 failed, 0 skipped**"
     assert any("forces = finite differences" in m.value for m in page.markdown)
+    assert [b.label for b in page.get("download_button")][-3:] == ["Extended XYZ", "Settings (JSON)", "Python script"]
 
 
 def test_solver_status_and_trace(page):

@@ -136,3 +136,21 @@ def test_teaching_mode_story_and_predict_then_reveal():
     next(b for b in at.button if b.label == "Reveal the charges").click().run()
     assert any(s.value.startswith("**Right.**") for s in at.success)
     assert not at.exception
+
+
+def test_a_link_reproduces_molecule_charge_and_teaching_mode():
+    """``?mol=water&q=1&teach=1`` opens the water cation in teaching mode and the URL keeps those values."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"mol": "water", "q": "1", "teach": "1"})
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.selectbox(key=state.GALLERY_KEY).value == "water"
+    assert at.sidebar.number_input(key=state.CHARGE_KEY).value == 1
+    assert at.session_state[common.TEACHING_KEY]
+    assert any("total charge Q = +1 e" in m.value for m in at.markdown)
+    assert not at.dataframe  # teaching mode: predict first, the charges table comes with the reveal
+    assert at.query_params["q"] == "1" and at.query_params["mol"] == "water"
+    # choosing another molecule afterwards brings that molecule's own charge (hydroxide: -1)
+    at.sidebar.selectbox(key=state.GALLERY_KEY).set_value("hydroxide").run()
+    assert at.sidebar.number_input(key=state.CHARGE_KEY).value == -1

@@ -54,7 +54,8 @@ def test_model_only_without_reference():
     assert "model (decoded)" in html and "promolecule" in html and ">DFT<" not in html
     assert len(charts(at)) == 1  # the slice
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["model (decoded) (.cube)", "promolecule (.cube)"]
+    assert labels == ["model (decoded) (.cube)", "promolecule (.cube)", "Extended XYZ", "Settings (JSON)",
+                      "Python script"]
     assert [b.label for b in at.button] == ["Compute DFT reference (PBE0/def2-SVP)"]
 
 
@@ -70,7 +71,7 @@ def test_h2_reference_runs_then_comes_from_the_cache():
     assert frames[0].srcdoc.count("addVolumetricData") == 3 and ">DFT<" in frames[0].srcdoc
     assert frames[1].srcdoc.count("addVolumetricData") == 2  # red positive and blue negative lobes
     assert len(at.get("dataframe")) == 1 and len(charts(at)) == 3  # slice, weights, errors
-    assert len(at.get("download_button")) == 5  # per-atom CSV + 4 cubes
+    assert len(at.get("download_button")) == 8  # per-atom CSV + 4 cubes + extxyz, settings, script
     assert any("Reconstruction error" in m.value for m in at.markdown)
     # a new session: the same reference comes from the persistent SQLite cache, no button needed
     again = open_page("h2")

@@ -89,3 +89,9 @@ def test_small_molecules_are_zoomed_to_fill_the_view():
     assert molview.fit_zoom(np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])) == 1.0
     html = molview.molecule_view(WATER).html()
     assert re.search(r"\.zoomTo\(\);\n\s*viewer_\d+\.zoom\(1\.37", html)
+
+
+def test_png_button_is_optional_and_names_its_file():
+    html = molview.molecule_view(WATER, png_name="water_charges").html()
+    assert html.count("lsip-png") == 1 and "v.pngURI()" in html and '"water_charges.png"' in html
+    assert "lsip-png" not in molview.molecule_view(WATER, png_name=None).html()

@@ -96,6 +96,9 @@ def _sync_from_url() -> None:
     if qp.get("mol") in gallery:
         st.session_state[SOURCE_KEY] = "Gallery"
         st.session_state[GALLERY_KEY] = qp["mol"]
+        # the molecule comes with the link: its charge is the link's ``q`` (if any), not the gallery default
+        st.session_state["lsip_prev_gallery"] = qp["mol"]
+        st.session_state[CHARGE_KEY] = int(gallery[qp["mol"]].charge)
     if "q" in qp:
         with contextlib.suppress(ValueError):
             st.session_state[CHARGE_KEY] = int(qp["q"])
@@ -223,3 +226,18 @@ def current_prediction(structure: Structure) -> Prediction | None:
         st.warning(f"Charge equalization did NOT converge (KKT residual {pred.residual:.1e} Ha after "
                    f"{pred.iterations} iterations): the numbers below are not a solution.")
     return pred
+
+
+def require_prediction() -> tuple[Structure, Prediction]:
+    """The current structure and its model prediction; otherwise the page shows why and stops here.
+
+    Shared preamble of the result pages: :func:`require_structure`, then :func:`current_prediction`, with
+    ``st.stop()`` (a clean end of the script run, no traceback) when either is missing.
+    """
+    structure = require_structure()
+    if structure is None:
+        st.stop()
+    pred = current_prediction(structure)
+    if pred is None:
+        st.stop()
+    return structure, pred

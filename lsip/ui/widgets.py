@@ -2,6 +2,7 @@
 
 * :func:`structure_source` - where the current structure comes from (gallery key or upload/paste);
 * :func:`downloads` - a row of download buttons that do not rerun the page;
+* :func:`reproduction_downloads` - extended XYZ, settings JSON and a Python script for the current structure;
 * :func:`plotly_figure` - a plotly chart with a PNG toolbar button and a JSON download of the figure;
 * :func:`headline_metrics` - energy, dipole, mu and solver status of a prediction;
 * :func:`figure_font` - plotly font size (larger in teaching mode).
@@ -16,6 +17,7 @@ import streamlit as st
 
 from lsip import export
 from lsip.model.decoder import Prediction
+from lsip.structure import Structure
 from lsip.ui import common, state
 from lsip.viz.teaching import FIGURE_FONT
 
@@ -40,6 +42,30 @@ def downloads(items: Sequence[tuple[str, str, str, str]], key: str) -> None:
         with col:
             st.download_button(label, data, file_name=file_name, mime=mime, key=f"{key}_{k}", on_click="ignore",
                                icon=":material/download:")
+
+
+def reproduction_items(structure: Structure, pred: Prediction) -> list[tuple[str, str, str, str]]:
+    """(label, data, file name, mime) of the extended XYZ (per-atom arrays), the settings JSON and the Python
+    script that reproduces the numbers through the ``lsip`` API, for the current structure and parameters."""
+    stem = export.file_stem(structure)
+    source, gallery_key = structure_source()
+    params = state.current_parameters()
+    return [
+        ("Extended XYZ", export.extxyz_export(structure, pred), f"{stem}_lsip.extxyz", "chemical/x-xyz"),
+        ("Settings (JSON)", export.settings_json(structure, params, source=source, gallery_key=gallery_key,
+                                                 overrides=st.session_state.get(state.OVERRIDES_KEY)),
+         f"{stem}_settings.json", "application/json"),
+        ("Python script", export.reproduction_script(structure, params, f"{stem}_lsip.py"), f"{stem}_lsip.py",
+         "text/x-python"),
+    ]
+
+
+def reproduction_downloads(structure: Structure, pred: Prediction, key: str) -> None:
+    """An expander with :func:`reproduction_items` as download buttons (the pages other than Explore)."""
+    with st.expander("Reproduce: extended XYZ, settings, Python script"):
+        downloads(reproduction_items(structure, pred), key=key)
+        st.caption("The script rebuilds this structure and prints the same energy and charges through the "
+                   "`lsip` API; the page URL reproduces gallery structure, charge and parameter set.")
 
 
 #: Largest figure JSON (characters) offered as a download; bigger ones (e.g. a 600-atom channel matrix) are not.

@@ -268,6 +268,24 @@ def _remember_camera(view: py3Dmol.view, camera_key: str) -> None:
     )
 
 
+def _add_png_button(view: py3Dmol.view, file_name: str) -> None:
+    """A small "PNG" button in the viewer's corner that downloads the current picture (``viewer.pngURI()``).
+
+    Plotly figures have their own camera button; this is the same for 3D views, at the size shown, with the
+    user's current rotation and zoom. The iframe sandbox of Streamlit allows downloads.
+    """
+    name = _js_json(file_name if file_name.endswith(".png") else file_name + ".png")
+    view.startjs += (
+        "try { (function(v) { var b = document.createElement('button'); b.textContent = 'PNG';\n"
+        "b.className = 'lsip-png'; b.title = 'Save this view as a PNG picture';\n"
+        "b.style.cssText = 'position:fixed;top:4px;right:4px;z-index:20;font:11px sans-serif;padding:1px 6px;'"
+        " + 'opacity:0.7;border:1px solid #999;border-radius:4px;background:#fff;cursor:pointer';\n"
+        "b.onclick = function() { var a = document.createElement('a'); a.href = v.pngURI(); a.download = " + name
+        + "; document.body.appendChild(a); a.click(); a.remove(); };\n"
+        "document.body.appendChild(b); })(viewer_UNIQUEID); } catch (err) { console.warn('LSIP PNG button', err); }\n"
+    )
+
+
 def fit_zoom(positions: np.ndarray, atom_margin: float = 2.0) -> float:
     """Extra zoom after ``zoomTo`` so that small molecules fill the view.
 
@@ -287,7 +305,8 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
                   vmin: float | None = None, vmax: float | None = None, value_title: str = "",
                   unit: str = "", reverse: bool = False, labels: Sequence[str] | None = None,
                   hover_texts: Sequence[str] | None = None, style: str = "ball_and_stick", height: int = 420,
-                  font_size: int = 12, camera_key: str | None = None, js_url: str = JS_URL) -> MoleculeView:
+                  font_size: int = 12, camera_key: str | None = None, js_url: str = JS_URL,
+                  png_name: str | None = "lsip-view") -> MoleculeView:
     """Build a 3Dmol view of ``structure``, coloured by element or by a per-atom value.
 
     Parameters
@@ -305,6 +324,7 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     font_size : label font size in pixels (larger in teaching mode).
     camera_key : if given, the camera is remembered in the browser under this key across reruns.
     js_url : where the page loads 3Dmol.js from.
+    png_name : file name of the view's "PNG" download button (None: no button).
 
     Returns
     -------
@@ -336,4 +356,6 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
         view.zoom(zoom)
     if camera_key:
         _remember_camera(view, camera_key)
+    if png_name:
+        _add_png_button(view, png_name)
     return MoleculeView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi)

@@ -87,3 +87,20 @@ def test_energy_draws_atoms_coloured_by_term(app_page):
     assert colours["blue"] + colours["warm"] >= 300, colours  # atoms on the diverging map (per-atom energy)
     assert stats["drawn"] < 0.9 * stats["total"], stats
     _check_offline(app_page)
+
+
+def test_png_button_downloads_the_drawn_view(app_page, tmp_path):
+    """The "PNG" button of a 3D view downloads a real PNG of the drawn canvas (3Dmol's pngURI), offline."""
+    app_page.open("Explore?mol=water&q=0")
+    stats = app_page.wait_for_molecule(min_drawn=2000)
+    button = stats["frame"].locator("button.lsip-png")
+    assert button.count() == 1
+    with app_page.page.expect_download(timeout=15_000) as info:
+        button.click()
+    download = info.value
+    assert download.suggested_filename == "lsip-view.png"
+    path = tmp_path / "view.png"
+    download.save_as(str(path))
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, len(data)
+    _check_offline(app_page)
