@@ -1,8 +1,9 @@
 """The validation set: committed geometries under ``assets/validation/`` and the dissociation scans.
 
-Geometries come from ``scripts/make_validation_set.py`` (RDKit ETKDG + MMFF94/UFF, hand-built ionic
-diatomics at experimental distances). They are force-field geometries, not relaxed at the reference level:
-the reference DFT is a single point on each (docs/validation.md states this departure).
+Starting geometries come from ``scripts/make_validation_set.py`` (RDKit ETKDG + MMFF94/UFF, hand-built ionic
+diatomics at experimental distances); ``scripts/relax_validation_set.py`` then relaxed every one at the
+reference level, PBE0/def2-SVP (PySCF + geomeTRIC), recording energy changes and displacements in
+``assets/validation/relaxation.json``.
 """
 
 from __future__ import annotations
