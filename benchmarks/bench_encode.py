@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 
 XTB_MAX = 1000  # GFN2-xTB (tblite) single points up to this size
-DFT_MAX = 12  # PySCF PBE0/def2-SVP single points up to this size (4 waters)
+DFT_MAX = 30  # PySCF PBE0/def2-SVP single points up to this size (10 waters)
 
 
 def _time_xtb(st: object) -> float:
@@ -96,7 +96,7 @@ def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="12,30,99,300,999,3000,9000,20001")
+    ap.add_argument("--sizes", default="3,6,12,30,99,300,999,3000,9000,20001")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--eeq-max", type=int, default=9000)

@@ -101,6 +101,19 @@ class ModelTables:
         return self._pair_slot[key]
 
     def _penetration_table(self, ea: int, eb: int) -> Tensor:
+        """Cubic table of V^{kl}(R) for one ordered element pair on :attr:`r_axis`.
+
+        The table depends only on the library and the grid (not on the other parameters), so it is computed
+        once per library in float64 on the CPU and kept on the library object: a new parameter set (e.g. a
+        slider in the app) reuses it instead of paying the erfc sums again (~100 ms per element pair).
+        """
+        cache = self.library.__dict__.setdefault("_penetration_tables", {})
+        key = (self.symbols[ea], self.symbols[eb], len(self.r_axis))
+        if key not in cache:
+            cache[key] = self._compute_penetration_table(ea, eb)
+        return cache[key].to(device=self.device, dtype=self.dtype)
+
+    def _compute_penetration_table(self, ea: int, eb: int) -> Tensor:
         lib, dt = self.library, torch.float64
         r = torch.tensor(self.r_axis, dtype=dt)
         sa, sb = lib.elements[self.symbols[ea]], lib.elements[self.symbols[eb]]
@@ -113,8 +126,7 @@ class ModelTables:
                 cb = torch.tensor(st_b.gauss_coefficients, dtype=dt)
                 ab = torch.tensor(st_b.gauss_exponents, dtype=dt)
                 rows.append(penetration_potential(float(sa.Z), ca, aa, float(sb.Z), cb, ab, r))
-        table = cubic_table(torch.stack(rows), _R_STEP)
-        return table.to(device=self.device, dtype=self.dtype)
+        return cubic_table(torch.stack(rows), _R_STEP)
 
     def channel_cutoff(self, symbol_a: str, symbol_b: str) -> float:
         """Distance (bohr) beyond which atoms of these elements have no charge-transfer channel."""

@@ -56,9 +56,11 @@ def get_library() -> LatentLibrary:
     return default_library()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def get_model(params_json: str) -> LSIPModel:
-    """One model per parameter set (JSON of :class:`ModelParameters`), on CUDA when available."""
+    """One model per parameter set (JSON of :class:`ModelParameters`), on CUDA when available.
+
+    At most 16 are kept (the Diagnostics sliders make a new set per value; the tables are rebuilt in ~10 ms)."""
     data = json.loads(params_json)
     data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
     return LSIPModel(get_library(), ModelParameters(**data), device="auto")
