@@ -64,3 +64,17 @@ def test_every_gallery_structure_converges(shipped_model):
     assert not bad, bad
     for k, p in zip(small, preds):
         assert float(p.charges.sum()) == pytest.approx(gallery_structure(k).charge, abs=1e-9), k
+
+
+@pytest.mark.parametrize("name", ["water", "nacl", "hydroxide"])
+def test_active_bounds_report_matches_the_latent_coordinates(shipped_model, name):
+    """The encoder's active-bound counts describe the returned latent point: excited weights at 0 (the
+    excitation energies are several eV, so no atom is promoted here), no channel at 0 (the resonance slope is
+    infinite at c = 0) and no coupled atom with w0 = 0 (kept strictly inside)."""
+    p = shipped_model.predict(gallery_structure(name))
+    w, c = p.weights.detach(), p.occupation.detach()
+    ab = p.active_bounds
+    assert ab["excited_at_zero"] == int((w[:, 3] <= 1e-12).sum()) == p.n_atoms
+    assert ab["channels_at_zero"] == int((c.sqrt() <= 1e-12).sum()) == 0
+    assert ab["neutral_weight_at_zero"] == int((w[:, 1] <= 1e-9).sum()) == 0
+    assert len(c) > 0 and float(c.min()) > 0.0

@@ -150,3 +150,30 @@ def test_cosine_switch_limits_and_smoothness():
     torch.testing.assert_close(s.detach(), torch.tensor([1, 1, 0.5, 0, 0], dtype=f64))
     (g,) = torch.autograd.grad(s.sum(), r)
     assert abs(float(g[1])) < 1e-12 and abs(float(g[3])) < 1e-12
+
+
+def test_gradcheck_float64_of_the_remaining_physics_functions():
+    """Analytic (autograd) derivatives of every pure physics function against finite differences, float64."""
+    gradcheck = torch.autograd.gradcheck
+    # resonance: -2 beta s (w0_A w0_B)^(1/4), in every argument (interior points: w0 > 0)
+    beta = torch.tensor([0.05, 0.2, 0.01], dtype=f64, requires_grad=True)
+    s = torch.tensor([0.1, 0.5, 0.9], dtype=f64, requires_grad=True)
+    wd = torch.tensor([0.3, 0.7, 0.95], dtype=f64, requires_grad=True)
+    wa = torch.tensor([0.6, 0.2, 0.5], dtype=f64, requires_grad=True)
+    assert gradcheck(resonance_energy, (beta, s, wd, wa))
+    # damped shifted force kernel: inside the cut-off and beyond it (identically zero there)
+    r = torch.tensor([1.0, 5.0, 12.0, 21.9, 23.0], dtype=f64, requires_grad=True)
+    assert gradcheck(lambda x: dsf_kernel(x, 0.1, 22.0), (r,))
+    # dense 1/R with its zero diagonal (the diagonal must not leak a NaN into the gradient)
+    pos = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.8], [1.5, 0.3, -0.4], [3.0, 2.0, 1.0]], dtype=f64,
+                       requires_grad=True)
+    assert gradcheck(dense_coulomb_matrix, (pos,))
+    # cosine switch: flat, switching and zero regions (away from the two kinks of its second derivative)
+    rs = torch.tensor([1.0, 8.3, 9.0, 9.9, 13.0], dtype=f64, requires_grad=True)
+    assert gradcheck(lambda x: cosine_switch(x, 8.0, 10.0), (rs,))
+    # cubic table: C1 interpolation, differentiable in the abscissa inside a grid interval
+    xs = torch.linspace(0.0, 3.0, 31, dtype=f64)
+    table = cubic_table(torch.stack([torch.sin(xs), torch.exp(-xs)]), 0.1)
+    x = torch.tensor([0.123, 1.555, 2.71], dtype=f64, requires_grad=True)
+    func = torch.tensor([0, 1, 0])
+    assert gradcheck(lambda u: cubic_eval(table, func, u, 0.0, 0.1), (x,))

@@ -17,7 +17,7 @@ from lsip.errors import ConvergenceError, ReferenceCalculationError, StructureEr
 from lsip.model.library import STATE_LABELS, default_library
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import CalculationCancelled, ReferenceDFT, ReferenceResult
-from lsip.reference.grids import build_mole, spin_warnings
+from lsip.reference.grids import basis_function_count, build_mole, spin_warnings
 from lsip.structure import Structure
 from lsip.units import E_BOHR_TO_DEBYE
 
@@ -160,8 +160,10 @@ def test_progress_cancel_and_time_limit():
 
 
 def test_size_limits_and_bad_input():
-    with pytest.raises(SystemTooLargeError, match="limited to 2 atoms"):
+    # the atom-limit message also estimates the time, from per-element basis sizes (O 14 + 2 H 5 in def2-SVP)
+    with pytest.raises(SystemTooLargeError, match=r"limited to 2 atoms .* Estimated time: ~.* its 24 basis functions"):
         ReferenceDFT(H2O, cache=False, max_atoms=2).kernel()
+    assert basis_function_count(["O", "H", "H"], "def2-svp") == build_mole(H2O, "def2-svp").nao == 24
     with pytest.raises(SystemTooLargeError, match=r"24 basis functions .* limited to 10 .* Estimated time"):
         ReferenceDFT(H2O, cache=False, max_basis=10).kernel()
     with pytest.raises(ReferenceCalculationError, match="basis"):

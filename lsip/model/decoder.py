@@ -129,7 +129,8 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
         pair_j=(topo.sr_j[pr] - off).to(cpu), pair_terms=pair_terms,
         dipole=(q[:, None] * (pos - mass_center)).sum(0), mu=float(report.mu[m]),
         mu_atoms=report.mu_atoms[atoms].to(cpu), host_density=rho_bar[atoms].to(cpu),
-        converged=bool(report.converged[m]), residual=float(report.residual[m]), iterations=report.iterations,
+        converged=bool(report.converged[m]), residual=float(report.residual[m]),
+        iterations=int(report.iterations_per_structure[m]),
         active_bounds=report.active_bounds[m], trace=report.trace, time_s=report.time_s,
         device=str(tables.device), params_name=params_name,
     )

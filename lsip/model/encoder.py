@@ -34,7 +34,8 @@ class EncoderReport:
 
     Attributes
     ----------
-    converged : (n_mols,) bool.  residual : (n_mols,) KKT residual, hartree.  iterations : solver iterations.
+    converged : (n_mols,) bool.  residual : (n_mols,) KKT residual, hartree.  iterations : solver iterations
+    of the batch.  iterations_per_structure : (n_mols,) iterations each structure took (its own count in a batch).
     mu_atoms : (n,) effective chemical potentials mu_A = (dE/dw_A^- - dE/dw_A^+)/2, hartree.
     mu : (n_mols,) global chemical potential (mean of mu_A over the structure), hartree.
     active_bounds : counts of variables on their bounds (channels at 0, excited at 0, atoms with w0 ~ 0).
@@ -45,6 +46,7 @@ class EncoderReport:
     converged: np.ndarray
     residual: np.ndarray
     iterations: int
+    iterations_per_structure: np.ndarray
     mu_atoms: Tensor
     mu: Tensor
     active_bounds: list[dict[str, int]]
@@ -148,7 +150,8 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     converged = result.converged.cpu().numpy()
     mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables)
     report = EncoderReport(
-        converged=converged, residual=residual, iterations=result.iterations, mu_atoms=mu_atoms, mu=mu,
+        converged=converged, residual=residual, iterations=result.iterations,
+        iterations_per_structure=result.group_iterations.cpu().numpy(), mu_atoms=mu_atoms, mu=mu,
         active_bounds=_active_bounds(latent, topo), trace=result.trace, time_s=time.perf_counter() - t0,
         message=f"{result.message} ({result.evaluations} evaluations)",
     )

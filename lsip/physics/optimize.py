@@ -34,6 +34,8 @@ class OptimizeResult:
     residual : (n_groups,) KKT residual per group.  converged : (n_groups,) bool.
     iterations, evaluations : counts.  trace : (iteration, sum f, max residual) per iteration.
     message : why it stopped.
+    group_iterations : (n_groups,) iterations in which each group was still being optimised (a group
+        stops counting once converged or stalled; equals ``iterations`` for a single group).
     """
 
     x: Tensor
@@ -45,6 +47,7 @@ class OptimizeResult:
     evaluations: int
     trace: list[tuple[int, float, float]] = field(default_factory=list)
     message: str = ""
+    group_iterations: Tensor | None = None
 
 
 def _segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
@@ -133,6 +136,7 @@ def projected_lbfgs(
     mem = _Memory(memory, group, n_groups)
     n_eval, trace, it = 1, [], 0
     stalled = torch.zeros(n_groups, dtype=torch.bool, device=x.device)
+    group_iterations = torch.zeros(n_groups, dtype=torch.long, device=x.device)
     res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
     message = "maximum number of iterations reached"
     while it < max_iter:
@@ -141,6 +145,7 @@ def projected_lbfgs(
             message = "converged" if not bool(stalled.any()) else "some groups stalled (line search failed)"
             break
         it += 1
+        group_iterations += todo.long()
         active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)) | ~todo[group]
         free_g = torch.where(active, torch.zeros_like(g), g)
         d = torch.where(active, torch.zeros_like(g), mem.direction(free_g))
@@ -158,7 +163,7 @@ def projected_lbfgs(
         res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
         trace.append((it, float(f[torch.isfinite(f)].sum()), float(res.max())))
     converged = res <= tol
-    return OptimizeResult(x, f, g, res, converged, it, n_eval, trace, message)
+    return OptimizeResult(x, f, g, res, converged, it, n_eval, trace, message, group_iterations)
 
 
 def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: Tensor, hi: Tensor,

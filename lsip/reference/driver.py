@@ -36,6 +36,7 @@ from lsip.model.library import STATE_LABELS, LatentLibrary, default_library
 from lsip.reference.cache import ReferenceCache, cache_key, library_fingerprint
 from lsip.reference.charges import analyse_density, model_density_error
 from lsip.reference.grids import (
+    basis_function_count,
     build_mole,
     default_spin,
     estimate_scf_time_s,
@@ -317,9 +318,12 @@ class ReferenceDFT:
         """(n_basis, estimated SCF seconds); raise :class:`SystemTooLargeError` above the limits."""
         st, s = self.structure, self.settings
         if st.n_atoms > s.max_atoms:
+            # estimate from per-element basis sizes (building a Mole of thousands of atoms would itself be slow)
+            n_est = basis_function_count(st.symbols, s.basis)
             raise SystemTooLargeError(
                 f"{st.formula} has {st.n_atoms} atoms; reference DFT is limited to {s.max_atoms} atoms "
-                "(ReferenceSettings.max_atoms)")
+                f"(ReferenceSettings.max_atoms). Estimated time: ~{format_duration(estimate_scf_time_s(n_est))} "
+                f"for its {n_est} basis functions in {s.basis} with {omp_threads()} thread(s)")
         n_basis = build_mole(st, s.basis, self.spin).nao
         est = estimate_scf_time_s(n_basis)
         if n_basis > s.max_basis:

@@ -36,6 +36,23 @@ def default_spin(structure: Structure) -> int:
     return structure.n_electrons % 2
 
 
+def basis_function_count(symbols: tuple[str, ...] | list[str], basis: str) -> int:
+    """Number of (spherical) basis functions of ``symbols`` in ``basis``, summed from one-atom molecules.
+
+    Raises
+    ------
+    ReferenceCalculationError
+        when the basis set is unknown or lacks an element.
+    """
+    per_element = {}
+    for sym in set(symbols):
+        try:
+            per_element[sym] = gto.M(atom=[(sym, (0.0, 0.0, 0.0))], basis=basis, spin=None, verbose=0).nao
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise ReferenceCalculationError(f"basis {basis!r} is not available for {sym}: {exc}") from exc
+    return sum(per_element[s] for s in symbols)
+
+
 def build_mole(structure: Structure, basis: str, spin: int | None = None) -> gto.Mole:
     """A built PySCF ``Mole`` of ``structure`` (coordinates passed in bohr), silent.
 
