@@ -49,13 +49,15 @@ if teach and st.toggle("Predict, then reveal", value=True, key="explore_predict"
         st.button("Ask again", on_click=_reveal, args=(reveal_key, False))
 
 c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-threshold = c1.slider("Channel threshold (e)", 0.0, 0.5, 0.01, 0.005, format="%.3f", key="explore_threshold",
+for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs"):
+    state.url_setting(_key)
+threshold = c1.slider("Channel threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="explore_threshold",
                       help="Draw channels that move at least this many electrons.")
 direction = c2.radio("Channels", ["net flow", "both directions"], key="explore_direction",
                      help="Net: one arrow per pair (c_AB - c_BA). Both: c_AB and c_BA as two offset arrows.")
 color_by = c3.radio("Colour atoms by", ["charge q", "charge fluctuation"], key="explore_color",
                     help="Charge fluctuation w+ + w-: ionic character of an atom's bonds even where q = 0.")
-glyphs = c4.toggle("State-weight glyphs", value=True, key="explore_glyphs")
+glyphs = c4.toggle("State-weight glyphs", key="explore_glyphs")
 
 left, right = st.columns([3, 2], gap="large")
 with left:

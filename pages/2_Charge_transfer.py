@@ -20,9 +20,11 @@ font = widgets.figure_font()
 stem = export.file_stem(structure)
 
 c1, c2 = st.columns([3, 2])
-threshold = c1.slider("Threshold (e)", 0.0, 0.5, 0.01, 0.005, format="%.3f", key="ct_threshold",
+state.url_setting("ct_threshold")
+state.url_setting("ct_both")
+threshold = c1.slider("Threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="ct_threshold",
                       help="List and draw channels moving at least this many electrons.")
-both = c2.toggle("Both directions", value=False, key="ct_both",
+both = c2.toggle("Both directions", key="ct_both",
                  help="Show c_AB and c_BA separately instead of the net flow c_AB - c_BA.")
 
 flows = export.flow_records(pred, threshold)

@@ -88,6 +88,7 @@ if "difference" in cubes:
 
 st.subheader("Slice through a plane")
 c1, c2, c3 = st.columns([1, 1, 2])
+state.url_setting("lsip_density_plane")
 plane = c1.radio("Plane", ["xy", "xz", "yz", "atoms"], key="lsip_density_plane",
                  format_func=lambda p: "through 3 atoms" if p == "atoms" else f"{p} (centre)")
 options = [k for k in ("difference", "dft", "model", "promolecule", "model_minus_promolecule")

@@ -47,7 +47,8 @@ if i == j:
 lo, hi = scan_curves.default_range(structure, i, j)
 r_min, r_max = c3.slider("Distance range (Å)", 0.35, 25.0, (lo, min(hi, 25.0)), step=0.05,
                          key=f"lsip_scan_range_{fp}_{i}_{j}")
-n_points = c4.slider("Points", 5, 80, 30, key="lsip_scan_points")
+state.url_setting("lsip_scan_points")
+n_points = c4.slider("Points", 5, 80, key="lsip_scan_points")
 if r_max - r_min < 0.05:
     st.error("The distance range is empty: move the two ends of the slider apart.")
     st.stop()

@@ -154,3 +154,25 @@ def test_a_link_reproduces_molecule_charge_and_teaching_mode():
     # choosing another molecule afterwards brings that molecule's own charge (hydroxide: -1)
     at.sidebar.selectbox(key=state.GALLERY_KEY).set_value("hydroxide").run()
     assert at.sidebar.number_input(key=state.CHARGE_KEY).value == -1
+
+
+def test_page_controls_travel_in_the_link_and_bad_values_are_ignored():
+    """Explore's threshold, arrow mode and colouring come from the URL (and go back into it when changed);
+    values outside a control's options or range are ignored instead of breaking the widget."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"mol": "water", "q": "0", "explore_threshold": "0.2",
+                            "explore_direction": "both directions", "explore_color": "no such colouring",
+                            "explore_glyphs": "0"})
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="explore_threshold").value == pytest.approx(0.2)
+    assert at.radio(key="explore_direction").value == "both directions"
+    assert at.radio(key="explore_color").value == "charge q"  # the bad value was ignored
+    assert at.toggle(key="explore_glyphs").value is False
+    assert not at.warning  # no "default value and session state" warning from Streamlit
+    at.slider(key="explore_threshold").set_value(0.05).run()
+    assert at.query_params["explore_threshold"] == "0.05" and at.query_params["explore_glyphs"] == "0"
+    assert "explore_color" not in at.query_params  # defaults stay out of the link
+    for text, expected in (("0.7", None), ("abc", None), ("0.25", 0.25)):
+        assert state.URL_SETTINGS["explore_threshold"].parse(text) == expected

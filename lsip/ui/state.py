@@ -2,7 +2,8 @@
 one place where model results are cached.
 
 Selections live in ``st.session_state`` (they survive page changes) and are mirrored into the URL query
-parameters (``mol``, ``q``, ``params``, ``teach``) so that a link reproduces a gallery view. Uploaded bytes are
+parameters (``mol``, ``q``, ``params``, ``teach`` and the page controls of :data:`URL_SETTINGS`) so that a
+link reproduces a gallery view. Uploaded bytes are
 parsed with an explicit, user-chosen format (``lsip.io``); nothing uploaded is unpickled or executed.
 
 Caching: the latent library and models are ``st.cache_resource`` (one per process and parameter set);
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import streamlit as st
@@ -37,6 +38,59 @@ OVERRIDES_KEY = "lsip_param_overrides"
 UPLOADED_KEY = "lsip_uploaded_structure"
 DEFAULT_MOLECULE = "water"
 MAX_UPLOAD_BYTES = 5 * 2**20
+
+
+@dataclass(frozen=True)
+class UrlSetting:
+    """A page control mirrored in the URL: its default, type and allowed values (anything else in a URL is
+    ignored, so a hand-edited link can never break a widget)."""
+
+    default: object
+    options: tuple = ()
+    bounds: tuple[float, float] | None = None
+
+    def parse(self, text: str) -> object | None:
+        """The value of ``text`` for this setting, or None when it is not a valid value."""
+        try:
+            if isinstance(self.default, bool):
+                value = {"1": True, "0": False}[text]
+            elif isinstance(self.default, int):
+                value = int(text)
+            elif isinstance(self.default, float):
+                value = float(text)
+            else:
+                value = str(text)
+        except (KeyError, ValueError):
+            return None
+        if self.options and value not in self.options:
+            return None
+        if self.bounds is not None and not self.bounds[0] <= value <= self.bounds[1]:
+            return None
+        return value
+
+    @staticmethod
+    def format(value: object) -> str:
+        """URL text of a value (booleans as 1/0)."""
+        return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+#: Page controls that travel in the URL next to ``mol``, ``q``, ``params`` and ``teach`` (widget key -> setting).
+URL_SETTINGS: dict[str, UrlSetting] = {
+    "explore_threshold": UrlSetting(0.01, bounds=(0.0, 0.5)),
+    "explore_direction": UrlSetting("net flow", options=("net flow", "both directions")),
+    "explore_color": UrlSetting("charge q", options=("charge q", "charge fluctuation")),
+    "explore_glyphs": UrlSetting(True),
+    "ct_threshold": UrlSetting(0.01, bounds=(0.0, 0.5)),
+    "ct_both": UrlSetting(False),
+    "lsip_density_plane": UrlSetting("xy", options=("xy", "xz", "yz", "atoms")),
+    "lsip_scan_points": UrlSetting(30, bounds=(5, 80)),
+}
+
+
+def url_setting(key: str) -> None:
+    """Give the widget ``key`` its default unless the URL or the user already set it; the page then creates
+    the widget without a ``value=`` (Streamlit warns when both a default and session state set a widget)."""
+    st.session_state.setdefault(key, URL_SETTINGS[key].default)
 
 
 def fingerprint(structure: Structure) -> str:
@@ -108,6 +162,10 @@ def _sync_from_url() -> None:
         st.session_state[PARAMS_KEY] = qp["params"]
     if qp.get("teach") == "1":
         st.session_state["lsip_teaching_mode"] = True
+    for key, setting in URL_SETTINGS.items():
+        value = setting.parse(qp[key]) if key in qp else None
+        if value is not None:
+            st.session_state[key] = value
     st.session_state["lsip_url_loaded"] = True
 
 
@@ -119,6 +177,9 @@ def _sync_to_url() -> None:
     qp["params"] = st.session_state.get(PARAMS_KEY, "first-principles")
     if st.session_state.get("lsip_teaching_mode"):
         qp["teach"] = "1"
+    for key, setting in URL_SETTINGS.items():
+        if key in st.session_state and st.session_state[key] != setting.default:
+            qp[key] = setting.format(st.session_state[key])
     if dict(st.query_params) != qp:
         st.query_params.from_dict(qp)
 
