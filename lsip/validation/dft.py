@@ -44,6 +44,10 @@ def atom_energies(elements: set[str] | list[str], settings: ReferenceSettings,
     return out
 
 
+#: Macro-iteration cap of the second-order retry of a broken-symmetry UKS.
+NEWTON_MAX_CYCLE = 25
+
+
 def _mix_homo_lumo(mo_coeff: np.ndarray, mo_occ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Alpha and beta orbitals with HOMO/LUMO rotated by +45 and -45 degrees (a broken-symmetry guess)."""
     ca, cb = np.array(mo_coeff[0]), np.array(mo_coeff[1])
@@ -85,7 +89,9 @@ def broken_symmetry_uks(structure: Structure, settings: ReferenceSettings, libra
         mf.kernel(dm0=guess)
         if not mf.converged:
             dm_last = mf.make_rdm1()
-            mf = retry_scf(mf, "newton", settings.max_cycle)
+            # second-order macro-iterations converge quadratically when they converge at all: 25 is ample,
+            # and a stretched ionic bond (NaCl at 8-10 A) otherwise spends many minutes in 100 of them
+            mf = retry_scf(mf, "newton", min(settings.max_cycle, NEWTON_MAX_CYCLE))
             mf.kernel(dm0=dm_last)
         if mf.converged and (best is None or mf.e_tot < best.e_tot - 1e-8):
             best = mf

@@ -56,7 +56,13 @@ def scan_table(report: dict) -> str:
                 f"| {sc['name']} ({sc['symbols'][i]}{i}) | {p['distance_A']:.2f} | {c['model'][i]:.3f} | "
                 f"{c['qeq'][i]:.3f} | {c['eeq'][i]:.3f} | {c['rks_hirshfeld_i'][i]:.3f} | "
                 f"{c['uks_hirshfeld_i'][i]:.3f} | {_fmt(p['uks_spin_square'], 2)} | "
-                f"{_fmt(e['model'], 2)} / {_fmt(e['rks'], 2)} / {_fmt(e['uks'], 2)} |")
+                f"{_fmt(e['model'], 2)} / {_fmt(e['rks'], 2)} / {_fmt(e['uks'], 2)}"
+                + "".join(f" ({k.upper()} unphysical)" for k in p.get("dft_unphysical", [])) + " |")
+    bad = [f"{sc['name']} at {p['distance_A']:.2f} A ({', '.join(k.upper() for k in p['dft_unphysical'])})"
+           for sc in report["scans"] for p in sc["points"] if p.get("dft_unphysical")]
+    if bad:
+        lines += ["", "DFT points on an unphysical SCF solution (> +20 eV above the free atoms; left out of the "
+                  "plots): " + "; ".join(bad) + "."]
     return "\n".join(lines)
 
 
@@ -113,12 +119,15 @@ def _plot_scan(plt: object, sc: dict, out_dir: Path) -> Path:
     i = sc["atoms"][0]
     r = [p["distance_A"] for p in sc["points"]]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    def shown(p: dict, key: str, value: float | None) -> float:
+        """NaN for missing values and for DFT points flagged as unphysical SCF solutions."""
+        return np.nan if value is None or key.split("_")[0] in p.get("dft_unphysical", []) else value
+
     for key, style in (("model", "o-"), ("qeq", "s--"), ("eeq", "^--"), ("rks_hirshfeld_i", "x:"),
                        ("uks_hirshfeld_i", "d-")):
-        a1.plot(r, [p["charges"][key][i] for p in sc["points"]], style, label=key)
+        a1.plot(r, [shown(p, key, p["charges"][key][i]) for p in sc["points"]], style, label=key)
     for key, style in (("model", "o-"), ("rks", "x:"), ("uks", "d-")):
-        a2.plot(r, [np.nan if p["energy_eV"][key] is None else p["energy_eV"][key] for p in sc["points"]], style,
-                label=key)
+        a2.plot(r, [shown(p, key, p["energy_eV"][key]) for p in sc["points"]], style, label=key)
     a1.set_ylabel(f"charge on {sc['symbols'][i]}{i} (e)")
     a2.set_ylabel("energy rel. to free atoms (eV)")
     for a in (a1, a2):

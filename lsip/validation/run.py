@@ -46,6 +46,12 @@ COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+#: A converged SCF more than this far above the free atoms (eV) sits on an unphysical state: no diatomic or
+#: stretched bond here lies more than a few eV above its atoms. Such points are flagged in the report and left
+#: out of the plotted curves (seen: LiF at 6 and 8 A, RKS +280 and +684 eV with a Hirshfeld-I charge of -7 e).
+UNPHYSICAL_EV = 20.0
+
+
 def _dipole_D(positions_A: np.ndarray, symbols: tuple[str, ...], charges: np.ndarray) -> float:
     """|sum q (r - r_COM)| in debye for point charges (positions in angstrom)."""
     m = np.array([atomic_mass(s) for s in symbols])
@@ -169,6 +175,9 @@ def scan_record(spec: ScanSpec, model: LSIPModel, settings: ReferenceSettings, c
                           "rks": _relative(rks.energy if rks.converged else None, e_ref),
                           "uks": _relative(uks["energy"], e_ref)},
             "uks_spin_square": uks["spin_square"], "model_converged": bool(pred.converged),
+            "dft_unphysical": [k for k, e in (("rks", _relative(rks.energy if rks.converged else None, e_ref)),
+                                              ("uks", _relative(uks["energy"], e_ref)))
+                               if e is not None and e > UNPHYSICAL_EV],
             "rks_converged": bool(rks.converged), "uks_converged": bool(uks["converged"]),
         })
     return {"name": spec.name, "molecule": spec.molecule, "atoms": [spec.i, spec.j],
