@@ -5,16 +5,15 @@ teaching mode's predict-then-reveal. Drawing is checked in tests/browser/test_br
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from apptest_pages import elements, open_app_page
 from streamlit.testing.v1 import AppTest
 
 from lsip.gallery import gallery_structure, load_gallery
 from lsip.ui import common, state
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/5_Scan.py"
 
 
@@ -27,19 +26,7 @@ def isolated(monkeypatch, tmp_path):
 
 
 def open_page(mol: str | None = "lif", **session) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    if mol:
-        at.query_params["mol"] = mol
-    for k, v in session.items():
-        at.session_state[k] = v
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def elements(at: AppTest, kind: str) -> list:
-    return [el.proto for el in at.main if type(el).__name__ == "UnknownElement" and el.type == kind]
+    return open_app_page(PAGE, mol, timeout=180, **session)
 
 
 def verdict_text(at: AppTest) -> str:

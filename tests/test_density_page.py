@@ -3,15 +3,13 @@ the second time, the size refusal, bad input and teaching mode. Drawing is check
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import streamlit as st
+from apptest_pages import elements, open_app_page
 from streamlit.testing.v1 import AppTest
 
 from lsip.ui import common
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/4_Density.py"
 
 
@@ -24,23 +22,15 @@ def isolated(monkeypatch, tmp_path):
 
 
 def open_page(mol: str | None = "water", **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    if mol:
-        at.query_params["mol"] = mol
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_page(PAGE, mol, **state)
 
 
 def iframes(at: AppTest) -> list:
-    return [el.proto for el in at.main if type(el).__name__ == "UnknownElement" and el.type == "iframe"]
+    return elements(at, "iframe")
 
 
 def charts(at: AppTest) -> list:
-    return [el.proto for el in at.main if type(el).__name__ == "UnknownElement" and el.type == "plotly_chart"]
+    return elements(at, "plotly_chart")
 
 
 def test_model_only_without_reference():

@@ -81,6 +81,9 @@ def test_diagnostics_shows_the_default_parameters_and_passing_badges(app_page):
         pytest.skip("pages/7_Diagnostics.py does not exist yet")
     app_page.open("Diagnostics", timeout_s=120)
     main = app_page.page.locator('[data-testid="stMainBlockContainer"]')
+    # under load the idle criterion can be met before the page's first widgets arrive: wait for the last slider
+    main.locator('[data-testid="stSliderThumbValue"]').nth(3).wait_for(timeout=60_000)
+    main.get_by_text("7 passed, 0 failed, 0 skipped").wait_for(timeout=60_000)
     thumbs = main.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()
     # kappa, embedding scale, T_e (meV) and the channel-overlap threshold of the first-principles set
     assert thumbs == ["1.00", "1.00", "0.00", f"{FIRST_PRINCIPLES.channel_overlap_min:.0e}"], thumbs
