@@ -51,27 +51,24 @@ def plot_encode(data: dict, out: Path) -> list[Path]:
         if pts:
             xs, ys = zip(*pts)
             ax.loglog(xs, ys, "o-", color=colour, label=label)
-    ax.set_xlabel("atoms (water clusters)")
-    ax.set_ylabel("wall time / s")
     ax.set_title(f"Single-point cost, {data['meta']['device']}, {data['meta']['threads']} threads")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    p1 = out / "bench_time.png"
-    fig.savefig(p1, dpi=110)
-    plt.close(fig)
+    p1 = _finish(fig, ax, "wall time / s", out / "bench_time.png")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     xs = [r["n_atoms"] for r in data["rows"]]
     ax.loglog(xs, [max(r["peak_mem_MB"], 0.1) for r in data["rows"]], "o-", color="C0", label="LSIP peak memory")
+    return [p1, _finish(fig, ax, "peak memory growth / MB", out / "bench_memory.png")]
+
+
+def _finish(fig: object, ax: object, ylabel: str, path: Path) -> Path:
+    """Axis labels, grid and legend of a size plot; save it as ``path`` and close it."""
     ax.set_xlabel("atoms (water clusters)")
-    ax.set_ylabel("peak memory growth / MB")
+    ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    p2 = out / "bench_memory.png"
-    fig.savefig(p2, dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return [p1, p2]
+    return path
 
 
 def app_table(data: dict) -> str:

@@ -34,3 +34,14 @@ def shipped_model():
     from lsip.model.model import LSIPModel
 
     return LSIPModel(device="cpu")
+
+
+@pytest.fixture
+def isolated_cache(monkeypatch, tmp_path):
+    """A private reference cache (``$LSIP_CACHE_DIR``) and empty Streamlit data caches for one AppTest."""
+    import streamlit as st
+
+    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "cache"))
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()

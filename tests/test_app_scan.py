@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import streamlit as st
 from apptest_pages import elements, open_app_page
 from streamlit.testing.v1 import AppTest
 
@@ -17,12 +16,7 @@ from lsip.ui import common, state
 PAGE = "pages/5_Scan.py"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def open_page(mol: str | None = "lif", **session) -> AppTest:

@@ -4,7 +4,6 @@ the second time, the size refusal, bad input and teaching mode. Drawing is check
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from apptest_pages import elements, open_app_page
 from streamlit.testing.v1 import AppTest
 
@@ -13,12 +12,7 @@ from lsip.ui import common
 PAGE = "pages/4_Density.py"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def open_page(mol: str | None = "water", **state) -> AppTest:
