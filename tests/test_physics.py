@@ -10,7 +10,13 @@ import scipy.integrate
 import scipy.optimize
 import torch
 
-from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel, penetration_potential
+from lsip.physics.coulomb import (
+    CoulombOperator,
+    DensePotential,
+    dense_coulomb_matrix,
+    dsf_kernel,
+    penetration_potential,
+)
 from lsip.physics.interpolate import cubic_eval, cubic_table, log_radial_eval, log_radial_table
 from lsip.physics.overlap import sto_1s_overlap
 from lsip.physics.resonance import dimer_configuration_hamiltonian, resonance_energy
@@ -89,8 +95,8 @@ def test_coulomb_operator_dense_matches_pairs():
     j = dense_coulomb_matrix(x)
     i, k = torch.triu_indices(6, 6, 1)
     direct = sum(float(q[a] * q[b] / torch.linalg.norm(x[a] - x[b])) for a, b in zip(i.tolist(), k.tolist()))
-    op = CoulombOperator([(0, j)], torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long),
-                         torch.zeros(0, dtype=f64), 6)
+    op = CoulombOperator.dense(x)
+    torch.testing.assert_close(op.blocks[0][2], j, rtol=0, atol=0)
     assert float(0.5 * q @ op.apply(q)) == pytest.approx(direct, rel=1e-12)
     r = torch.linalg.norm(x[i] - x[k], dim=1)
     op2 = CoulombOperator([], i, k, 1.0 / r, 6)
@@ -164,10 +170,11 @@ def test_gradcheck_float64_of_the_remaining_physics_functions():
     # damped shifted force kernel: inside the cut-off and beyond it (identically zero there)
     r = torch.tensor([1.0, 5.0, 12.0, 21.9, 23.0], dtype=f64, requires_grad=True)
     assert gradcheck(lambda x: dsf_kernel(x, 0.1, 22.0), (r,))
-    # dense 1/R with its zero diagonal (the diagonal must not leak a NaN into the gradient)
+    # dense J q with its hand-written backward (positions and charges; the zero diagonal leaks no NaN)
     pos = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.8], [1.5, 0.3, -0.4], [3.0, 2.0, 1.0]], dtype=f64,
                        requires_grad=True)
-    assert gradcheck(dense_coulomb_matrix, (pos,))
+    qs = torch.tensor([0.3, -0.5, 0.1, 0.25], dtype=f64, requires_grad=True)
+    assert gradcheck(lambda x, c: DensePotential.apply(x, c, dense_coulomb_matrix(x)), (pos, qs))
     # cosine switch: flat, switching and zero regions (away from the two kinks of its second derivative)
     rs = torch.tensor([1.0, 8.3, 9.0, 9.9, 13.0], dtype=f64, requires_grad=True)
     assert gradcheck(lambda x: cosine_switch(x, 8.0, 10.0), (rs,))

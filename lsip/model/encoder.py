@@ -22,10 +22,11 @@ import torch
 from torch import Tensor
 
 from lsip.model.latent import Latent, latent_weights
+from lsip.model.objective import EqualizationObjective, latent_gradient
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
-from lsip.physics.optimize import projected_lbfgs
+from lsip.physics.optimize import projected_lbfgs, segment_sum
 
 
 @dataclass
@@ -78,6 +79,8 @@ class _Problem:
         self.interior = torch.zeros(self.n, dtype=torch.bool, device=self.dev)
         self.interior[topo.ch_donor[coupled]] = True
         self.interior[topo.ch_acceptor[coupled]] = True
+        self.energy = EqualizationObjective(topo, tables, geometry)
+        self.variable_group = self.groups()
 
     def pack(self, latent: Latent) -> Tensor:
         r = latent.reservoir[self.charged_atoms]
@@ -117,15 +120,14 @@ class _Problem:
         ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True)
         per_atom = sum(out.per_atom for out in evaluate_terms(ctx).values())
         e = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, self.topo.mol, per_atom)
-        w0 = w[:, 1]
-        bad_atom = (w0 < 0) | (self.interior & (w0 <= 0))
-        if bool(bad_atom.any()):
-            bad = torch.zeros(self.topo.n_mols, dtype=torch.bool, device=x.device)
-            bad[self.topo.mol[bad_atom]] = True
+        bad = self._infeasible(w)
+        if bad is not None:
             e = torch.where(bad, torch.full_like(e, float("inf")), e)
         return e
 
-    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def autograd_value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Energy per structure and gradient by autograd through the decoder's terms (the reference that
+        the analytic :meth:`__call__` is tested against)."""
         x = x.detach().requires_grad_(True)
         e = self.objective(x)
         finite = torch.isfinite(e)
@@ -133,6 +135,38 @@ class _Problem:
             return e.detach(), torch.zeros_like(x)
         (g,) = torch.autograd.grad(torch.where(finite, e, torch.zeros_like(e)).sum(), x)
         return e.detach(), g.detach()
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Energy per structure (+inf where infeasible) and its analytic gradient (zero for infeasible
+        structures), from :class:`lsip.model.objective.EqualizationObjective`."""
+        with torch.no_grad():
+            s, excited, reservoir = self.unpack(x)
+            w = latent_weights(s, excited, reservoir, self.topo)
+            e, grad_w, grad_s_direct = self.energy(w, s)
+            g_s, g_x, g_r = latent_gradient(grad_w, grad_s_direct, s, self.topo)
+            parts = [g_s, g_x]
+            if self.n_res:
+                g_r = g_r[self.charged_atoms]
+                r = reservoir[self.charged_atoms]
+                mol = self.topo.mol[self.charged_atoms]
+                mean = segment_sum(r * g_r, mol, self.topo.n_mols) / self.topo.total_charge.abs()
+                parts.append(r * (g_r - mean[mol]))
+            grad = torch.cat(parts)
+            bad = self._infeasible(w)
+            if bad is not None:
+                e = torch.where(bad, torch.full_like(e, float("inf")), e)
+                grad = torch.where(bad[self.variable_group], torch.zeros_like(grad), grad)
+        return e, grad
+
+    def _infeasible(self, w: Tensor) -> Tensor | None:
+        """(n_mols,) structures with w0 < 0 somewhere (or w0 = 0 on a coupled atom); None when all are fine."""
+        w0 = w[:, 1]
+        bad_atom = (w0 < 0) | (self.interior & (w0 <= 0))
+        if not bool(bad_atom.any()):
+            return None
+        bad = torch.zeros(self.topo.n_mols, dtype=torch.bool, device=w.device)
+        bad[self.topo.mol[bad_atom]] = True
+        return bad
 
 
 def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, start: Latent,

@@ -22,7 +22,13 @@ from torch import Tensor
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
-from lsip.physics.interpolate import cubic_eval, cubic_table, log_radial_eval, log_radial_table
+from lsip.physics.interpolate import (
+    cubic_eval,
+    cubic_eval_with_slope,
+    cubic_table,
+    log_radial_eval,
+    log_radial_table,
+)
 from lsip.physics.overlap import sto_1s_overlap
 
 N_STATES = len(STATE_LABELS)
@@ -84,9 +90,10 @@ class ModelTables:
 
     def pair_slots(self, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
         """Slot of each ordered element pair, building missing tables; returns (P,) int64."""
-        keys = np.stack([ea, eb], axis=1) if len(ea) else np.zeros((0, 2), np.int64)
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True) if len(keys) else (keys, np.zeros(0, int))
-        slots = np.array([self._slot(int(a), int(b)) for a, b in uniq], dtype=np.int64)
+        n_e = len(self.symbols)
+        keys = np.asarray(ea, dtype=np.int64) * n_e + np.asarray(eb, dtype=np.int64)  # 1-D: a fast unique
+        uniq, inverse = np.unique(keys, return_inverse=True) if len(keys) else (keys, np.zeros(0, int))
+        slots = np.array([self._slot(int(k) // n_e, int(k) % n_e) for k in uniq], dtype=np.int64)
         if self._v_tables and self.v_table.shape[0] != 16 * len(self._v_tables):
             self.v_table = torch.cat(self._v_tables, dim=0)
             self.channel_cut = torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype)
@@ -161,3 +168,15 @@ class ModelTables:
         ln = torch.log(rb)[:, None].expand(-1, N_STATES)
         ratio = cubic_eval(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
         return ratio * rho_bar[:, None] * self.embedding_factor[elem][:, None]
+
+    def embedding_with_slope(self, elem: Tensor, rho_bar: Tensor) -> tuple[Tensor, Tensor]:
+        """F_{e,k}(rho_bar) and dF/drho_bar, both (n, 4) (hartree, hartree bohr^3), without an autograd graph.
+
+        With F = rho_bar g(ln rho_bar) (g the tabulated ratio), dF/drho_bar = g + g'(ln rho_bar).
+        """
+        func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
+        rb = torch.clamp(rho_bar, min=1e-300)
+        ln = torch.log(rb)[:, None].expand(-1, N_STATES)
+        ratio, slope = cubic_eval_with_slope(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
+        fac = self.embedding_factor[elem][:, None]
+        return ratio * rho_bar[:, None] * fac, (ratio + slope) * fac

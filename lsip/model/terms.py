@@ -51,11 +51,8 @@ class PairGeometry:
 
     def detach(self) -> PairGeometry:
         """A copy cut from the autograd graph (for the solver's many evaluations)."""
-        c = self.coulomb
-        op = CoulombOperator([(s, j.detach()) for s, j in c.blocks], c.pair_i, c.pair_j, c.kernel.detach(),
-                             c.n_atoms, c.self_term)
         return PairGeometry(self.r_sr.detach(), self.v_sr.detach(), self.rho_at_i.detach(),
-                            self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), op,
+                            self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), self.coulomb.detach(),
                             self.repulsion.detach())
 
 
@@ -82,7 +79,10 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     x_corr = v[:, NEU, NEU] - v[:, CAT, NEU] - v[:, NEU, ANI] + v[:, CAT, ANI] - kern
     # point-charge Coulomb
     r_cl = safe_norm(pair_vectors(positions, topo.cl_i, topo.cl_j, topo.cl_shift))
-    blocks = [(start, dense_coulomb_matrix(positions[start : start + size])) for start, size in topo.dense_blocks]
+    blocks = []
+    for start, size in topo.dense_blocks:
+        x = positions[start : start + size]
+        blocks.append((start, x, dense_coulomb_matrix(x)))
     self_term = None
     if topo.dsf_atoms.numel():
         self_term = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device)

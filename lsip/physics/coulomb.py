@@ -22,6 +22,7 @@ import math
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 
 def penetration_potential(
@@ -79,6 +80,38 @@ def dsf_kernel(r: Tensor, alpha: float, r_cut: float) -> Tensor:
     return torch.where(r < r_cut, f, torch.zeros_like(f))
 
 
+class DensePotential(torch.autograd.Function):
+    """v = J q for a dense block J_AB = 1/R_AB (zero diagonal), with a hand-written backward.
+
+    Autograd through ``cdist`` would keep several m x m intermediates per block and walk them again for the
+    forces; here J is formed once without a graph and the backward uses J^3 = 1/R^3:
+
+        d(g . J q)/dR_A = -sum_B (g_A q_B + g_B q_A) (R_A - R_B) / R_AB^3
+                        = -g_A [(J^3 q)_A R_A - (J^3 (q R))_A] - q_A [(J^3 g)_A R_A - (J^3 (g R))_A],
+
+    one m x m x 8 product. Inputs: positions (m, 3) bohr, q (m,) e, J (m, m) from
+    :func:`dense_coulomb_matrix` (a constant, no gradient). Output (m,) hartree / e.
+    """
+
+    @staticmethod
+    def forward(ctx: object, positions: Tensor, q: Tensor, j: Tensor) -> Tensor:
+        ctx.save_for_backward(positions, q, j)
+        return j @ q
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: object, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        positions, q, j = ctx.saved_tensors
+        grad_q = j @ grad if ctx.needs_input_grad[1] else None
+        grad_pos = None
+        if ctx.needs_input_grad[0]:
+            rhs = torch.cat([q[:, None], q[:, None] * positions, grad[:, None], grad[:, None] * positions], dim=1)
+            m = (j * j * j) @ rhs
+            grad_pos = -(grad[:, None] * (m[:, 0:1] * positions - m[:, 1:4])
+                         + q[:, None] * (m[:, 4:5] * positions - m[:, 5:8]))
+        return grad_pos, grad_q, None
+
+
 class CoulombOperator:
     """The point-charge interaction matrix J of a batch, applied as J q without forming N x N for large N.
 
@@ -88,26 +121,45 @@ class CoulombOperator:
 
     Parameters
     ----------
-    blocks : list of (start, J) dense blocks, J (m, m) hartree/e^2, for atoms start..start+m-1.
+    blocks : list of (start, positions, J) dense blocks: atoms start..start+m-1, their positions (m, 3) bohr
+        (carrying the autograd graph for forces) and J (m, m) hartree/e^2 (a constant, see
+        :class:`DensePotential`).
     pair_i, pair_j, kernel : (P,) sparse pairs and their kernel values (each unordered pair once).
     n_atoms : total atoms of the batch.
     self_term : (n,) diagonal J_AA (the DSF self energy -2 (erfc(a rc) / (2 rc) + a / sqrt(pi)) for atoms of
         DSF structures, 0 elsewhere), or None.
     """
 
-    def __init__(self, blocks: list[tuple[int, Tensor]], pair_i: Tensor, pair_j: Tensor, kernel: Tensor,
+    def __init__(self, blocks: list[tuple[int, Tensor, Tensor]], pair_i: Tensor, pair_j: Tensor, kernel: Tensor,
                  n_atoms: int, self_term: Tensor | None = None) -> None:
         self.blocks, self.pair_i, self.pair_j, self.kernel, self.n_atoms = blocks, pair_i, pair_j, kernel, n_atoms
         self.self_term = self_term
+
+    @classmethod
+    def dense(cls, positions: Tensor) -> CoulombOperator:
+        """Exact operator of one finite structure (positions (m, 3) bohr)."""
+        empty = torch.zeros(0, dtype=torch.long, device=positions.device)
+        return cls([(0, positions, dense_coulomb_matrix(positions))], empty, empty,
+                   torch.zeros(0, dtype=positions.dtype, device=positions.device), positions.shape[0])
+
+    def detach(self) -> CoulombOperator:
+        """A copy without autograd graph."""
+        return CoulombOperator([(s, x.detach(), j) for s, x, j in self.blocks], self.pair_i, self.pair_j,
+                               self.kernel.detach(), self.n_atoms,
+                               None if self.self_term is None else self.self_term.detach())
 
     def apply(self, q: Tensor) -> Tensor:
         """(n,) potential J q at every atom, hartree/e."""
         parts = []
         pos = 0
-        for start, j in self.blocks:
+        for start, x, j in self.blocks:
             if start > pos:
                 parts.append(torch.zeros(start - pos, dtype=q.dtype, device=q.device))
-            parts.append(j @ q[start : start + j.shape[0]])
+            q_block = q[start : start + j.shape[0]]
+            if torch.is_grad_enabled() and (x.requires_grad or q_block.requires_grad):
+                parts.append(DensePotential.apply(x, q_block, j))
+            else:
+                parts.append(j @ q_block)
             pos = start + j.shape[0]
         if pos < self.n_atoms:
             parts.append(torch.zeros(self.n_atoms - pos, dtype=q.dtype, device=q.device))
@@ -126,8 +178,11 @@ def dsf_self_term(alpha: float, r_cut: float) -> float:
 
 
 def dense_coulomb_matrix(positions: Tensor) -> Tensor:
-    """(m, m) 1/R_AB with a zero diagonal, differentiable in ``positions`` (bohr)."""
-    m = positions.shape[0]
-    eye = torch.eye(m, dtype=positions.dtype, device=positions.device)
-    r = torch.cdist(positions, positions)
-    return 1.0 / (r + eye) - eye
+    """(m, m) 1/R_AB with a zero diagonal (bohr in, hartree/e^2 out), formed without an autograd graph (the
+    gradient goes through :class:`DensePotential`)."""
+    with torch.no_grad():
+        r = torch.cdist(positions, positions)
+        r.fill_diagonal_(1.0)
+        j = r.reciprocal_()
+        j.fill_diagonal_(0.0)
+    return j

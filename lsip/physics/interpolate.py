@@ -16,6 +16,7 @@ import math
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 _LOG_FLOOR = -700.0  # ln of the smallest density kept (ln rho below this is treated as zero density)
 
@@ -61,15 +62,53 @@ def cubic_eval(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float) -> T
 
     Returns
     -------
-    (...) interpolated values; clamped to the end values outside the grid.
+    (...) interpolated values; clamped to the end values outside the grid (zero slope there). The gradient
+    in ``x`` is the analytic slope of the cubic (first derivatives only: the table is a constant).
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _CubicEval.apply(x, table, func, x0, h)
+    return cubic_eval_with_slope(table, func, x, x0, h, slope=False)[0]
+
+
+class _CubicEval(torch.autograd.Function):
+    """Autograd wrapper of :func:`cubic_eval_with_slope`: saves the slope instead of the gather graph."""
+
+    @staticmethod
+    def forward(ctx: object, x: Tensor, table: Tensor, func: Tensor, x0: float, h: float) -> Tensor:
+        value, slope = cubic_eval_with_slope(table, func, x, x0, h)
+        ctx.save_for_backward(slope)
+        return value
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: object, grad: Tensor) -> tuple:
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None, None, None, None
+
+
+def cubic_eval_with_slope(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float,
+                          slope: bool = True) -> tuple[Tensor, Tensor | None]:
+    """Values and first derivatives d/dx of :func:`cubic_eval` (no autograd graph).
+
+    The slope is zero where ``x`` is clamped to the grid (the interpolant is constant there).
+
+    Returns
+    -------
+    value, slope : (...) each, like ``x`` (slope None when not asked for).
     """
     n_int = table.shape[1]
-    u = (x - x0) / h
-    u = torch.clamp(u, 0.0, float(n_int) - 1e-9)
-    k = torch.floor(u.detach()).long()
-    t = u - k.to(u.dtype)
-    coef = table[func, k]  # (..., 4)
-    return coef[..., 0] + t * (coef[..., 1] + t * (coef[..., 2] + t * coef[..., 3]))
+    with torch.no_grad():
+        u = (x - x0) / h
+        inside = (u >= 0.0) & (u <= float(n_int) - 1e-9)
+        u = torch.clamp(u, 0.0, float(n_int) - 1e-9)
+        k = torch.floor(u).long()
+        t = u - k.to(u.dtype)
+        a, b, c, d = table[func, k].unbind(-1)
+        value = a + t * (b + t * (c + t * d))
+        if not slope:
+            return value, None
+        dv = (b + t * (2.0 * c + 3.0 * t * d)) / h
+        return value, torch.where(inside, dv, torch.zeros_like(dv))
 
 
 def log_radial_table(r_grid: Tensor, rho: Tensor) -> tuple[Tensor, float, float, float]:

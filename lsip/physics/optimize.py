@@ -50,7 +50,7 @@ class OptimizeResult:
     group_iterations: Tensor | None = None
 
 
-def _segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
+def segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
     if n_groups == 1:  # fast path: one structure
         return v.sum().reshape(1)
     return torch.zeros(n_groups, dtype=v.dtype, device=v.device).index_add(0, group, v)
@@ -73,7 +73,7 @@ class _Memory:
     def dot(self, a: Tensor, b: Tensor) -> Tensor:
         if self.n_groups == 1:
             return torch.dot(a, b).reshape(1)
-        return _segment_sum(a * b, self.group, self.n_groups)
+        return segment_sum(a * b, self.group, self.n_groups)
 
     def spread(self, v: Tensor) -> Tensor:
         """Per-group scalars (n_groups,) -> per-variable (n,) (a broadcastable scalar for one group)."""
@@ -184,7 +184,7 @@ def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: 
         x_try = torch.clamp(x + step * d, lo, hi)
         f_try, g_try = fun(x_try)
         evals += 1
-        decrease = _segment_sum(g * (x_try - x), group, n_groups)
+        decrease = segment_sum(g * (x_try - x), group, n_groups)
         ok = pending & torch.isfinite(f_try) & (f_try <= f + c1 * decrease + slack)
         okv = ok[group]
         x_acc = torch.where(okv, x_try, x_acc)

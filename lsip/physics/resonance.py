@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-_W_FLOOR = 1e-300
+W_FLOOR = 1e-300  # keeps the infinite slope of w0^(1/4) at w0 = 0 finite
 
 
 def resonance_energy(beta: Tensor, amplitude: Tensor, w0_donor: Tensor, w0_acceptor: Tensor) -> Tensor:
@@ -33,8 +33,8 @@ def resonance_energy(beta: Tensor, amplitude: Tensor, w0_donor: Tensor, w0_accep
     """
     # each factor is floored separately: (w_A w_B)^(1/4) = w_A^(1/4) w_B^(1/4) keeps the infinite slope at
     # w0 -> 0 visible to the solver even when both neutral weights vanish together (a dimer at c = 1)
-    root_d = torch.pow(torch.clamp(w0_donor, min=0.0) + _W_FLOOR, 0.25)
-    root_a = torch.pow(torch.clamp(w0_acceptor, min=0.0) + _W_FLOOR, 0.25)
+    root_d = torch.pow(torch.clamp(w0_donor, min=0.0) + W_FLOOR, 0.25)
+    root_a = torch.pow(torch.clamp(w0_acceptor, min=0.0) + W_FLOOR, 0.25)
     return -2.0 * beta * amplitude * root_d * root_a
 
 
