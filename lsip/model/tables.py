@@ -23,10 +23,12 @@ from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
 from lsip.physics.interpolate import (
+    cubic_blocks,
     cubic_eval,
+    cubic_eval_blocks,
     cubic_eval_with_slope,
     cubic_table,
-    log_radial_eval,
+    log_radial_eval_blocks,
     log_radial_table,
 )
 from lsip.physics.overlap import sto_1s_overlap
@@ -62,11 +64,13 @@ class ModelTables:
         rho = torch.tensor(np.array([[e.states[k].radial_density for k in STATE_LABELS] for e in ent]), **kw)
         r_grid = torch.tensor(library.r_grid, **kw)
         self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
+        self.rho_blocks = cubic_blocks(self.rho_table[0], N_STATES)  # (n_e, n - 1, 4, 4 states)
         self._build_embedding(ent, kw)
         self._pair_slot: dict[tuple[int, int], int] = {}
         self._v_tables: list[Tensor] = []
         self._channel_cut: list[float] = []
         self.v_table = torch.zeros((0, 1, 4), **kw)
+        self.v_blocks = torch.zeros((0, 1, 4, 16), **kw)  # (slot, interval, coefficient, state pair)
         self.channel_cut = torch.zeros(0, **kw)
         n_r = math.ceil((params.short_range_cutoff - _R_MIN) / _R_STEP) + 1
         self.r_axis = _R_MIN + _R_STEP * np.arange(n_r)
@@ -96,6 +100,7 @@ class ModelTables:
         slots = np.array([self._slot(int(k) // n_e, int(k) % n_e) for k in uniq], dtype=np.int64)
         if self._v_tables and self.v_table.shape[0] != 16 * len(self._v_tables):
             self.v_table = torch.cat(self._v_tables, dim=0)
+            self.v_blocks = cubic_blocks(self.v_table, 16)
             self.channel_cut = torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype)
         return slots[np.asarray(inverse).reshape(-1)] if len(keys) else np.zeros(0, np.int64)
 
@@ -152,14 +157,12 @@ class ModelTables:
     # ----------------------------------------------------------------------------------------------
     def penetration(self, slot: Tensor, r: Tensor) -> Tensor:
         """(P, 4, 4) V^{kl}(R) for pairs of slot ``slot`` at distances ``r`` (bohr); hartree."""
-        func = slot[:, None] * 16 + torch.arange(16, device=self.device)[None, :]
-        rr = r[:, None].expand(-1, 16)
-        return cubic_eval(self.v_table, func, rr, _R_MIN, _R_STEP).reshape(-1, 4, 4)
+        return cubic_eval_blocks(self.v_blocks, slot, r, _R_MIN, _R_STEP).reshape(-1, 4, 4)
 
     def state_density(self, elem: Tensor, r: Tensor) -> Tensor:
         """(P, 4) basis densities rho_{e,k}(r) of element ``elem`` at distances ``r``; bohr^-3."""
-        func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
-        return log_radial_eval(*self.rho_table, func, r[:, None].expand(-1, N_STATES))
+        _, ln_r0, h, ln_rmax = self.rho_table
+        return log_radial_eval_blocks(self.rho_blocks, ln_r0, h, ln_rmax, elem, r)
 
     def embedding(self, elem: Tensor, rho_bar: Tensor) -> Tensor:
         """(n, 4) F_{e,k}(rho_bar) for each atom's element and host density (bohr^-3); hartree."""

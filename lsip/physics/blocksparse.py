@@ -53,6 +53,8 @@ class BlockSparseOperator:
             r, c = self.shape_blocks
             data = blocks[order].detach().cpu().numpy()
             self._matrix = sp.bsr_matrix((data, col[order].cpu().numpy(), indptr), shape=(n_rows * r, n_cols * c))
+            if c == 1:  # column vectors as blocks: plain CSR is 2x faster than BSR
+                self._matrix = self._matrix.tocsr()
         else:
             self.row, self.col, self.blocks = row, col, blocks
 

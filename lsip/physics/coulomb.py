@@ -106,7 +106,7 @@ class DensePotential(torch.autograd.Function):
         grad_pos = None
         if ctx.needs_input_grad[0]:
             rhs = torch.cat([q[:, None], q[:, None] * positions, grad[:, None], grad[:, None] * positions], dim=1)
-            m = (j * j * j) @ rhs
+            m = torch.pow(j, 3) @ rhs
             grad_pos = -(grad[:, None] * (m[:, 0:1] * positions - m[:, 1:4])
                          + q[:, None] * (m[:, 4:5] * positions - m[:, 5:8]))
         return grad_pos, grad_q, None

@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 _LOG_FLOOR = -700.0  # ln of the smallest density kept (ln rho below this is treated as zero density)
+_TINY = 1e-300  # values below are set to zero: subnormal floats make arithmetic ~100x slower
 
 
 def cubic_table(y: Tensor, h: float) -> Tensor:
@@ -109,6 +110,68 @@ def cubic_eval_with_slope(table: Tensor, func: Tensor, x: Tensor, x0: float, h: 
             return value, None
         dv = (b + t * (2.0 * c + 3.0 * t * d)) / h
         return value, torch.where(inside, dv, torch.zeros_like(dv))
+
+
+def cubic_blocks(table: Tensor, block_size: int) -> Tensor:
+    """Regroup a :func:`cubic_table` of B * F functions into (B, n - 1, 4, F): the F functions of a block that are
+    always evaluated at the same abscissa (e.g. the 16 state pairs of one element pair at one distance) then
+    sit next to each other in memory and :func:`cubic_eval_blocks` gathers one contiguous row per point."""
+    n_f, n_int, _ = table.shape
+    return table.reshape(n_f // block_size, block_size, n_int, 4).permute(0, 2, 3, 1).contiguous()
+
+
+def cubic_eval_blocks(blocks: Tensor, block: Tensor, x: Tensor, x0: float, h: float) -> Tensor:
+    """All F functions of block ``block[i]`` at ``x[i]``: (P, F), differentiable in ``x`` (P,).
+
+    Same interpolant and clamping as :func:`cubic_eval` (``blocks`` from :func:`cubic_blocks`).
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _CubicBlockEval.apply(x, blocks, block, x0, h)
+    return _cubic_blocks_with_slope(blocks, block, x, x0, h, slope=False)[0]
+
+
+def _cubic_blocks_with_slope(blocks: Tensor, block: Tensor, x: Tensor, x0: float, h: float,
+                             slope: bool = True) -> tuple[Tensor, Tensor | None]:
+    n_int = blocks.shape[1]
+    with torch.no_grad():
+        u = (x - x0) / h
+        inside = ((u >= 0.0) & (u <= float(n_int) - 1e-9))[:, None]
+        u = torch.clamp(u, 0.0, float(n_int) - 1e-9)
+        k = torch.floor(u).long()
+        t = (u - k.to(u.dtype))[:, None]
+        coef = blocks.reshape(-1, 4, blocks.shape[-1]).index_select(0, block * n_int + k)  # (P, 4, F)
+        a, b, c, d = coef.unbind(1)
+        value = a + t * (b + t * (c + t * d))
+        if not slope:
+            return value, None
+        dv = (b + t * (2.0 * c + 3.0 * t * d)) / h
+        return value, torch.where(inside, dv, torch.zeros_like(dv))
+
+
+class _CubicBlockEval(torch.autograd.Function):
+    """Autograd wrapper of :func:`cubic_eval_blocks`: saves the (P, F) slopes."""
+
+    @staticmethod
+    def forward(ctx: object, x: Tensor, blocks: Tensor, block: Tensor, x0: float, h: float) -> Tensor:
+        value, slope = _cubic_blocks_with_slope(blocks, block, x, x0, h)
+        ctx.save_for_backward(slope)
+        return value
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: object, grad: Tensor) -> tuple:
+        (slope,) = ctx.saved_tensors
+        return (grad * slope).sum(-1), None, None, None, None
+
+
+def log_radial_eval_blocks(blocks: Tensor, ln_r0: float, h: float, ln_rmax: float, block: Tensor,
+                           r: Tensor) -> Tensor:
+    """All F radial functions of block ``block[i]`` at distance ``r[i]`` (bohr): (P, F), like
+    :func:`log_radial_eval` (``blocks`` = :func:`cubic_blocks` of a :func:`log_radial_table`)."""
+    ln_r = torch.log(torch.clamp(r, min=math.exp(ln_r0)))
+    val = torch.exp(cubic_eval_blocks(blocks, block, ln_r, ln_r0, h))
+    keep = (ln_r <= ln_rmax)[:, None] & (val > _TINY)  # no subnormal numbers (slow arithmetic)
+    return torch.where(keep, val, torch.zeros_like(val))
 
 
 def log_radial_table(r_grid: Tensor, rho: Tensor) -> tuple[Tensor, float, float, float]:
