@@ -22,6 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+# as the project's scripts run it: 2 threads that sleep (not spin) between parallel regions; spinning OpenMP
+# threads starve the other BLAS/sparse calls of this 2-core machine (2-3x slower solves measured)
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

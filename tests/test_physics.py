@@ -205,3 +205,28 @@ def test_block_sparse_operator_backends_match_dense(shape):
     assert float(dense[n - 1].abs().max()) == 0.0
     with pytest.raises(ValueError, match="backend"):
         BlockSparseOperator(row, col, blocks, n, n, "mkl")
+
+
+def test_compact_lbfgs_memory_equals_two_loop_recursion():
+    """The single-structure compact representation gives the two-loop product H g, through ring wrap-around,
+    rejected pairs (s.y <= 0) and a reset."""
+    from lsip.physics.optimize import _CompactMemory, _Memory
+
+    g = torch.Generator().manual_seed(2)
+    n = 40
+    a = torch.randn(n, n, generator=g, dtype=f64)
+    hess = a @ a.T / n + torch.eye(n, dtype=f64)  # SPD: every pair s, H s has s.y > 0
+    group = torch.zeros(n, dtype=torch.long)
+    two_loop, compact = _Memory(4, group, 1), _CompactMemory(4, n, f64, torch.device("cpu"))
+    for k in range(7):
+        s = torch.randn(n, generator=g, dtype=f64)
+        y = hess @ s if k != 3 else -s  # the 4th pair has negative curvature: both must skip it
+        two_loop.push(s, y)
+        two_loop.pairs = [p for p in two_loop.pairs if float(p[2]) > 0][-4:]
+        compact.push(s, y)
+        v = torch.randn(n, generator=g, dtype=f64)
+        torch.testing.assert_close(compact.direction(v), two_loop.direction(v), rtol=1e-10, atol=1e-12)
+    assert len(compact.slots) == 4
+    compact.reset(torch.tensor([True]))
+    torch.testing.assert_close(compact.direction(v), -v)
+

@@ -182,7 +182,7 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
     residual = result.residual.cpu().numpy()
     converged = result.converged.cpu().numpy()
-    mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables)
+    mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables, prob.energy)
     report = EncoderReport(
         converged=converged, residual=residual, iterations=result.iterations,
         iterations_per_structure=result.group_iterations.cpu().numpy(), mu_atoms=mu_atoms, mu=mu,
@@ -192,20 +192,21 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     return latent, report
 
 
-def chemical_potentials(latent: Latent, geometry: PairGeometry, topo: BatchTopology,
-                        tables: ModelTables) -> tuple[Tensor, Tensor]:
+def chemical_potentials(latent: Latent, geometry: PairGeometry, topo: BatchTopology, tables: ModelTables,
+                        objective: EqualizationObjective | None = None) -> tuple[Tensor, Tensor]:
     """mu_A = (dE/dw_A^- - dE/dw_A^+)/2 (hartree) and its per-structure mean.
 
     For a free atom this is -(I + A)/2 = -chi (Mulliken); at the solution the mu_A of atoms joined by
     populated channels are close to each other (equalization, up to the resonance and hardness terms).
     """
-    w = latent_weights(latent.amplitude, latent.excited, latent.reservoir, topo).detach().requires_grad_(True)
-    e = total_energy(w, latent.amplitude.detach(), geometry, topo, tables)
-    (gw,) = torch.autograd.grad(e, w)
-    mu_atoms = 0.5 * (gw[:, 2] - gw[:, 0])
+    objective = objective or EqualizationObjective(topo, tables, geometry)
+    with torch.no_grad():
+        w = latent_weights(latent.amplitude, latent.excited, latent.reservoir, topo)
+        _, grad_u, _ = objective(w, latent.amplitude)
+    mu_atoms = 0.5 * (grad_u[:, 1] - grad_u[:, 0])
     counts = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device).index_add(0, topo.mol, torch.ones_like(mu_atoms))
     mu = torch.zeros_like(counts).index_add(0, topo.mol, mu_atoms) / counts
-    return mu_atoms.detach(), mu.detach()
+    return mu_atoms, mu
 
 
 def _active_bounds(latent: Latent, topo: BatchTopology) -> list[dict[str, int]]:

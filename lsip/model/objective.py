@@ -42,11 +42,12 @@ from lsip.physics.resonance import W_FLOOR
 
 #: w = e0 + D u with u = (w+, w-, w*): columns of D are the derivatives of (w+, w0, w-, w*) by u
 _FREE = (CAT, ANI, EXC)
+_D = ((1.0, 0.0, 0.0), (-1.0, -1.0, -1.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
 def _free_part(v: Tensor) -> Tensor:
     """D^T v for v (..., 4) on the state axis: (v+ - v0, v- - v0, v* - v0), shape (..., 3)."""
-    return v[..., list(_FREE)] - v[..., NEU : NEU + 1]
+    return v @ torch.tensor(_D, dtype=v.dtype, device=v.device)
 
 
 class EqualizationObjective:
@@ -70,19 +71,20 @@ class EqualizationObjective:
         self.constant = zeros
         self.field_const = torch.zeros(n, 4, dtype=t.dtype, device=t.device)
         if len(i):
-            v, v_t = geometry.v_sr, geometry.v_sr.transpose(1, 2)
+            v = geometry.v_sr
             mol_pair = topo.mol[i]
             self.constant = segment_sum(v[:, NEU, NEU] + geometry.repulsion, mol_pair, topo.n_mols)
             # directed pairs A <- B: (i <- j) with V, rho_at_i and (j <- i) with V^T, rho_at_j
             row, col = torch.cat([i, j]), torch.cat([j, i])
-            v_dir = torch.cat([v, v_t])
-            rho_dir = torch.cat([geometry.rho_at_i, geometry.rho_at_j])  # density of B's states at A
-            c_blocks = _free_part(_free_part(v_dir).transpose(1, 2)).transpose(1, 2)  # D^T V D (P, 3, 3)
-            blocks = torch.cat([c_blocks, _free_part(rho_dir)[:, None, :]], dim=1)  # (P, 4, 3)
+            c_ij = _free_part(_free_part(v).transpose(1, 2)).transpose(1, 2)  # D^T V D (P, 3, 3)
+            rho_i, rho_j = _free_part(geometry.rho_at_i), _free_part(geometry.rho_at_j)  # (P, 3)
+            blocks = torch.cat([torch.cat([c_ij, rho_i[:, None, :]], dim=1),
+                                torch.cat([c_ij.transpose(1, 2), rho_j[:, None, :]], dim=1)])  # (2P, 4, 3)
             self.pair_op = BlockSparseOperator(row, col, blocks, n, n, backend)
-            self.density_back = BlockSparseOperator(col, row, _free_part(rho_dir)[:, :, None], n, n, backend)
-            const = torch.cat([_free_part(v_dir[:, :, NEU]), rho_dir[:, NEU, None]], dim=1)  # (P, 4)
-            self.field_const.index_add_(0, row, const)
+            self.density_back = BlockSparseOperator(col, row, torch.cat([rho_i, rho_j])[:, :, None], n, n, backend)
+            const_i = torch.cat([_free_part(v[:, :, NEU]), geometry.rho_at_i[:, NEU, None]], dim=1)  # (P, 4)
+            const_j = torch.cat([_free_part(v[:, NEU, :]), geometry.rho_at_j[:, NEU, None]], dim=1)
+            self.field_const.index_add_(0, i, const_i).index_add_(0, j, const_j)
 
     def __call__(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Energy per structure (n_mols,), dE/du (n, 3) and dE/ds at fixed w (n_ch,); hartree."""
@@ -118,17 +120,17 @@ class EqualizationObjective:
         if not len(s):
             return s, s, d_w0
         c = s * s
-        w0d, w0a = w[topo.ch_donor, NEU], w[topo.ch_acceptor, NEU]
-        root_d = torch.pow(torch.clamp(w0d, min=0.0) + W_FLOOR, 0.25)
-        root_a = torch.pow(torch.clamp(w0a, min=0.0) + W_FLOOR, 0.25)
-        e_res = -2.0 * g.beta * s * root_d * root_a
+        # (w0 + floor)^(1/4) once per atom, then gathered per channel
+        w0 = torch.clamp(w[:, NEU], min=0.0) + W_FLOOR
+        root = torch.pow(w0, 0.25)
+        roots = root[topo.ch_donor] * root[topo.ch_acceptor]
+        e_res = -2.0 * g.beta * s * roots
         e_ch = e_res + c * (1.0 - c) * g.x_corr
-        grad_s = -2.0 * g.beta * root_d * root_a + 2.0 * s * (1.0 - 2.0 * c) * g.x_corr
-        # d root / d w0 = root / (4 (w0 + floor)), zero on the clamped side (as autograd of clamp gives)
-        zero = torch.zeros_like(e_res)
-        d_w0d = torch.where(w0d > 0, 0.25 * e_res / (torch.clamp(w0d, min=0.0) + W_FLOOR), zero)
-        d_w0a = torch.where(w0a > 0, 0.25 * e_res / (torch.clamp(w0a, min=0.0) + W_FLOOR), zero)
-        d_w0.index_add_(0, topo.ch_donor, d_w0d).index_add_(0, topo.ch_acceptor, d_w0a)
+        grad_s = -2.0 * g.beta * roots + 2.0 * s * (1.0 - 2.0 * c) * g.x_corr
+        # d root / d w0 = root / (4 (w0 + floor)): the resonance energy of every channel of an atom, summed, times
+        # 1 / (4 w0); zero on the clamped side w0 <= 0 (as autograd of clamp gives)
+        d_w0.index_add_(0, topo.ch_donor, e_res).index_add_(0, topo.ch_acceptor, e_res)
+        d_w0 = torch.where(w[:, NEU] > 0, 0.25 * d_w0 / w0, torch.zeros_like(d_w0))
         return e_ch, grad_s, d_w0
 
 

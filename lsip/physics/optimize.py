@@ -56,11 +56,22 @@ def segment_sum(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
     return torch.zeros(n_groups, dtype=v.dtype, device=v.device).index_add(0, group, v)
 
 
+def segment_max(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    """(n_groups,) max of non-negative ``v`` over each group (0 for an empty group)."""
+    if n_groups == 1:
+        return v.max().reshape(1) if len(v) else torch.zeros(1, dtype=v.dtype, device=v.device)
+    out = torch.zeros(n_groups, dtype=v.dtype, device=v.device)
+    return out.scatter_reduce(0, group, v, reduce="amax", include_self=True)
+
+
+def spread(v: Tensor, group: Tensor, n_groups: int) -> Tensor:
+    """Per-group values (n_groups,) -> per-variable (n,) (a broadcastable (1,) tensor for one group)."""
+    return v if n_groups == 1 else v[group]
+
+
 def projected_gradient_residual(x: Tensor, g: Tensor, lo: Tensor, hi: Tensor, group: Tensor, n_groups: int) -> Tensor:
     """(n_groups,) max_i |P(x - g) - x| over each group's variables."""
-    pg = (torch.clamp(x - g, lo, hi) - x).abs()
-    out = torch.zeros(n_groups, dtype=x.dtype, device=x.device)
-    return out.scatter_reduce(0, group, pg, reduce="amax", include_self=True)
+    return segment_max((torch.clamp(x - g, lo, hi) - x).abs(), group, n_groups)
 
 
 class _Memory:
@@ -77,7 +88,7 @@ class _Memory:
 
     def spread(self, v: Tensor) -> Tensor:
         """Per-group scalars (n_groups,) -> per-variable (n,) (a broadcastable scalar for one group)."""
-        return v if self.n_groups == 1 else v[self.group]
+        return spread(v, self.group, self.n_groups)
 
     def push(self, s: Tensor, y: Tensor) -> None:
         ys = self.dot(y, s)
@@ -89,6 +100,8 @@ class _Memory:
 
     def reset(self, groups: Tensor) -> None:
         """Forget the history of the groups flagged in ``groups`` (n_groups,) bool."""
+        if not bool(groups.any()):
+            return
         self.pairs = [(s, y, torch.where(groups, torch.zeros_like(r), r)) for s, y, r in self.pairs]
 
     def direction(self, g: Tensor) -> Tensor:
@@ -108,6 +121,73 @@ class _Memory:
             b = rho * self.dot(y, q)
             q = q + self.spread(a - b) * s
         return -q
+
+
+class _CompactMemory:
+    """L-BFGS pairs of a single group in the compact representation of Byrd, Nocedal & Schnabel,
+    Math. Program. 63, 129 (1994), Theorem 2.2, with H0 = gamma I (gamma = s.y / y.y of the newest pair):
+
+        H g = gamma g + S t - gamma Y u,   u = R^-1 S^T g,   t = R^-T ((D + gamma Y^T Y) u - gamma Y^T g),
+
+    R the upper triangle of S^T Y and D its diagonal (pairs in chronological order). Mathematically the same
+    product as the two-loop recursion of :class:`_Memory`, but two matrix products over the stored pairs
+    instead of ~4 m vector operations: a few times fewer passes over memory and Python calls per iteration.
+    The pairs live in a fixed (2 m, n) buffer (rows 0..m-1 = s, m..2m-1 = y) used as a ring.
+    """
+
+    def __init__(self, size: int, n: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.size = size
+        self.buf = torch.zeros(2 * size, n, dtype=dtype, device=device)
+        self.sy = torch.zeros(size, size, dtype=dtype, device=device)  # s_i . y_j (physical rows)
+        self.yy = torch.zeros(size, size, dtype=dtype, device=device)
+        self.slots: list[int] = []  # physical rows in chronological order
+        self.pairs = self.slots  # truthiness / len() as in _Memory
+
+    @staticmethod
+    def dot(a: Tensor, b: Tensor) -> Tensor:
+        return torch.dot(a, b).reshape(1)
+
+    @staticmethod
+    def spread(v: Tensor) -> Tensor:
+        return v
+
+    def push(self, s: Tensor, y: Tensor) -> None:
+        ys, yy = float(torch.dot(y, s)), float(torch.dot(y, y))
+        if not ys > 1e-14 * yy:
+            return
+        slot = self.slots.pop(0) if len(self.slots) == self.size else \
+            next(k for k in range(self.size) if k not in self.slots)
+        self.buf[slot], self.buf[self.size + slot] = s, y
+        m = self.size
+        prod = self.buf @ torch.stack([s, y], dim=1)  # (2m, 2): S s, S y, Y s, Y y
+        self.sy[slot, :] = prod[m:, 0]  # s_slot . y_j
+        self.sy[:, slot] = prod[:m, 1]  # s_j . y_slot
+        self.yy[slot, :] = prod[m:, 1]
+        self.yy[:, slot] = prod[m:, 1]
+        self.slots.append(slot)
+
+    def reset(self, groups: Tensor) -> None:
+        if bool(groups.any()):
+            self.slots.clear()
+
+    def direction(self, g: Tensor) -> Tensor:
+        if not self.slots:
+            return -g
+        idx = torch.tensor(self.slots, device=g.device)
+        m = self.size
+        proj = self.buf @ g
+        a, b = proj[idx], proj[m + idx]
+        sy = self.sy[idx][:, idx]
+        yy = self.yy[idx][:, idx]
+        gamma = sy[-1, -1] / yy[-1, -1]
+        r = torch.triu(sy)
+        u = torch.linalg.solve_triangular(r, a[:, None], upper=True)[:, 0]
+        rhs = torch.diagonal(sy) * u + gamma * (yy @ u) - gamma * b
+        t = torch.linalg.solve_triangular(r.T, rhs[:, None], upper=False)[:, 0]
+        coef = torch.zeros(2 * m, dtype=g.dtype, device=g.device)
+        coef[idx] = t
+        coef[m + idx] = -gamma * u
+        return -(gamma * g + self.buf.T @ coef)
 
 
 def projected_lbfgs(
@@ -133,7 +213,7 @@ def projected_lbfgs(
     """
     x = torch.clamp(x0, lo, hi)
     f, g = fun(x)
-    mem = _Memory(memory, group, n_groups)
+    mem = _Memory(memory, group, n_groups) if n_groups > 1 else _CompactMemory(memory, len(x), x.dtype, x.device)
     n_eval, trace, it = 1, [], 0
     stalled = torch.zeros(n_groups, dtype=torch.bool, device=x.device)
     group_iterations = torch.zeros(n_groups, dtype=torch.long, device=x.device)
@@ -146,19 +226,19 @@ def projected_lbfgs(
             break
         it += 1
         group_iterations += todo.long()
-        active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)) | ~todo[group]
+        active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)) | ~spread(todo, group, n_groups)
         free_g = torch.where(active, torch.zeros_like(g), g)
         d = torch.where(active, torch.zeros_like(g), mem.direction(free_g))
         uphill = mem.dot(d, free_g) >= 0
         if bool(uphill.any()):
             mem.reset(uphill)
-            d = torch.where(uphill[group], -free_g, d)
+            d = torch.where(spread(uphill, group, n_groups), -free_g, d)
         steepest = uphill | (len(mem.pairs) == 0)
         x_new, f_new, g_new, failed, evals = _line_search(fun, x, f, g, d, lo, hi, group, n_groups, todo, steepest)
         n_eval += evals
         stalled = stalled | (failed & steepest)  # a failed steepest-descent search: give up on that group
         mem.reset(failed)
-        mem.push(x_new - x, torch.where(todo[group], g_new - g, torch.zeros_like(g)))
+        mem.push(x_new - x, torch.where(spread(todo, group, n_groups), g_new - g, torch.zeros_like(g)))
         x, f, g = x_new, f_new, g_new
         res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
         trace.append((it, float(f[torch.isfinite(f)].sum()), float(res.max())))
@@ -170,8 +250,7 @@ def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: 
                  group: Tensor, n_groups: int, todo: Tensor, steepest: Tensor, c1: float = 1e-4,
                  shrink: float = 0.3, max_steps: int = 40) -> tuple:
     """Group-wise backtracking; returns the accepted point (unchanged for groups that failed)."""
-    dmax = torch.zeros(n_groups, dtype=x.dtype, device=x.device).scatter_reduce(
-        0, group, d.abs(), reduce="amax", include_self=True)
+    dmax = segment_max(d.abs(), group, n_groups)
     t = torch.where(steepest, 0.1 / torch.clamp(dmax, min=1e-12), torch.ones_like(dmax))
     pending = todo.clone()
     x_acc, f_acc, g_acc = x.clone(), f.clone(), g.clone()
@@ -180,13 +259,13 @@ def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: 
     for _ in range(max_steps):
         if not bool(pending.any()):
             break
-        step = torch.where(pending, t, torch.zeros_like(t))[group]
+        step = spread(torch.where(pending, t, torch.zeros_like(t)), group, n_groups)
         x_try = torch.clamp(x + step * d, lo, hi)
         f_try, g_try = fun(x_try)
         evals += 1
         decrease = segment_sum(g * (x_try - x), group, n_groups)
         ok = pending & torch.isfinite(f_try) & (f_try <= f + c1 * decrease + slack)
-        okv = ok[group]
+        okv = spread(ok, group, n_groups)
         x_acc = torch.where(okv, x_try, x_acc)
         g_acc = torch.where(okv, g_try, g_acc)
         f_acc = torch.where(ok, f_try, f_acc)
