@@ -91,24 +91,27 @@ class EqualizationObjective:
         topo, g = self.topo, self.geometry
         u = w[:, list(_FREE)]
         q = u[:, 0] - u[:, 1]
+        pairs = len(topo.sr_i) > 0
+        # the pair products (scipy, a worker thread on the CPU) overlap the torch work: Coulomb and channels
+        pending = self.pair_op.apply_async(u) if pairs else None
         phi = g.coulomb.apply(q)
-        field = self.field_const + (self.pair_op.apply(u) if len(topo.sr_i) else 0.0)
+        e_ch, grad_s, d_w0 = self._channels(w, s)
+        field = self.field_const + pending.result() if pairs else self.field_const
         pen, rho_bar = field[:, :3], field[:, 3]
         f_emb, df_emb = self.tables.embedding_with_slope(topo.elem, rho_bar)
+        pending = self.density_back.apply_async((w * df_emb).sum(-1, keepdim=True)) if pairs else None
         e_atom = (u * (self.linear_u + 0.5 * (pen + self.field_const[:, :3]))).sum(-1) + 0.5 * q * phi \
             + (w * f_emb).sum(-1)
-        grad = self.linear_u + pen + _free_part(f_emb)
+        grad = self.linear_u + pen + _free_part(f_emb) - d_w0[:, None]
         grad[:, 0] += phi
         grad[:, 1] -= phi
-        if len(topo.sr_i):
-            grad += self.density_back.apply((w * df_emb).sum(-1, keepdim=True))
         if self.temperature > 0.0:
             wc = torch.clamp(w, min=1e-300)
             e_atom = e_atom + self.temperature * (wc * torch.log(wc)).sum(-1)
             d_w = torch.where(w > 1e-300, torch.log(wc) + 1.0, torch.zeros_like(w))
             grad += self.temperature * _free_part(d_w)
-        e_ch, grad_s, d_w0 = self._channels(w, s)
-        grad -= d_w0[:, None]
+        if pending is not None:
+            grad += pending.result()
         energy = segment_sum(e_atom, topo.mol, topo.n_mols) + segment_sum(e_ch, self.mol_ch, topo.n_mols)
         return energy + self.constant, grad, grad_s
 

@@ -71,12 +71,13 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     cut = tables.channel_cut[topo.ch_slot]
     sw_ch = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
     beta = p.kappa * overlap * 0.5 * (tables.I[ed] + tables.I[ea]) * sw_ch
-    # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -
+    # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -; V is oriented
+    # (sr_i, sr_j): a channel i -> j reads V[k, l], a channel j -> i reads V[l, k]
     forward = topo.ch_donor == topo.sr_i[topo.ch_pair]
-    v_pair = v_sr[topo.ch_pair]  # (n_ch, 4, 4) oriented (sr_i, sr_j), switched
-    v = torch.where(forward[:, None, None], v_pair, v_pair.transpose(1, 2))  # oriented (donor, acceptor)
+    x_fwd = v_sr[:, NEU, NEU] - v_sr[:, CAT, NEU] - v_sr[:, NEU, ANI] + v_sr[:, CAT, ANI]
+    x_rev = v_sr[:, NEU, NEU] - v_sr[:, NEU, CAT] - v_sr[:, ANI, NEU] + v_sr[:, ANI, CAT]
     kern = _coulomb_kernel(r_ch, topo.cl_dsf.any() if topo.cl_dsf.numel() else False, p)
-    x_corr = v[:, NEU, NEU] - v[:, CAT, NEU] - v[:, NEU, ANI] + v[:, CAT, ANI] - kern
+    x_corr = torch.where(forward, x_fwd[topo.ch_pair], x_rev[topo.ch_pair]) - kern
     # point-charge Coulomb
     r_cl = safe_norm(pair_vectors(positions, topo.cl_i, topo.cl_j, topo.cl_shift))
     blocks = []

@@ -11,10 +11,16 @@ the pair-wise torch path is used (scatter-adds are cheap on GPUs). Both give the
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
+
+#: one worker thread for the scipy products: scipy's sparse kernels release the GIL, so a product can overlap the
+#: torch work of the caller (the solver runs the pair field next to the dense Coulomb product this way)
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsip-blocksparse")
 
 
 class BlockSparseOperator:
@@ -60,11 +66,30 @@ class BlockSparseOperator:
 
     def apply(self, x: Tensor) -> Tensor:
         """(n_rows, r) = M x for x (n_cols, c) (no autograd graph on the scipy path)."""
+        return self.apply_async(x).result()
+
+    def apply_async(self, x: Tensor) -> Pending:
+        """Start M x; ``.result()`` returns it. On the scipy path the product runs in a worker thread while the
+        caller goes on with other (torch) work; elsewhere it is computed at once."""
         r, _ = self.shape_blocks
         if self._matrix is not None:
-            y = self._matrix @ x.detach().cpu().numpy().reshape(-1)
-            return torch.from_numpy(y).reshape(self.n_rows, r).to(device=x.device, dtype=x.dtype)
+            arr = np.ascontiguousarray(x.detach().cpu().numpy()).reshape(-1)
+            return Pending(_WORKER.submit(self._matrix.__matmul__, arr), (self.n_rows, r), x)
         out = torch.zeros(self.n_rows, r, dtype=x.dtype, device=x.device)
         if len(self.row):
             out.index_add_(0, self.row, torch.bmm(self.blocks, x[self.col].unsqueeze(-1)).squeeze(-1))
-        return out
+        return Pending(None, out.shape, out)
+
+
+class Pending:
+    """A block-sparse product in flight (or done): :meth:`result` waits for it and returns the tensor."""
+
+    def __init__(self, future: Future | None, shape: tuple[int, int], like: Tensor) -> None:
+        self.future, self.shape, self.like = future, shape, like
+
+    def result(self) -> Tensor:
+        """(n_rows, r) tensor on the input's device and dtype."""
+        if self.future is None:
+            return self.like
+        y = torch.from_numpy(self.future.result()).reshape(self.shape)
+        return y.to(device=self.like.device, dtype=self.like.dtype)
