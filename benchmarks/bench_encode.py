@@ -58,7 +58,8 @@ def _time_dft(st: object) -> float:
     return time.perf_counter() - t0
 
 
-def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
+def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int, xtb_max: int = XTB_MAX,
+            dft_max: int = DFT_MAX) -> dict:
     from water_clusters import water_cluster
 
     from lsip.model.baselines import eeq_charges
@@ -84,10 +85,10 @@ def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int) -> dict:
         out["peak_mem_MB"] = torch.cuda.max_memory_allocated() / 2**20
     else:
         out["peak_mem_MB"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
-    if st.n_atoms <= XTB_MAX:
+    if st.n_atoms <= xtb_max:
         out["xtb_s"] = _time_xtb(st)
         out["ratio_lsip_over_xtb"] = best / out["xtb_s"]
-    if st.n_atoms <= DFT_MAX:
+    if st.n_atoms <= dft_max:
         out["dft_s"] = _time_dft(st)
         out["ratio_lsip_over_dft"] = best / out["dft_s"]
     if st.n_atoms <= eeq_max:
@@ -105,16 +106,18 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--eeq-max", type=int, default=9000)
+    ap.add_argument("--xtb-max", type=int, default=XTB_MAX, help="GFN2-xTB up to this size (0: none)")
+    ap.add_argument("--dft-max", type=int, default=DFT_MAX, help="PySCF DFT up to this size (0: none)")
     ap.add_argument("--out", default=str(HERE / "results" / "encode.json"))
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:  # child process: one size, fresh memory high-water mark
-        print(json.dumps(run_one(args.one, args.device, args.repeat, args.eeq_max)))
+        print(json.dumps(run_one(args.one, args.device, args.repeat, args.eeq_max, args.xtb_max, args.dft_max)))
         return
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
         cmd = [sys.executable, __file__, "--one", str(n), "--device", args.device, "--repeat", str(args.repeat),
-               "--eeq-max", str(args.eeq_max)]
+               "--eeq-max", str(args.eeq_max), "--xtb-max", str(args.xtb_max), "--dft-max", str(args.dft_max)]
         res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if res.returncode != 0:
             print(res.stderr[-2000:], file=sys.stderr)

@@ -208,8 +208,8 @@ def test_block_sparse_operator_backends_match_dense(shape):
 
 
 def test_compact_lbfgs_memory_equals_two_loop_recursion():
-    """The single-structure compact representation gives the two-loop product H g, through ring wrap-around,
-    rejected pairs (s.y <= 0) and a reset."""
+    """The single-structure compact representation gives the two-loop product H g, with and without a diagonal
+    preconditioner, through ring wrap-around, rejected pairs (s.y <= 0) and a reset."""
     from lsip.physics.optimize import _CompactMemory, _Memory
 
     g = torch.Generator().manual_seed(2)
@@ -226,6 +226,8 @@ def test_compact_lbfgs_memory_equals_two_loop_recursion():
         compact.push(s, y)
         v = torch.randn(n, generator=g, dtype=f64)
         torch.testing.assert_close(compact.direction(v), two_loop.direction(v), rtol=1e-10, atol=1e-12)
+        delta = 0.5 + torch.rand(n, generator=g, dtype=f64)  # a diagonal preconditioner H0 = gamma diag(delta)
+        torch.testing.assert_close(compact.direction(v, delta), two_loop.direction(v, delta), rtol=1e-10, atol=1e-12)
     assert len(compact.slots) == 4
     compact.reset(torch.tensor([True]))
     torch.testing.assert_close(compact.direction(v), -v)

@@ -80,6 +80,7 @@ class _Problem:
         self.interior[topo.ch_donor[coupled]] = True
         self.interior[topo.ch_acceptor[coupled]] = True
         self.energy = EqualizationObjective(topo, tables, geometry)
+        self.precondition = tables.params.precondition
         self.variable_group = self.groups()
 
     def pack(self, latent: Latent) -> Tensor:
@@ -143,7 +144,7 @@ class _Problem:
             s, excited, reservoir = self.unpack(x)
             w = latent_weights(s, excited, reservoir, self.topo)
             e, grad_w, grad_s_direct = self.energy(w, s)
-            g_s, g_x, g_r = latent_gradient(grad_w, grad_s_direct, s, self.topo)
+            g_s, g_x, g_r, transfer = latent_gradient(grad_w, grad_s_direct, s, self.topo)
             parts = [g_s, g_x]
             if self.n_res:
                 g_r = g_r[self.charged_atoms]
@@ -156,7 +157,30 @@ class _Problem:
             if bad is not None:
                 e = torch.where(bad, torch.full_like(e, float("inf")), e)
                 grad = torch.where(bad[self.variable_group], torch.zeros_like(grad), grad)
-        return e, grad
+            if not self.precondition:
+                return e, grad
+            return e, grad, self._inverse_curvature(s, transfer, reservoir)
+
+    def _inverse_curvature(self, s: Tensor, transfer: Tensor, reservoir: Tensor) -> Tensor:
+        """Diagonal preconditioner of the solver: inverse estimates of d2E/dx2 (hartree^-1).
+
+        A channel amplitude enters through c = s^2 in the weights (slope D = dE/dw+_A + dE/dw-_B, the cost of
+        moving one electron from A to B), the correction c (1 - c) X and the resonance, linear in s, so
+        d2E/ds2 ~ 2 (D + (1 - 6c) X); checked against finite differences of the gradient (median ratio 1.002 on
+        a water cluster). It halves the condition number of the Hessian (15 -> 7 for water clusters) and
+        with it the tail of the iterations (45 -> 34 energy evaluations for 3,000 atoms). Excited weights get a
+        typical 2.5 hartree; a reservoir logit theta, r = |Q| softmax(theta), gets 2.5 (dr/dtheta)^2 so that
+        nearly empty reservoir sites (flat in theta) still move.
+        """
+        c = s * s
+        h_s = torch.clamp(2.0 * (transfer + (1.0 - 6.0 * c) * self.geometry.x_corr), min=1.0)
+        parts = [1.0 / h_s, torch.full((self.n,), 1.0 / 2.5, dtype=s.dtype, device=s.device)]
+        if self.n_res:
+            r = reservoir[self.charged_atoms]
+            q = self.topo.total_charge.abs()[self.topo.mol[self.charged_atoms]]
+            dr = r * (1.0 - r / q)  # d r / d theta of the softmax
+            parts.append(1.0 / torch.clamp(2.5 * dr * dr, min=0.01))
+        return torch.cat(parts)
 
     def _infeasible(self, w: Tensor) -> Tensor | None:
         """(n_mols,) structures with w0 < 0 somewhere (or w0 = 0 on a coupled atom); None when all are fine."""
@@ -176,8 +200,10 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     p = tables.params
     prob = _Problem(topo, tables, geometry)
     lo, hi = prob.bounds()
+    # 7 curvature pairs: with the preconditioner as few iterations as 10 on water clusters, and fewer line-search
+    # failures on charged and ionic structures (measured on the gallery)
     result = projected_lbfgs(prob, prob.pack(start), lo, hi, prob.groups(), topo.n_mols, tol=p.tol,
-                             max_iter=max_iter or p.max_iter)
+                             max_iter=max_iter or p.max_iter, memory=7)
     s, excited, reservoir = prob.unpack(result.x)
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
     residual = result.residual.cpu().numpy()

@@ -148,10 +148,12 @@ def latent_gradient(grad_u: Tensor, grad_s_direct: Tensor, amplitude: Tensor,
 
     Returns
     -------
-    dE/ds (n_ch,), dE/dx (n,), dE/dr (n,).
+    dE/ds (n_ch,), dE/dx (n,), dE/dr (n,), and the transfer cost dE/dw+_A + dE/dw-_B of each channel (n_ch,)
+    (hartree per electron moved from A to B; the solver's preconditioner uses it).
     """
     d_plus, d_minus, g_x = grad_u.unbind(-1)
-    g_s = grad_s_direct + 2.0 * amplitude * (d_plus[topo.ch_donor] + d_minus[topo.ch_acceptor])
+    transfer = d_plus[topo.ch_donor] + d_minus[topo.ch_acceptor]
+    g_s = grad_s_direct + 2.0 * amplitude * transfer
     sign = torch.sign(topo.total_charge)[topo.mol]
     g_r = torch.where(sign > 0, d_plus, torch.where(sign < 0, d_minus, torch.zeros_like(d_plus)))
-    return g_s, g_x, g_r
+    return g_s, g_x, g_r, transfer

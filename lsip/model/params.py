@@ -38,6 +38,8 @@ class ModelParameters:
     electronic_temperature : T_e (hartree) of the optional entropy term -T_e S(w); 0 = off.
     tol : convergence threshold on the KKT residual (hartree per unit occupation).
     max_iter : iteration limit of the equalization solver.
+    precondition : scale the solver's steps by a diagonal curvature estimate (fewer iterations; off only to
+        study the solver).
     """
 
     name: str = "first-principles"
@@ -57,6 +59,7 @@ class ModelParameters:
     electronic_temperature: float = 0.0
     tol: float = 1e-7
     max_iter: int = 2000
+    precondition: bool = True
 
     def __post_init__(self) -> None:
         if self.coulomb not in ("auto", "dense", "dsf"):

@@ -104,7 +104,9 @@ class _Memory:
             return
         self.pairs = [(s, y, torch.where(groups, torch.zeros_like(r), r)) for s, y, r in self.pairs]
 
-    def direction(self, g: Tensor) -> Tensor:
+    def direction(self, g: Tensor, delta: Tensor | None = None) -> Tensor:
+        """-H g by the two-loop recursion; H0 = gamma I, or gamma diag(delta) with a preconditioner ``delta``
+        (gamma = s.y / y.H0 y of each group's newest pair)."""
         q = g.clone()
         alphas = []
         for s, y, rho in reversed(self.pairs):
@@ -113,10 +115,12 @@ class _Memory:
             q = q - self.spread(a) * y
         if self.pairs:
             s, y, rho = self.pairs[-1]
-            yy = self.dot(y, y)
+            yy = self.dot(y, y if delta is None else delta * y)
             gamma = torch.where((rho > 0) & (yy > 0), 1.0 / (rho * torch.where(yy > 0, yy, torch.ones_like(yy))),
                                 torch.ones_like(yy))
             q = q * self.spread(gamma)
+        if delta is not None:
+            q = q * delta
         for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
             b = rho * self.dot(y, q)
             q = q + self.spread(a - b) * s
@@ -138,6 +142,7 @@ class _CompactMemory:
     def __init__(self, size: int, n: int, dtype: torch.dtype, device: torch.device) -> None:
         self.size = size
         self.buf = torch.zeros(2 * size, n, dtype=dtype, device=device)
+        self.tmp = torch.empty(size, n, dtype=dtype, device=device)  # scratch for Y diag(delta)
         self.sy = torch.zeros(size, size, dtype=dtype, device=device)  # s_i . y_j (physical rows)
         self.yy = torch.zeros(size, size, dtype=dtype, device=device)
         self.slots: list[int] = []  # physical rows in chronological order
@@ -170,24 +175,38 @@ class _CompactMemory:
         if bool(groups.any()):
             self.slots.clear()
 
-    def direction(self, g: Tensor) -> Tensor:
+    def direction(self, g: Tensor, delta: Tensor | None = None) -> Tensor:
+        """-H g. With ``delta`` (n,) > 0 the initial matrix is H0 = gamma diag(delta) (a diagonal preconditioner,
+        gamma = s.y / y.delta.y of the newest pair) instead of gamma I."""
         if not self.slots:
-            return -g
+            return -g if delta is None else -delta * g
         idx = torch.tensor(self.slots, device=g.device)
         m = self.size
-        proj = self.buf @ g
-        a, b = proj[idx], proj[m + idx]
         sy = self.sy[idx][:, idx]
-        yy = self.yy[idx][:, idx]
-        gamma = sy[-1, -1] / yy[-1, -1]
         r = torch.triu(sy)
+        if delta is None:
+            proj = self.buf @ g
+            a, b = proj[idx], proj[m + idx]
+            ydy = self.yy[idx][:, idx]
+        else:
+            y_buf = self.buf[m:]
+            a = torch.mv(self.buf[:m], g)[idx]
+            dg = delta * g
+            b = torch.mv(y_buf, dg)[idx]
+            ydy = torch.mm(y_buf, torch.mul(y_buf, delta, out=self.tmp).T)[idx][:, idx]
+        gamma = sy[-1, -1] / ydy[-1, -1]
         u = torch.linalg.solve_triangular(r, a[:, None], upper=True)[:, 0]
-        rhs = torch.diagonal(sy) * u + gamma * (yy @ u) - gamma * b
+        rhs = torch.diagonal(sy) * u + gamma * (ydy @ u) - gamma * b
         t = torch.linalg.solve_triangular(r.T, rhs[:, None], upper=False)[:, 0]
         coef = torch.zeros(2 * m, dtype=g.dtype, device=g.device)
         coef[idx] = t
-        coef[m + idx] = -gamma * u
-        return -(gamma * g + self.buf.T @ coef)
+        if delta is None:
+            coef[m + idx] = -gamma * u
+            return -(gamma * g + self.buf.T @ coef)
+        coef_y = torch.zeros(m, dtype=g.dtype, device=g.device)
+        coef_y[idx] = u
+        out = torch.mv(self.buf[m:].T, coef_y).sub_(g).mul_(delta).mul_(-gamma)  # gamma delta (g - Y^T u)
+        return out.add_(torch.mv(self.buf[:m].T, coef[:m])).neg_()
 
 
 def projected_lbfgs(
@@ -214,7 +233,7 @@ def projected_lbfgs(
     if n_groups == 1:
         return _projected_lbfgs_single(fun, x0, lo, hi, tol, max_iter, memory)
     x = torch.clamp(x0, lo, hi)
-    f, g = fun(x)
+    f, g, delta = _evaluate(fun, x)
     mem = _Memory(memory, group, n_groups)
     n_eval, trace, it = 1, [], 0
     stalled = torch.zeros(n_groups, dtype=torch.bool, device=x.device)
@@ -230,18 +249,20 @@ def projected_lbfgs(
         group_iterations += todo.long()
         active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)) | ~spread(todo, group, n_groups)
         free_g = torch.where(active, torch.zeros_like(g), g)
-        d = torch.where(active, torch.zeros_like(g), mem.direction(free_g))
+        d = torch.where(active, torch.zeros_like(g), mem.direction(free_g, delta))
         uphill = mem.dot(d, free_g) >= 0
         if bool(uphill.any()):
             mem.reset(uphill)
-            d = torch.where(spread(uphill, group, n_groups), -free_g, d)
+            d = torch.where(spread(uphill, group, n_groups), -free_g if delta is None else -delta * free_g, d)
         steepest = uphill | (len(mem.pairs) == 0)
-        x_new, f_new, g_new, failed, evals = _line_search(fun, x, f, g, d, lo, hi, group, n_groups, todo, steepest)
+        x_new, f_new, g_new, delta_new, failed, evals = _line_search(fun, x, f, g, delta, d, lo, hi, group,
+                                                                     n_groups, todo, steepest)
         n_eval += evals
         stalled = stalled | (failed & steepest)  # a failed steepest-descent search: give up on that group
         mem.reset(failed)
-        mem.push(x_new - x, torch.where(spread(todo, group, n_groups), g_new - g, torch.zeros_like(g)))
-        x, f, g = x_new, f_new, g_new
+        keep = spread(todo, group, n_groups) & ~active  # curvature pairs on the free variables only
+        mem.push(x_new - x, torch.where(keep, g_new - g, torch.zeros_like(g)))
+        x, f, g, delta = x_new, f_new, g_new, delta_new
         res = projected_gradient_residual(x, g, lo, hi, group, n_groups)
         trace.append((it, float(f[torch.isfinite(f)].sum()), float(res.max())))
     converged = res <= tol
@@ -254,7 +275,7 @@ def _projected_lbfgs_single(fun: Callable, x0: Tensor, lo: Tensor, hi: Tensor, t
     quantities, in-place masks and the compact L-BFGS memory (a few vector passes per iteration instead of
     dozens: the optimizer's own cost was ~12 ms per iteration on 85,000 variables, as much as the energy)."""
     x = torch.clamp(x0, lo, hi)
-    f, g = fun(x)
+    f, g, delta = _evaluate(fun, x)
     mem = _CompactMemory(memory, len(x), x.dtype, x.device)
     n_eval, trace, it, stalled = 1, [], 0, False
     res = float(projected_gradient_residual(x, g, lo, hi, lo, 1))
@@ -266,21 +287,22 @@ def _projected_lbfgs_single(fun: Callable, x0: Tensor, lo: Tensor, hi: Tensor, t
         it += 1
         active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
         free_g = g.masked_fill(active, 0.0)
-        d = mem.direction(free_g).masked_fill_(active, 0.0)
+        d = mem.direction(free_g, delta).masked_fill_(active, 0.0)
         steepest = not mem.pairs
         if float(torch.dot(d, free_g)) >= 0:
             mem.reset(torch.ones(1, dtype=torch.bool))
-            d, steepest = -free_g, True
-        t = 0.1 / max(float(d.abs().max()), 1e-12) if steepest else 1.0
+            d, steepest = -free_g if delta is None else -delta * free_g, True
+        dmax = max(float(d.abs().max()), 1e-12)
+        t = (0.1 / dmax if delta is None else min(1.0, 0.3 / dmax)) if steepest else 1.0
         slack = 1e-14 * max(abs(float(f)), 1.0)  # round-off of f near convergence
         accepted = None
         for _ in range(max_steps):
             x_try = torch.clamp(x + t * d, lo, hi)
-            f_try, g_try = fun(x_try)
+            f_try, g_try, delta_try = _evaluate(fun, x_try)
             n_eval += 1
             step = x_try - x
             if bool(torch.isfinite(f_try).all()) and float(f_try) <= float(f) + c1 * float(torch.dot(g, step)) + slack:
-                accepted = (x_try, f_try, g_try, step)
+                accepted = (x_try, f_try, g_try, delta_try, step)
                 break
             t *= shrink
         if accepted is None:
@@ -288,8 +310,8 @@ def _projected_lbfgs_single(fun: Callable, x0: Tensor, lo: Tensor, hi: Tensor, t
             mem.reset(torch.ones(1, dtype=torch.bool))
             trace.append((it, float(f), res))
             continue
-        x, f_new, g_new, step = accepted
-        mem.push(step, g_new - g)
+        x, f_new, g_new, delta, step = accepted
+        mem.push(step, (g_new - g).masked_fill_(active, 0.0))
         f, g = f_new, g_new
         res = float(projected_gradient_residual(x, g, lo, hi, lo, 1))
         trace.append((it, float(f), res))
@@ -298,14 +320,22 @@ def _projected_lbfgs_single(fun: Callable, x0: Tensor, lo: Tensor, hi: Tensor, t
                           torch.tensor([it], device=x.device))
 
 
-def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: Tensor, hi: Tensor,
-                 group: Tensor, n_groups: int, todo: Tensor, steepest: Tensor, c1: float = 1e-4,
+def _evaluate(fun: Callable, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    """fun(x) -> (f, g) or (f, g, delta): the optional diagonal inverse-curvature estimate (preconditioner)."""
+    out = fun(x)
+    return (out[0], out[1], out[2] if len(out) > 2 else None)
+
+
+def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, delta: Tensor | None, d: Tensor, lo: Tensor,
+                 hi: Tensor, group: Tensor, n_groups: int, todo: Tensor, steepest: Tensor, c1: float = 1e-4,
                  shrink: float = 0.3, max_steps: int = 40) -> tuple:
     """Group-wise backtracking; returns the accepted point (unchanged for groups that failed)."""
-    dmax = segment_max(d.abs(), group, n_groups)
-    t = torch.where(steepest, 0.1 / torch.clamp(dmax, min=1e-12), torch.ones_like(dmax))
+    dmax = torch.clamp(segment_max(d.abs(), group, n_groups), min=1e-12)
+    first = 0.1 / dmax if delta is None else torch.clamp(0.3 / dmax, max=1.0)
+    t = torch.where(steepest, first, torch.ones_like(dmax))
     pending = todo.clone()
     x_acc, f_acc, g_acc = x.clone(), f.clone(), g.clone()
+    delta_acc = None if delta is None else delta.clone()
     slack = 1e-14 * torch.clamp(f.abs(), min=1.0)  # round-off of f near convergence
     evals = 0
     for _ in range(max_steps):
@@ -313,14 +343,16 @@ def _line_search(fun: Callable, x: Tensor, f: Tensor, g: Tensor, d: Tensor, lo: 
             break
         step = spread(torch.where(pending, t, torch.zeros_like(t)), group, n_groups)
         x_try = torch.clamp(x + step * d, lo, hi)
-        f_try, g_try = fun(x_try)
+        f_try, g_try, delta_try = _evaluate(fun, x_try)
         evals += 1
         decrease = segment_sum(g * (x_try - x), group, n_groups)
         ok = pending & torch.isfinite(f_try) & (f_try <= f + c1 * decrease + slack)
         okv = spread(ok, group, n_groups)
         x_acc = torch.where(okv, x_try, x_acc)
         g_acc = torch.where(okv, g_try, g_acc)
+        if delta_acc is not None:
+            delta_acc = torch.where(okv, delta_try, delta_acc)
         f_acc = torch.where(ok, f_try, f_acc)
         pending = pending & ~ok
         t = torch.where(pending, t * shrink, t)
-    return x_acc, f_acc, g_acc, pending, evals
+    return x_acc, f_acc, g_acc, delta_acc, pending, evals
