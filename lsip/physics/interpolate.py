@@ -141,11 +141,12 @@ def _cubic_blocks_with_slope(blocks: Tensor, block: Tensor, x: Tensor, x0: float
         t = (u - k.to(u.dtype))[:, None]
         coef = blocks.reshape(-1, 4, blocks.shape[-1]).index_select(0, block * n_int + k)  # (P, 4, F)
         a, b, c, d = coef.unbind(1)
-        value = a + t * (b + t * (c + t * d))
+        value = torch.addcmul(c, t, d).mul_(t).add_(b).mul_(t).add_(a)  # Horner, in place
         if not slope:
             return value, None
-        dv = (b + t * (2.0 * c + 3.0 * t * d)) / h
-        return value, torch.where(inside, dv, torch.zeros_like(dv))
+        dv = torch.addcmul(c, t, d, value=1.5).mul_(t).mul_(2.0).add_(b).div_(h)  # b + 2ct + 3dt^2
+        dv = dv.masked_fill_(~inside, 0.0)
+        return value, dv
 
 
 class _CubicBlockEval(torch.autograd.Function):

@@ -5,6 +5,7 @@ LiH in the sidebar gallery changes the headline numbers to LiH's model values.""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,17 @@ def _iframes(app_page) -> int:
     return app_page.page.locator('[data-testid="stMainBlockContainer"] iframe').count()
 
 
-def _metrics(app_page) -> dict[str, str]:
-    labels = app_page.page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
-    values = app_page.page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-    return {label.strip(): value.strip() for label, value in zip(labels, values)}
+def _metrics(app_page, keys: tuple[str, ...] = ("Energy", "Dipole"), timeout_s: float = 30.0) -> dict[str, str]:
+    """The page's st.metric label -> value, read once all ``keys`` are on the page (metrics arrive one by one
+    while a rerun streams in: reading too early gave a dict without the dipole under load)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        labels = app_page.page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+        values = app_page.page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        found = {label.strip(): value.strip() for label, value in zip(labels, values)}
+        if all(k in found for k in keys) or time.monotonic() > deadline:
+            return found
+        app_page.page.wait_for_timeout(200)
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[p.title for p in PAGES])
