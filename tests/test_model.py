@@ -119,9 +119,11 @@ def test_batch_equals_one_by_one(synth_model):
         # equal to within the solver tolerance (KKT residual 1e-7 Ha)
         torch.testing.assert_close(pb.charges, p1.charges, atol=2e-6, rtol=0)
         torch.testing.assert_close(pb.forces, p1.forces, atol=2e-6, rtol=0)
-        # each structure reports its own iteration count, close to its count when solved alone (the group-wise
-        # solver follows the same path up to round-off in the batched reductions), not the batch's maximum
-        assert abs(pb.iterations - p1.iterations) <= max(3, 0.1 * p1.iterations), (pb.iterations, p1.iterations)
+        # each structure reports its own iteration count, close to its count when solved alone, not the batch's
+        # maximum (a single structure runs the compact L-BFGS form, a batch the group-wise two-loop recursion:
+        # the same quasi-Newton model, so the paths agree up to round-off and to how rejected curvature pairs
+        # are dropped, which can move a charged structure's count by ~15 %)
+        assert abs(pb.iterations - p1.iterations) <= max(3, 0.2 * p1.iterations), (pb.iterations, p1.iterations)
     assert len({p.iterations for p in batch}) > 1
 
 

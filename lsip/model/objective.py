@@ -65,6 +65,7 @@ class EqualizationObjective:
         t, e, n = tables, topo.elem, topo.n_atoms
         self.linear_u = torch.stack([t.I[e], -t.A[e], t.eps[e]], dim=-1)
         self.mol_ch = topo.mol[topo.ch_donor]
+        self.minus_2beta, self.x_corr = -2.0 * geometry.beta, geometry.x_corr
         self.temperature = tables.params.electronic_temperature
         zeros = torch.zeros(topo.n_mols, dtype=t.dtype, device=t.device)
         i, j = topo.sr_i, topo.sr_j
@@ -118,7 +119,7 @@ class EqualizationObjective:
     def _channels(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-channel energies (configuration correction + resonance), dE/ds at fixed w, and the resonance's
         dE/dw0 per atom (n,)."""
-        topo, g = self.topo, self.geometry
+        topo = self.topo
         d_w0 = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
         if not len(s):
             return s, s, d_w0
@@ -126,10 +127,11 @@ class EqualizationObjective:
         # (w0 + floor)^(1/4) once per atom, then gathered per channel
         w0 = torch.clamp(w[:, NEU], min=0.0) + W_FLOOR
         root = torch.pow(w0, 0.25)
-        roots = root[topo.ch_donor] * root[topo.ch_acceptor]
-        e_res = -2.0 * g.beta * s * roots
-        e_ch = e_res + c * (1.0 - c) * g.x_corr
-        grad_s = -2.0 * g.beta * roots + 2.0 * s * (1.0 - 2.0 * c) * g.x_corr
+        coupling = root[topo.ch_donor].mul_(root[topo.ch_acceptor]).mul_(self.minus_2beta)  # -2 beta roots
+        e_res = coupling * s
+        x_c = self.x_corr * c
+        e_ch = x_c - x_c * c + e_res  # c (1 - c) X + resonance
+        grad_s = (self.x_corr - 2.0 * x_c).mul_(2.0 * s).add_(coupling)  # 2 s (1 - 2c) X - 2 beta roots
         # d root / d w0 = root / (4 (w0 + floor)): the resonance energy of every channel of an atom, summed, times
         # 1 / (4 w0); zero on the clamped side w0 <= 0 (as autograd of clamp gives)
         d_w0.index_add_(0, topo.ch_donor, e_res).index_add_(0, topo.ch_acceptor, e_res)

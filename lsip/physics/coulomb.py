@@ -106,7 +106,10 @@ class DensePotential(torch.autograd.Function):
         grad_pos = None
         if ctx.needs_input_grad[0]:
             rhs = torch.cat([q[:, None], q[:, None] * positions, grad[:, None], grad[:, None] * positions], dim=1)
-            m = torch.pow(j, 3) @ rhs
+            m = torch.empty_like(rhs)
+            for start in range(0, j.shape[0], 256):  # J^3 by row blocks: no m x m temporary
+                block = j[start : start + 256]
+                m[start : start + 256] = (block * block * block) @ rhs
             grad_pos = -(grad[:, None] * (m[:, 0:1] * positions - m[:, 1:4])
                          + q[:, None] * (m[:, 4:5] * positions - m[:, 5:8]))
         return grad_pos, grad_q, None
