@@ -73,11 +73,13 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     beta = p.kappa * overlap * 0.5 * (tables.I[ed] + tables.I[ea]) * sw_ch
     # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -; V is oriented
     # (sr_i, sr_j): a channel i -> j reads V[k, l], a channel j -> i reads V[l, k]
+    # (one product with a (16, 2) sign pattern: its backward is one matrix product, where eight element
+    # selections of the (n_sr, 4, 4) tensor would each allocate and fill a zero tensor of that size)
     forward = topo.ch_donor == topo.sr_i[topo.ch_pair]
-    x_fwd = v_sr[:, NEU, NEU] - v_sr[:, CAT, NEU] - v_sr[:, NEU, ANI] + v_sr[:, CAT, ANI]
-    x_rev = v_sr[:, NEU, NEU] - v_sr[:, NEU, CAT] - v_sr[:, ANI, NEU] + v_sr[:, ANI, CAT]
+    x_both = v_sr.reshape(-1, 16) @ _x_pattern(v_sr)  # (n_sr, 2): oriented i -> j, j -> i
     kern = _coulomb_kernel(r_ch, topo.cl_dsf.any() if topo.cl_dsf.numel() else False, p)
-    x_corr = torch.where(forward, x_fwd[topo.ch_pair], x_rev[topo.ch_pair]) - kern
+    x_pair = x_both[topo.ch_pair]
+    x_corr = torch.where(forward, x_pair[:, 0], x_pair[:, 1]) - kern
     # point-charge Coulomb
     r_cl = safe_norm(pair_vectors(positions, topo.cl_i, topo.cl_j, topo.cl_shift))
     blocks = []
@@ -92,6 +94,17 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
                               topo.n_atoms, self_term)
     repulsion = _born_mayer(topo, tables, r_sr) * sw
     return PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
+
+
+def _x_pattern(like: Tensor) -> Tensor:
+    """(16, 2) signs of X = V00 - V+0 - V0- + V+- on the flattened 4 x 4 state pairs, for a channel i -> j
+    (column 0, reading V[k, l]) and j -> i (column 1, reading V[l, k])."""
+    pat = torch.zeros(4, 4, 2, dtype=like.dtype, device=like.device)
+    for col, (a, b) in enumerate(((0, 1), (1, 0))):
+        for (k, l), sign in (((NEU, NEU), 1.0), ((CAT, NEU), -1.0), ((NEU, ANI), -1.0), ((CAT, ANI), 1.0)):
+            idx = (k, l) if (a, b) == (0, 1) else (l, k)
+            pat[idx[0], idx[1], col] += sign
+    return pat.reshape(16, 2)
 
 
 def _coulomb_kernel(r: Tensor, use_dsf: bool | Tensor, p: object) -> Tensor:
