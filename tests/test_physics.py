@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import numpy as np
 import pytest
@@ -254,3 +256,30 @@ def test_block_cubic_evaluation_equals_per_function_evaluation():
     (g_ref,) = torch.autograd.grad(v_ref.sum(), x_ref)
     torch.testing.assert_close(g, g_ref, rtol=1e-15, atol=1e-15)
     assert float(g[0]) == 0.0 and float(g[-1]) == 0.0 and float(g[2].abs()) > 0.1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_block_sparse_products_work_in_a_forked_child():
+    """The worker thread does not survive fork(): a child that inherits a used pool must get its own."""
+    from lsip.physics.blocksparse import BlockSparseOperator
+
+    op = BlockSparseOperator(torch.tensor([0, 1]), torch.tensor([1, 0]), torch.ones(2, 1, 1, dtype=f64), 2, 2, "scipy")
+    x = torch.tensor([[1.0], [2.0]], dtype=f64)
+    assert op.apply(x).flatten().tolist() == [2.0, 1.0]  # the parent's pool is now started
+    pid = os.fork()
+    if pid == 0:  # child: exit 0 only if the product completes, never return into pytest
+        ok = False
+        try:
+            ok = op.apply(x).flatten().tolist() == [2.0, 1.0]
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung on the block-sparse worker")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -11,6 +11,7 @@ the pair-wise torch path is used (scatter-adds are cheap on GPUs). Both give the
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -18,9 +19,17 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-#: one worker thread for the scipy products: scipy's sparse kernels release the GIL, so a product can overlap the
-#: torch work of the caller (the solver runs the pair field next to the dense Coulomb product this way)
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsip-blocksparse")
+#: one worker thread per process for the scipy products: scipy's sparse kernels release the GIL, so a product can
+#: overlap the torch work of the caller (the solver runs the pair field next to the dense Coulomb product this
+#: way). Created lazily and re-created in a forked child, whose copy of the parent's pool has no live thread.
+_WORKER: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    global _WORKER
+    if _WORKER is None or _WORKER[0] != os.getpid():
+        _WORKER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsip-blocksparse"))
+    return _WORKER[1]
 
 
 class BlockSparseOperator:
@@ -74,7 +83,7 @@ class BlockSparseOperator:
         r, _ = self.shape_blocks
         if self._matrix is not None:
             arr = np.ascontiguousarray(x.detach().cpu().numpy()).reshape(-1)
-            return Pending(_WORKER.submit(self._matrix.__matmul__, arr), (self.n_rows, r), x)
+            return Pending(_worker().submit(self._matrix.__matmul__, arr), (self.n_rows, r), x)
         out = torch.zeros(self.n_rows, r, dtype=x.dtype, device=x.device)
         if len(self.row):
             out.index_add_(0, self.row, torch.bmm(self.blocks, x[self.col].unsqueeze(-1)).squeeze(-1))
