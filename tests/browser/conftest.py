@@ -188,6 +188,11 @@ class AppPage:
             self.page.wait_for_timeout(100)
         raise AssertionError(f"app still running (or showing nothing) after {timeout_s} s")
 
+    def _script_idle(self) -> bool:
+        """The app's script is not running right now (no wait; see :meth:`wait_idle`)."""
+        idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        return self.page.locator(idle).count() > 0 and self.page.locator('[data-testid="stStatusWidget"]').count() == 0
+
     def canvas_stats(self) -> list[dict]:
         """Pixel statistics of every canvas in every frame (frames that detach mid-call are skipped)."""
         from playwright.sync_api import Error as PlaywrightError
@@ -214,10 +219,12 @@ class AppPage:
         deadline = time.monotonic() + timeout_s
         best: dict = {"drawn": 0}
         while time.monotonic() < deadline:
+            best = {"drawn": 0}  # only canvases of this poll: a rerun may have replaced (detached) older frames
             for stat in self.canvas_stats():
                 if stat["drawn"] > best["drawn"]:
                     best = stat
-            if best["drawn"] >= min_drawn:
+            # the page must also have settled: a view drawn while the script still runs can be replaced
+            if best["drawn"] >= min_drawn and self._script_idle():
                 return best
             self.page.wait_for_timeout(250)
         raise AssertionError(f"no 3D canvas with >= {min_drawn} drawn pixels after {timeout_s} s; best: {best}")
