@@ -23,20 +23,21 @@ def lib(shipped_model):
     return shipped_model.library
 
 
+def _fields(model, name: str):
+    st = gallery_structure(name)
+    pred = model.predict(st)
+    ref = ReferenceDFT(st, cache=False).kernel(model_weights=pred.weights.numpy())
+    return D.DensityFields(model.library, st, pred.weights.numpy(), ref), ref
+
+
 @pytest.fixture(scope="module")
 def h2_fields(shipped_model):
-    st = gallery_structure("h2")
-    pred = shipped_model.predict(st)
-    ref = ReferenceDFT(st, cache=False).kernel(model_weights=pred.weights.numpy())
-    return D.DensityFields(shipped_model.library, st, pred.weights.numpy(), ref), ref
+    return _fields(shipped_model, "h2")
 
 
 @pytest.fixture(scope="module")
 def lih_fields(shipped_model):
-    st = gallery_structure("lih")
-    pred = shipped_model.predict(st)
-    ref = ReferenceDFT(st, cache=False).kernel(model_weights=pred.weights.numpy())
-    return D.DensityFields(shipped_model.library, st, pred.weights.numpy(), ref), ref
+    return _fields(shipped_model, "lih")
 
 
 def test_h2_densities_integrate_to_two_electrons_on_one_grid(h2_fields):

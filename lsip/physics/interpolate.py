@@ -13,6 +13,7 @@ Outside the grid the value is clamped: below ``x0`` the first value, beyond the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -67,24 +68,27 @@ def cubic_eval(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float) -> T
     in ``x`` is the analytic slope of the cubic (first derivatives only: the table is a constant).
     """
     if torch.is_grad_enabled() and x.requires_grad:
-        return _CubicEval.apply(x, table, func, x0, h)
+        return _SlopeSaved.apply(x, lambda u: cubic_eval_with_slope(table, func, u, x0, h), False)
     return cubic_eval_with_slope(table, func, x, x0, h, slope=False)[0]
 
 
-class _CubicEval(torch.autograd.Function):
-    """Autograd wrapper of :func:`cubic_eval_with_slope`: saves the slope instead of the gather graph."""
+class _SlopeSaved(torch.autograd.Function):
+    """Autograd wrapper of a tabulated evaluation ``evaluate(x) -> (value, slope)`` that saves the slope instead
+    of the gather graph. ``per_row``: the value is (P, F) of one abscissa per row, and the gradient sums F."""
 
     @staticmethod
-    def forward(ctx: object, x: Tensor, table: Tensor, func: Tensor, x0: float, h: float) -> Tensor:
-        value, slope = cubic_eval_with_slope(table, func, x, x0, h)
+    def forward(ctx: object, x: Tensor, evaluate: Callable, per_row: bool) -> Tensor:
+        value, slope = evaluate(x)
         ctx.save_for_backward(slope)
+        ctx.per_row = per_row
         return value
 
     @staticmethod
     @once_differentiable
     def backward(ctx: object, grad: Tensor) -> tuple:
         (slope,) = ctx.saved_tensors
-        return grad * slope, None, None, None, None
+        g = grad * slope
+        return (g.sum(-1) if ctx.per_row else g), None, None
 
 
 def cubic_eval_with_slope(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float,
@@ -126,7 +130,7 @@ def cubic_eval_blocks(blocks: Tensor, block: Tensor, x: Tensor, x0: float, h: fl
     Same interpolant and clamping as :func:`cubic_eval` (``blocks`` from :func:`cubic_blocks`).
     """
     if torch.is_grad_enabled() and x.requires_grad:
-        return _CubicBlockEval.apply(x, blocks, block, x0, h)
+        return _SlopeSaved.apply(x, lambda u: _cubic_blocks_with_slope(blocks, block, u, x0, h), True)
     return _cubic_blocks_with_slope(blocks, block, x, x0, h, slope=False)[0]
 
 
@@ -147,22 +151,6 @@ def _cubic_blocks_with_slope(blocks: Tensor, block: Tensor, x: Tensor, x0: float
         dv = torch.addcmul(c, t, d, value=1.5).mul_(t).mul_(2.0).add_(b).div_(h)  # b + 2ct + 3dt^2
         dv = dv.masked_fill_(~inside, 0.0)
         return value, dv
-
-
-class _CubicBlockEval(torch.autograd.Function):
-    """Autograd wrapper of :func:`cubic_eval_blocks`: saves the (P, F) slopes."""
-
-    @staticmethod
-    def forward(ctx: object, x: Tensor, blocks: Tensor, block: Tensor, x0: float, h: float) -> Tensor:
-        value, slope = _cubic_blocks_with_slope(blocks, block, x, x0, h)
-        ctx.save_for_backward(slope)
-        return value
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: object, grad: Tensor) -> tuple:
-        (slope,) = ctx.saved_tensors
-        return (grad * slope).sum(-1), None, None, None, None
 
 
 def log_radial_eval_blocks(blocks: Tensor, ln_r0: float, h: float, ln_rmax: float, block: Tensor,
