@@ -80,7 +80,7 @@ def run_one(n_atoms: int, device: str, repeat: int, eeq_max: int, xtb_max: int =
         best = min(best, time.perf_counter() - t0)
     out = {"n_atoms": st.n_atoms, "lsip_s": best, "per_atom_us": best / st.n_atoms * 1e6,
            "iterations": pred.iterations, "converged": pred.converged, "channels": len(pred.donor),
-           "timings": model.last_timings, "coulomb": "dense" if st.n_atoms <= model.params.dense_max_atoms else "dsf"}
+           "timings": pred.timings, "coulomb": "dense" if st.n_atoms <= model.params.dense_max_atoms else "dsf"}
     if device == "cuda":
         out["peak_mem_MB"] = torch.cuda.max_memory_allocated() / 2**20
     else:

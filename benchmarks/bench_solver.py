@@ -82,7 +82,7 @@ def main() -> None:
             for v in VARIANTS:
                 t, pred = _predict(models[v], st, v)
                 if t < best[v][0]:
-                    best[v] = (t, pred, dict(models[v].last_timings))
+                    best[v] = (t, pred, dict(pred.timings))
         ref = best["default"][1]
         for v in VARIANTS:
             t, pred, timings = best[v]

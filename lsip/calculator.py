@@ -44,8 +44,8 @@ class LSIPCalculator(Calculator):
         st = structure_from_ase(self.atoms, charge=self.parameters.charge)
         warm = self._latent if (self.parameters.warm_start and self._n_atoms == st.n_atoms
                                 and "numbers" not in system_changes) else None
-        pred = self.model.predict(st, warm_start=warm)
-        self._latent, self._n_atoms = self.model.last_latent, st.n_atoms
+        pred = self.model.predict(st, guess=warm)
+        self._latent, self._n_atoms = pred.latent, st.n_atoms
         energies = sum(pred.terms.values()).numpy() * HARTREE_TO_EV
         self.results = {
             "energy": pred.energy * HARTREE_TO_EV,

@@ -214,15 +214,14 @@ def check_forces_fd(model: LSIPModel, structure: Structure, pred: Prediction, n_
     name = "forces = finite differences"
     if (skip := _too_large(name, tol, structure)) is not None:
         return skip
-    model.predict(structure, forces=False, raise_on_failure=False)
-    start = model.last_latent
+    start = model.predict(structure, forces=False, raise_on_failure=False).latent
     worst, rows = 0.0, []
     for atom, axis in fd_components(pred, n_components):
         energies = []
         for sign in (1.0, -1.0):
             pos = structure.positions.copy()
             pos[atom, axis] += sign * step
-            energies.append(model.predict(structure.with_positions(pos), warm_start=start, forces=False,
+            energies.append(model.predict(structure.with_positions(pos), guess=start, forces=False,
                                           raise_on_failure=False).energy)
         fd = -(energies[0] - energies[1]) / (2.0 * step * ANGSTROM_TO_BOHR)
         dev = abs(float(pred.forces[atom, axis]) - fd)
@@ -246,21 +245,19 @@ def run_diagnostics(model: LSIPModel, structure: Structure, pred: Prediction | N
 
     Parameters
     ----------
-    model : the model whose prediction is checked; re-solves run on a private copy (its ``last_latent`` and
-        the caller's are left alone).
+    model : the model whose prediction is checked (models hold no per-call state, so sharing it is safe).
     structure : the structure (angstrom) with its total charge.
     pred : the prediction to check (e.g. the app's cached one); computed with ``model`` when None.
     include_slow : also run the finite-difference forces (2 x 4 extra solves).
     """
-    local = model.with_params(model.params)
     if pred is None:
-        pred = local.predict(structure, raise_on_failure=False)
+        pred = model.predict(structure, raise_on_failure=False)
     results = [check_converged(pred, model.params.tol), check_term_sum(pred),
                check_charge_conservation(pred, structure.charge), check_weights(pred)]
     for key, check in RESOLVING_CHECKS.items():
         if key == "forces" and not include_slow:
             continue
-        results.append(check(local, structure, pred))
+        results.append(check(model, structure, pred))
     return results
 
 

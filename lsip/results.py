@@ -26,6 +26,17 @@ def _list(x: Any, scale: float = 1.0, digits: int = 10) -> list:
                     digits).tolist()
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None (JSON has no such numbers; docs/limits.md)."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def prediction_to_dict(pred: Prediction, *, trace: bool = False) -> dict[str, Any]:
     """JSON-ready summary of a :class:`Prediction` (keys of the ``lsip predict --json`` schema)."""
     dip_ea = pred.dipole.numpy() * BOHR_TO_ANGSTROM
@@ -54,6 +65,7 @@ def prediction_to_dict(pred: Prediction, *, trace: bool = False) -> dict[str, An
         "mu_atoms_eV": _list(pred.mu_atoms, HARTREE_TO_EV),
         "forces_eV_per_A": _list(pred.forces, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM),
         "converged": pred.converged,
+        **({"failure": pred.failure} if pred.failure else {}),
         "iterations": pred.iterations,
         "residual": pred.residual,
         "active_bounds": pred.active_bounds,

@@ -7,7 +7,7 @@ from covalent radii (``ase.data.covalent_radii`` x 1.2).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from ase.data import covalent_radii
@@ -57,13 +57,17 @@ def scan_structures(structure: Structure, i: int, j: int, distances: np.ndarray)
     return out, moved
 
 
-def run_scan(predict: Callable, structures: list[Structure]) -> list:
-    """Call ``predict(structure, warm_start)`` along the path, warm-starting each point from the previous.
+def predict_along(model: Any, structures: list[Structure], **kwargs: Any) -> list:
+    """``model.predict`` at every structure of a path, each warm-started from the previous point's latent.
 
-    ``predict`` returns ``(result, latent)``; the latent of one point seeds the next.
+    The one scan loop of the package (app, CLI, validation). ``kwargs`` go to ``predict`` (``forces``,
+    ``raise_on_failure``); the default here is ``raise_on_failure=False`` so one bad point does not lose the
+    others (its ``converged`` flag says so).
     """
-    results, latent = [], None
+    kwargs.setdefault("raise_on_failure", False)
+    out, guess = [], None
     for st in structures:
-        res, latent = predict(st, latent)
-        results.append(res)
-    return results
+        pred = model.predict(st, guess=guess, **kwargs)
+        out.append(pred)
+        guess = pred.latent
+    return out

@@ -24,7 +24,7 @@ from lsip.errors import ConvergenceError, LSIPError
 from lsip.model.baselines import as_array, eeq_charges, qeq_charges
 from lsip.model.decoder import Prediction
 from lsip.model.library import STATE_LABELS
-from lsip.scan import scan_structures
+from lsip.scan import predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
 
@@ -114,10 +114,7 @@ def model_scan(model: object, structure: Structure, i: int, j: int, distances: n
     if len(dist) < 2:
         raise LSIPError("a scan needs at least two distances")
     frames, moved = scan_structures(structure, i, j, dist)
-    preds, latent = [], None
-    for fr in frames:
-        preds.append(model.predict(fr, warm_start=latent, raise_on_failure=False))
-        latent = model.last_latent
+    preds = predict_along(model, frames)
     n = structure.n_atoms
     names = list(preds[0].term_totals)
     curves = ScanCurves(

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from lsip.gallery import gallery_structure
 from lsip.io import read_structure
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters
+from lsip.structure import Structure
 from lsip.units import BOHR_TO_ANGSTROM, E_BOHR_TO_DEBYE, HARTREE_TO_EV
 from lsip.viz import teaching
 
@@ -168,6 +170,33 @@ def test_generated_script_reproduces_the_numbers(shipped_model, tmp_path):
     assert out["terms_eV"] == pytest.approx({k: v * HARTREE_TO_EV for k, v in pred.term_totals.items()}, abs=1e-8)
     # and kappa matters: the default set gives another energy, so the comparison above is not vacuous
     assert abs(default.energy - pred.energy) * HARTREE_TO_EV > 1e-3
+
+
+def test_user_text_never_becomes_code(tmp_path):
+    """A structure name (a file's comment line) and a download name with quotes cannot run code (issue 10)."""
+    import ast
+
+    evil = '""" + __import__("os").system("touch PWNED") + """\n\'\'\' ; import os; os.system("touch PWNED") #'
+    structure = Structure(("H", "H"), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]]), name=evil)
+    src = export.reproduction_script(structure, ModelParameters(), file_name=evil + ".py")
+    tree = ast.parse(src)
+    # the name is one string constant assigned to NAME; the docstring holds no user text
+    names = [n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "NAME"]
+    assert len(names) == 1 and ast.literal_eval(names[0].value) == evil
+    doc = ast.get_docstring(tree)
+    assert evil not in doc and '"' not in doc
+    run_line = next(line for line in doc.splitlines() if line.startswith("Run with"))
+    assert re.fullmatch(r"Run with the lsip package installed: python [A-Za-z0-9_.-]+", run_line)
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "system"]
+    script = tmp_path / "s.py"
+    script.write_text(src)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "PWNED").exists()
+    assert export.file_stem(structure) and set(export.file_stem(structure)) <= set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def test_file_stem_is_safe():

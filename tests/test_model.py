@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsip.errors import ConvergenceError, StructureError, UnsupportedElementError
+from lsip.errors import ConvergenceError, LSIPError, StructureError, UnsupportedElementError
 from lsip.model.baselines import qeq_charges
 from lsip.model.terms import ENERGY_TERMS
 from lsip.structure import Structure
@@ -129,10 +129,40 @@ def test_batch_equals_one_by_one(synth_model):
 
 def test_warm_start_reaches_same_solution_in_fewer_iterations(synth_model):
     cold = synth_model.predict(dimer("Li", "F", 1.60))
-    synth_model.predict(dimer("Li", "F", 1.56))
-    warm = synth_model.predict(dimer("Li", "F", 1.60), warm_start=synth_model.last_latent)
+    near = synth_model.predict(dimer("Li", "F", 1.56))
+    warm = synth_model.predict(dimer("Li", "F", 1.60), guess=near.latent)
     assert warm.energy == pytest.approx(cold.energy, abs=1e-10)
     assert warm.iterations <= cold.iterations
+
+
+def test_guess_per_structure_in_a_batch(synth_model):
+    """A batch takes one guess per structure (None = cold); the result is the cold-start minimum."""
+    a, b = dimer("Li", "F", 1.60), dimer("Na", "Cl", 2.40)
+    cold = synth_model.predict([a, b])
+    near = synth_model.predict(dimer("Li", "F", 1.56))
+    warm = synth_model.predict([a, b], guess=[near.latent, None])
+    for c, w in zip(cold, warm):
+        assert w.energy == pytest.approx(c.energy, abs=1e-10)
+    with pytest.raises(LSIPError, match="guess has 1 latent"):
+        synth_model.predict([a, b], guess=[near.latent])
+
+
+def test_guess_of_another_charge_or_size_is_not_used(synth_model):
+    """The reservoir carries |Q|: a neutral guess for a cation must not break charge conservation."""
+    neutral = synth_model.predict(dimer("Li", "F", 1.60))
+    cation = synth_model.predict(dimer("Li", "F", 1.60).with_charge(1), guess=neutral.latent)
+    assert float(cation.charges.sum()) == pytest.approx(1.0, abs=1e-10)
+    single = synth_model.predict(Structure(("F",), np.zeros((1, 3))), guess=neutral.latent)
+    assert single.converged
+
+
+def test_non_finite_result_is_never_converged(synth_model):
+    from lsip.model import model as model_module
+
+    pred = synth_model.predict(dimer("Li", "F", 1.60))
+    pred.energy = float("nan")
+    model_module._flag_non_finite(pred)
+    assert not pred.converged and "NaN" in pred.failure
 
 
 def test_chemical_potential_of_a_free_atom_is_minus_mulliken_electronegativity(synth_model, synth_library):

@@ -14,8 +14,8 @@ from lsip.errors import ConvergenceError, LSIPError
 from lsip.io import format_from_extension, read_structures
 from lsip.model.baselines import baseline
 from lsip.model.model import LSIPModel
-from lsip.results import baseline_to_dict, prediction_to_dict
-from lsip.scan import scan_structures
+from lsip.results import baseline_to_dict, json_safe, prediction_to_dict
+from lsip.scan import predict_along, scan_structures
 from lsip.structure import Structure
 
 
@@ -71,7 +71,7 @@ def run_predict(args: argparse.Namespace) -> int:
     structures = _read(args)
     results = _run_model(args, structures)
     if args.json:
-        print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
+        print(json.dumps(json_safe(results[0] if len(results) == 1 else results), indent=1, allow_nan=False))
     else:
         for st, r in zip(structures, results):
             _print_table(st, r)
@@ -88,16 +88,14 @@ def run_scan(args: argparse.Namespace) -> int:
     points = []
     if args.model == "lsip":
         model = LSIPModel(params=args.params, device=args.device)
-        latent = None
-        for r, fr in zip(distances, frames):
-            pred = model.predict(fr, warm_start=latent, raise_on_failure=False)
-            latent = model.last_latent
-            points.append({"distance_A": float(r), **prediction_to_dict(pred)})
+        points = [{"distance_A": float(r), **prediction_to_dict(pred)}
+                  for r, pred in zip(distances, predict_along(model, frames))]
     else:
         points = [{"distance_A": float(r), **baseline_to_dict(baseline(args.model, fr))}
                   for r, fr in zip(distances, frames)]
     if args.json:
-        print(json.dumps({"atoms": list(args.atoms), "moved_atoms": moved, "points": points}, indent=1))
+        print(json.dumps(json_safe({"atoms": list(args.atoms), "moved_atoms": moved, "points": points}), indent=1,
+                         allow_nan=False))
     else:
         i, j = args.atoms
         print(f"scan of {st.formula}: atoms {i}-{j}, moving {moved}")

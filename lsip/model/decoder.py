@@ -36,7 +36,11 @@ class Prediction:
     dipole : (3,) e bohr about the centre of mass (point charges).
     mu : global chemical potential, hartree.  mu_atoms : (n,) hartree.  host_density : (n,) bohr^-3.
     converged, residual, iterations, active_bounds, trace, time_s : encoder diagnostics.
-    device : where it ran.  params_name : parameter set.  latent : this structure's latent coordinates.
+    device : where it ran.  params_name : parameter set.
+    latent : this structure's latent coordinates (atom indices local to the structure): pass it as
+        ``predict(next_geometry, guess=prediction.latent)`` to warm-start a scan or an MD step.
+    timings : seconds spent in topology, geometry, encode, decode and in total for the call that made it.
+    failure : why the prediction is not usable beyond non-convergence (e.g. non-finite numbers), else "".
     """
 
     symbols: tuple[str, ...]
@@ -67,6 +71,9 @@ class Prediction:
     time_s: float = 0.0
     device: str = "cpu"
     params_name: str = ""
+    latent: Latent | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    failure: str = ""
 
     @property
     def charge_fluctuation(self) -> Tensor:
@@ -133,6 +140,8 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
         iterations=int(report.iterations_per_structure[m]),
         active_bounds=report.active_bounds[m], trace=report.trace, time_s=report.time_s,
         device=str(tables.device), params_name=params_name,
+        latent=Latent(lat.amplitude[ch].to(cpu), lat.excited[atoms].to(cpu), lat.reservoir[atoms].to(cpu),
+                      (lat.donor[ch] - off).to(cpu), (lat.acceptor[ch] - off).to(cpu)),
     )
 
 

@@ -49,6 +49,12 @@ class Latent:
         return Latent(self.amplitude.detach(), self.excited.detach(), self.reservoir.detach(), self.donor,
                       self.acceptor)
 
+    def to_cpu(self) -> Latent:
+        """A copy on the CPU (guesses from several structures are combined there)."""
+        cpu = torch.device("cpu")
+        return Latent(self.amplitude.to(cpu), self.excited.to(cpu), self.reservoir.to(cpu), self.donor.to(cpu),
+                      self.acceptor.to(cpu))
+
 
 def latent_weights(amplitude: Tensor, excited: Tensor, reservoir: Tensor, topo: BatchTopology) -> Tensor:
     """(n, 4) ensemble weights (cation, neutral, anion, excited) from the latent coordinates."""
@@ -73,9 +79,22 @@ def initial_latent(topo: BatchTopology) -> Latent:
                   device=dev), reservoir, topo.ch_donor, topo.ch_acceptor)
 
 
+def concat_latents(parts: list[Latent]) -> Latent:
+    """One batch latent from per-structure latents (local atom indices), in batch order."""
+    offsets, total = [], 0
+    for lat in parts:
+        offsets.append(total)
+        total += len(lat.excited)
+    return Latent(torch.cat([p.amplitude for p in parts]), torch.cat([p.excited for p in parts]),
+                  torch.cat([p.reservoir for p in parts]),
+                  torch.cat([p.donor + o for p, o in zip(parts, offsets)]),
+                  torch.cat([p.acceptor + o for p, o in zip(parts, offsets)]))
+
+
 def warm_latent(previous: Latent, topo: BatchTopology) -> Latent:
     """Start from ``previous`` (another geometry of the same atoms): channels present in both keep their
-    amplitudes, new channels start at zero; excited weights and reservoir are copied."""
+    amplitudes, new channels start at zero; excited weights and reservoir are copied. A guess for another
+    number of atoms is ignored (the neutral start is used)."""
     start = initial_latent(topo)
     if previous.excited.shape != start.excited.shape:
         return start
@@ -83,10 +102,16 @@ def warm_latent(previous: Latent, topo: BatchTopology) -> Latent:
     old_key = (previous.donor * n + previous.acceptor).cpu()
     new_key = (topo.ch_donor * n + topo.ch_acceptor).cpu()
     lookup = dict(zip(old_key.tolist(), range(len(old_key))))
+    if previous.reservoir.shape != start.reservoir.shape:
+        return start
     amp = start.amplitude.clone()
     idx = [(k, lookup[key]) for k, key in enumerate(new_key.tolist()) if key in lookup]
     if idx:
         new_i, old_i = (torch.tensor(x, device=amp.device) for x in zip(*idx))
         amp[new_i] = previous.amplitude.to(amp)[old_i]
-    return Latent(amp, previous.excited.to(amp).clone(), previous.reservoir.to(amp).clone(), topo.ch_donor,
-                  topo.ch_acceptor)
+    reservoir = previous.reservoir.to(amp).clone()
+    # the reservoir carries |Q|: a guess from another total charge would violate sum_A r_A = |Q|
+    counts = torch.zeros(topo.n_mols, dtype=amp.dtype, device=amp.device).index_add(0, topo.mol, reservoir)
+    if not torch.allclose(counts, topo.total_charge.abs().to(amp), atol=1e-9):
+        reservoir = start.reservoir
+    return Latent(amp, previous.excited.to(amp).clone(), reservoir, topo.ch_donor, topo.ch_acceptor)

@@ -9,11 +9,19 @@ Everything the decoder needs from the latent library is turned once into tensors
 * per *ordered* element pair (e, f) present in a structure, built lazily: the 16 penetration potentials
   V^{kl}(R) (:func:`lsip.physics.coulomb.penetration_potential`) tabulated on a uniform R grid, and the
   channel cut-off distance where the Slater overlap falls below ``channel_overlap_min``.
+
+Thread safety (docs/model.md, "Shared state and threads"): one model serves every session of the app. The lazily
+built pair tables are the only mutable state; they are built under a per-instance lock and published as one
+immutable snapshot (:class:`PairTables`) by a single attribute assignment, so a reader sees either the old
+snapshot or the new one, never a table whose slot index runs past its rows. Slots only ever grow, so a slot
+handed out earlier stays valid in every later snapshot.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,6 +46,19 @@ N_STATES = len(STATE_LABELS)
 STATE_CHARGES = (1.0, 0.0, -1.0, 0.0)
 _R_MIN = 0.2  # bohr: start of the penetration-potential grid
 _R_STEP = 0.01  # bohr
+
+
+_LIBRARY_LOCK = threading.Lock()  # guards the per-library penetration-table cache (shared by models)
+
+
+@dataclass(frozen=True)
+class PairTables:
+    """An immutable snapshot of the per-element-pair tables: slot -> rows ``16 slot .. 16 slot + 15``."""
+
+    slots: dict[tuple[int, int], int]
+    v_table: Tensor  # (16 n_slots, n_r - 1, 4) cubic coefficients
+    v_blocks: Tensor  # (n_slots, n_r - 1, 4, 16)
+    channel_cut: Tensor  # (n_slots,) bohr
 
 
 class ModelTables:
@@ -66,12 +87,11 @@ class ModelTables:
         self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
         self.rho_blocks = cubic_blocks(self.rho_table[0], N_STATES)  # (n_e, n - 1, 4, 4 states)
         self._build_embedding(ent, kw)
-        self._pair_slot: dict[tuple[int, int], int] = {}
-        self._v_tables: list[Tensor] = []
+        self._lock = threading.Lock()
+        self._v_tables: list[Tensor] = []  # only touched under self._lock
         self._channel_cut: list[float] = []
-        self.v_table = torch.zeros((0, 1, 4), **kw)
-        self.v_blocks = torch.zeros((0, 1, 4, 16), **kw)  # (slot, interval, coefficient, state pair)
-        self.channel_cut = torch.zeros(0, **kw)
+        self._pairs = PairTables({}, torch.zeros((0, 1, 4), **kw), torch.zeros((0, 1, 4, 16), **kw),
+                                 torch.zeros(0, **kw))
         n_r = math.ceil((params.short_range_cutoff - _R_MIN) / _R_STEP) + 1
         self.r_axis = _R_MIN + _R_STEP * np.arange(n_r)
 
@@ -92,25 +112,53 @@ class ModelTables:
         self.library.check_symbols(list(symbols))
         return torch.tensor([self.index[s] for s in symbols], device=self.device, dtype=torch.long)
 
+    @property
+    def v_table(self) -> Tensor:
+        """(16 n_slots, n_r - 1, 4) penetration-potential cubic coefficients of the current snapshot."""
+        return self._pairs.v_table
+
+    @property
+    def v_blocks(self) -> Tensor:
+        """(n_slots, n_r - 1, 4, 16) the same coefficients, one contiguous block per element pair."""
+        return self._pairs.v_blocks
+
+    @property
+    def channel_cut(self) -> Tensor:
+        """(n_slots,) channel cut-off distance per element-pair slot, bohr."""
+        return self._pairs.channel_cut
+
     def pair_slots(self, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
-        """Slot of each ordered element pair, building missing tables; returns (P,) int64."""
+        """Slot of each ordered element pair, building missing tables; returns (P,) int64.
+
+        Safe to call from several threads at once: missing pairs are built under the instance lock and the new
+        snapshot is published before the lock is released (see the module docstring).
+        """
         n_e = len(self.symbols)
         keys = np.asarray(ea, dtype=np.int64) * n_e + np.asarray(eb, dtype=np.int64)  # 1-D: a fast unique
-        uniq, inverse = np.unique(keys, return_inverse=True) if len(keys) else (keys, np.zeros(0, int))
-        slots = np.array([self._slot(int(k) // n_e, int(k) % n_e) for k in uniq], dtype=np.int64)
-        if self._v_tables and self.v_table.shape[0] != 16 * len(self._v_tables):
-            self.v_table = torch.cat(self._v_tables, dim=0)
-            self.v_blocks = cubic_blocks(self.v_table, 16)
-            self.channel_cut = torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype)
-        return slots[np.asarray(inverse).reshape(-1)] if len(keys) else np.zeros(0, np.int64)
+        if not len(keys):
+            return np.zeros(0, np.int64)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pairs = [(int(k) // n_e, int(k) % n_e) for k in uniq]
+        known = self._pairs.slots
+        if any(p not in known for p in pairs):
+            with self._lock:
+                self._add_pairs([p for p in pairs if p not in self._pairs.slots])
+        known = self._pairs.slots
+        slots = np.array([known[p] for p in pairs], dtype=np.int64)
+        return slots[np.asarray(inverse).reshape(-1)]
 
-    def _slot(self, ea: int, eb: int) -> int:
-        key = (ea, eb)
-        if key not in self._pair_slot:
-            self._pair_slot[key] = len(self._v_tables)
+    def _add_pairs(self, pairs: list[tuple[int, int]]) -> None:
+        """Build the tables of ``pairs`` and publish a new snapshot (caller holds ``self._lock``)."""
+        if not pairs:
+            return
+        slots = dict(self._pairs.slots)
+        for ea, eb in pairs:
+            slots[(ea, eb)] = len(self._v_tables)
             self._v_tables.append(self._penetration_table(ea, eb))
             self._channel_cut.append(self._channel_cutoff(ea, eb))
-        return self._pair_slot[key]
+        v_table = torch.cat(self._v_tables, dim=0)
+        self._pairs = PairTables(slots, v_table, cubic_blocks(v_table, 16),
+                                 torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype))
 
     def _penetration_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of V^{kl}(R) for one ordered element pair on :attr:`r_axis`.
@@ -119,11 +167,13 @@ class ModelTables:
         once per library in float64 on the CPU and kept on the library object: a new parameter set (e.g. a
         slider in the app) reuses it instead of paying the erfc sums again (~100 ms per element pair).
         """
-        cache = self.library.__dict__.setdefault("_penetration_tables", {})
         key = (self.symbols[ea], self.symbols[eb], len(self.r_axis))
-        if key not in cache:
-            cache[key] = self._compute_penetration_table(ea, eb)
-        return cache[key].to(device=self.device, dtype=self.dtype)
+        with _LIBRARY_LOCK:
+            cache = self.library.__dict__.setdefault("_penetration_tables", {})
+            if key not in cache:
+                cache[key] = self._compute_penetration_table(ea, eb)
+            table = cache[key]
+        return table.to(device=self.device, dtype=self.dtype)
 
     def _compute_penetration_table(self, ea: int, eb: int) -> Tensor:
         lib, dt = self.library, torch.float64

@@ -12,6 +12,7 @@ the pair-wise torch path is used (scatter-adds are cheap on GPUs). Both give the
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -22,14 +23,20 @@ from torch import Tensor
 #: one worker thread per process for the scipy products: scipy's sparse kernels release the GIL, so a product can
 #: overlap the torch work of the caller (the solver runs the pair field next to the dense Coulomb product this
 #: way). Created lazily and re-created in a forked child, whose copy of the parent's pool has no live thread.
+#: Created under a lock: several app sessions (threads) may make their first product at the same time.
 _WORKER: tuple[int, ThreadPoolExecutor] | None = None
+_WORKER_LOCK = threading.Lock()
 
 
 def _worker() -> ThreadPoolExecutor:
     global _WORKER
-    if _WORKER is None or _WORKER[0] != os.getpid():
-        _WORKER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsip-blocksparse"))
-    return _WORKER[1]
+    worker = _WORKER
+    if worker is not None and worker[0] == os.getpid():
+        return worker[1]
+    with _WORKER_LOCK:
+        if _WORKER is None or _WORKER[0] != os.getpid():
+            _WORKER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="lsip-blocksparse"))
+        return _WORKER[1]
 
 
 class BlockSparseOperator:

@@ -21,7 +21,7 @@ from lsip.model.baselines import as_array, baseline
 from lsip.model.model import LSIPModel
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
-from lsip.scan import scan_structures
+from lsip.scan import predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import E_ANGSTROM_TO_DEBYE, E_BOHR_TO_DEBYE, HARTREE_TO_EV
 from lsip.validation.dft import atom_energies, broken_symmetry_uks
@@ -155,10 +155,8 @@ def scan_record(spec: ScanSpec, model: LSIPModel, settings: ReferenceSettings, c
     st = load(spec.molecule)
     frames, moved = scan_structures(st, spec.i, spec.j, np.asarray(spec.distances))
     e_ref = sum(atoms[s] for s in st.symbols) if all(atoms.get(s) is not None for s in st.symbols) else None
-    points, latent = [], None
-    for r, fr in zip(spec.distances, frames):
-        pred = model.predict(fr, warm_start=latent, forces=False, raise_on_failure=False)
-        latent = model.last_latent
+    points = []
+    for r, fr, pred in zip(spec.distances, frames, predict_along(model, frames, forces=False)):
         qeq, eeq = baseline("qeq", fr), baseline("eeq", fr)
         rks = ReferenceDFT(fr, settings, cache=cache if cache is not None else False,
                            unrestricted=False).kernel(raise_on_failure=False)
