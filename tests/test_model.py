@@ -98,9 +98,13 @@ def test_heteronuclear_dimers_dissociate_to_neutral_atoms_while_qeq_does_not(syn
     assert abs(float(qeq_charges(dimer(a, b, far_bohr * 0.529177), synth_library).charges[0])) > 0.05
 
 
-def test_nacl_is_ionic_near_crossing_inside_and_neutral_outside(synth_model):
+def test_nacl_is_ionic_near_crossing_inside_and_neutral_outside(synth_model, synth_library):
+    """Ionic up to near the ionic-covalent crossing R_x = 1/(I_Na - A_Cl), neutral past it, exactly 0 at 3 R_x."""
+    r_x = 0.529177 / (synth_library.element("Na").ionization_energy - synth_library.element("Cl").electron_affinity)
     assert float(synth_model.predict(dimer("Na", "Cl", 5.0)).charges[0]) > 0.95
-    assert float(synth_model.predict(dimer("Na", "Cl", 12.0)).charges[0]) == 0.0
+    assert float(synth_model.predict(dimer("Na", "Cl", 0.95 * r_x)).charges[0]) > 0.9
+    assert 0.0 < float(synth_model.predict(dimer("Na", "Cl", 1.2 * r_x)).charges[0]) < 1e-3
+    assert float(synth_model.predict(dimer("Na", "Cl", 3.0 * r_x)).charges[0]) == 0.0
 
 
 def test_h2_has_zero_charge_but_nonzero_charge_fluctuation(synth_model):

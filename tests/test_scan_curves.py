@@ -22,7 +22,7 @@ from lsip.reference.driver import ReferenceSettings
 @pytest.fixture(scope="module")
 def nacl(shipped_model):
     st = gallery_structure("nacl")
-    return S.model_scan(shipped_model, st, 0, 1, np.linspace(2.0, 12.0, 12))
+    return S.model_scan(shipped_model, st, 0, 1, np.linspace(2.0, 15.0, 12))  # past the channel range (12.6 A)
 
 
 def test_nacl_fragments_end_neutral_while_qeq_does_not(nacl, shipped_model):

@@ -24,8 +24,11 @@ class ModelParameters:
     kappa : dimensionless Wolfsberg-Helmholz constant of beta_AB = kappa S_AB (I_A + I_B) / 2.
     embedding_scale : global factor on F_k(rho_bar).
     embedding_scale_by_element : per-element factors (multiply the global one).
-    channel_overlap_min : a channel A->B exists while S_AB(R) > this; the coupling is switched off smoothly
-        over the last ``channel_switch_width`` bohr before that distance.
+    channel_overlap_min : a channel A<->B exists while S_AB(R) > this, or (see ``channel_ionic_range``) while
+        its ionic configuration can still lie below the neutral one; the coupling is switched off smoothly over
+        the last ``channel_switch_width`` bohr before that distance (docs/model.md, "Channel range").
+    channel_ionic_range : a channel also exists while R < this x R_x, R_x = 1 / (I_D - A_A) the distance where
+        the ionic configuration D+ A- of a point-charge pair crosses the neutral one (either direction).
     channel_cutoff_max : hard cap of the channel distance, bohr.
     channel_switch_width : width of the cosine switch of beta, bohr.
     short_range_cutoff : cut-off of the penetration electrostatics and the host density, bohr.
@@ -47,7 +50,8 @@ class ModelParameters:
     embedding_scale: float = 1.0
     embedding_scale_by_element: dict[str, float] = field(default_factory=dict)
     channel_overlap_min: float = 1e-2
-    channel_cutoff_max: float = 18.0
+    channel_ionic_range: float = 1.5
+    channel_cutoff_max: float = 60.0
     channel_switch_width: float = 2.0
     short_range_cutoff: float = 12.0
     short_range_switch_width: float = 2.0

@@ -94,9 +94,16 @@ def build_topology(structures: list[Structure], tables: ModelTables) -> BatchTop
             )
         finite = st.cell is None or not any(st.pbc)
         cell = st.cell * ANGSTROM_TO_BOHR if st.cell is not None else None
-        i, j, s = half_neighbor_list(pos, p.short_range_cutoff, None if finite else cell, None if finite else st.pbc)
+        # channels may reach past the short-range cut-off (ionic pairs up to their crossing, docs/model.md
+        # "Channel range"): search to the longer range, keep the extra pairs only where they carry a channel
+        reach = max(p.short_range_cutoff, tables.max_channel_cutoff(e))
+        i, j, s = half_neighbor_list(pos, reach, None if finite else cell, None if finite else st.pbc)
         shift = s @ cell if not finite else np.zeros((len(i), 3))
         slots = tables.pair_slots(e[i], e[j])
+        if reach > p.short_range_cutoff:
+            r_ij = np.linalg.norm(pos[j] - pos[i] + shift, axis=1)
+            near = (r_ij < p.short_range_cutoff) | (r_ij < tables.channel_cut.cpu().numpy()[slots])
+            i, j, s, shift, slots = i[near], j[near], s[near], shift[near], slots[near]
         sr.append((i + off, j + off, slots, shift))
         ci, cj, cs, dsf = _coulomb_pairs(pos, st, tables)
         cl.append((ci + off, cj + off, cs, np.full(len(ci), dsf)))

@@ -8,7 +8,7 @@ Everything the decoder needs from the latent library is turned once into tensors
   rho_bar -> 0, the exact limit);
 * per *ordered* element pair (e, f) present in a structure, built lazily: the 16 penetration potentials
   V^{kl}(R) (:func:`lsip.physics.coulomb.penetration_potential`) tabulated on a uniform R grid, and the
-  channel cut-off distance where the Slater overlap falls below ``channel_overlap_min``.
+  channel range (:meth:`ModelTables.channel_cutoff`: the overlap criterion or the ionic-covalent crossing).
 
 Thread safety (docs/model.md, "Shared state and threads"): one model serves every session of the app. The lazily
 built pair tables are the only mutable state; they are built under a per-instance lock and published as one
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import brentq
 from torch import Tensor
 
 from lsip.model.library import STATE_LABELS, LatentLibrary
@@ -88,6 +89,7 @@ class ModelTables:
         self.rho_blocks = cubic_blocks(self.rho_table[0], N_STATES)  # (n_e, n - 1, 4, 4 states)
         self._build_embedding(ent, kw)
         self._lock = threading.Lock()
+        self._cut_cache: dict[tuple[int, int], float] = {}
         self._v_tables: list[Tensor] = []  # only touched under self._lock
         self._channel_cut: list[float] = []
         self._pairs = PairTables({}, torch.zeros((0, 1, 4), **kw), torch.zeros((0, 1, 4, 16), **kw),
@@ -192,17 +194,42 @@ class ModelTables:
 
     def channel_cutoff(self, symbol_a: str, symbol_b: str) -> float:
         """Distance (bohr) beyond which atoms of these elements have no charge-transfer channel."""
-        cut = self._channel_cutoff(self.index[symbol_a], self.index[symbol_b])
-        return min(cut, self.params.short_range_cutoff)
+        return self._channel_cutoff(self.index[symbol_a], self.index[symbol_b])
+
+    def max_channel_cutoff(self, elements: np.ndarray) -> float:
+        """Largest channel range (bohr) between any two of ``elements`` (element indices)."""
+        uniq = np.unique(np.asarray(elements, dtype=np.int64))
+        return max((self._channel_cutoff(int(a), int(b)) for a in uniq for b in uniq), default=0.0)
 
     def _channel_cutoff(self, ea: int, eb: int) -> float:
-        """Distance (bohr) beyond which S_AB < channel_overlap_min, capped at channel_cutoff_max."""
+        """Channel range of an element pair, bohr (symmetric in the pair; docs/model.md, "Channel range").
+
+        The larger of (a) the distance where the 1s Slater overlap falls below ``channel_overlap_min`` and
+        (b) ``channel_ionic_range`` x R_x with R_x = 1 / (I_D - A_A), the crossing of the ionic configuration
+        D+ A- (state energy I_D - A_A, point-charge attraction -1/R) with the neutral one, for the more
+        favourable direction; capped at ``channel_cutoff_max``. Up to (b) the ionic configuration of the pair may
+        be the ground state, so removing the channel there would make the energy jump (issue 11).
+        """
+        key = (min(ea, eb), max(ea, eb))
+        cached = self._cut_cache.get(key)
+        if cached is not None:
+            return cached
         p = self.params
         za, zb = self.zeta[ea].double().cpu(), self.zeta[eb].double().cpu()
         r = torch.linspace(0.5, p.channel_cutoff_max, 4000, dtype=torch.float64)
         s = sto_1s_overlap(za, zb, r)
         above = torch.nonzero(s > p.channel_overlap_min)
-        return float(r[above[-1, 0]]) if len(above) else 0.0
+        overlap_cut = 0.0
+        if len(above):  # the exact crossing S(R) = channel_overlap_min past the last grid point above it
+            k = int(above[-1, 0])
+            overlap_cut = float(r[k]) if k == len(r) - 1 else float(brentq(
+                lambda x: float(sto_1s_overlap(za, zb, torch.tensor(x, dtype=torch.float64))) - p.channel_overlap_min,
+                float(r[k]), float(r[k + 1]), xtol=1e-12))
+        gap = min(float(self.I[ea] - self.A[eb]), float(self.I[eb] - self.A[ea]))
+        ionic_cut = p.channel_ionic_range / gap if gap > 0 else math.inf
+        cut = min(max(overlap_cut, ionic_cut), p.channel_cutoff_max)
+        self._cut_cache[key] = cut  # a pure function of the pair: a race at worst computes it twice
+        return cut
 
     # ----------------------------------------------------------------------------------------------
     def penetration(self, slot: Tensor, r: Tensor) -> Tensor:
