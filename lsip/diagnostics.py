@@ -118,6 +118,65 @@ def check_converged(pred: Prediction, tol: float) -> CheckResult:
                    f"({'converged' if pred.converged else 'NOT converged'})")
 
 
+#: Distance tolerance (angstrom) of the symmetry-equivalence search, and the largest structure it runs on.
+SYMMETRY_DISTANCE_TOL = 1e-3
+MAX_SYMMETRY_ATOMS = 1000
+#: Largest charge/weight difference (e) allowed between symmetry-equivalent atoms.
+SYMMETRY_TOL = 1e-6
+
+
+def equivalent_atoms(structure: Structure, tol: float = SYMMETRY_DISTANCE_TOL) -> list[list[int]]:
+    """Classes of atoms that the geometry cannot tell apart (docs/model.md, "Symmetry").
+
+    Colour refinement on the distance matrix: start from the elements, then repeatedly give every atom the
+    colour of (its colour, the sorted list of (neighbour colour, distance rounded to ``tol``)) until the number
+    of classes stops growing. Atoms related by a symmetry operation always end in one class; for molecules
+    and clusters the classes are the symmetry orbits (a distance-regular counter-example would merge two
+    orbits, never split one). Periodic cells use the minimum-image distances. O(n^2) per round.
+    """
+    pos = structure.positions
+    n = structure.n_atoms
+    if n > MAX_SYMMETRY_ATOMS:
+        raise LSIPError(f"symmetry search limited to {MAX_SYMMETRY_ATOMS} atoms, got {n}")
+    diff = pos[None, :, :] - pos[:, None, :]
+    if structure.cell is not None and any(structure.pbc):
+        cell = np.asarray(structure.cell)
+        frac = diff @ np.linalg.inv(cell)
+        frac -= np.round(frac) * np.asarray(structure.pbc, dtype=float)
+        diff = frac @ cell
+    d = np.rint(np.linalg.norm(diff, axis=-1) / tol).astype(np.int64)
+    _, colour = np.unique(np.array(structure.symbols), return_inverse=True)
+    n_classes = len(set(colour.tolist()))
+    for _ in range(n):
+        keys = [(int(colour[a]), tuple(sorted(zip(colour.tolist(), d[a].tolist())))) for a in range(n)]
+        index: dict[tuple, int] = {}
+        new = np.array([index.setdefault(k, len(index)) for k in keys])
+        if len(index) == n_classes:
+            break
+        colour, n_classes = new, len(index)
+    classes: dict[int, list[int]] = {}
+    for a, c in enumerate(colour.tolist()):
+        classes.setdefault(c, []).append(a)
+    return sorted(classes.values())
+
+
+def check_symmetry(structure: Structure, pred: Prediction, tol: float = SYMMETRY_TOL) -> CheckResult:
+    """Symmetry-equivalent atoms (:func:`equivalent_atoms`) have equal charges and state weights (e)."""
+    name = "equal charges on equivalent atoms"
+    if structure.n_atoms > MAX_SYMMETRY_ATOMS:
+        return _skipped(name, tol, f"{structure.n_atoms} atoms > {MAX_SYMMETRY_ATOMS}")
+    classes = [c for c in equivalent_atoms(structure) if len(c) > 1]
+    if not classes:
+        return _result(name, 0.0, tol, "no two atoms are symmetry-equivalent in this geometry")
+    q, w = as_numpy(pred.charges), as_numpy(pred.weights)
+    spread = [(max(np.ptp(q[c]), float(np.ptp(w[c], axis=0).max())), c) for c in classes]
+    worst, members = max(spread, key=lambda t: t[0])
+    labels = ", ".join(f"{structure.symbols[a]}{a}" for a in members[:6]) + (" ..." if len(members) > 6 else "")
+    return _result(name, worst, tol, f"{len(classes)} classes of equivalent atoms; largest spread of a charge or "
+                   f"weight within a class {worst:.1e} e ({labels}: q = "
+                   + ", ".join(f"{q[a]:+.4f}" for a in members[:6]) + ")")
+
+
 def _rotation(seed: int) -> np.ndarray:
     q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
     q = q * np.sign(np.diag(r))
@@ -253,7 +312,7 @@ def run_diagnostics(model: LSIPModel, structure: Structure, pred: Prediction | N
     if pred is None:
         pred = model.predict(structure, raise_on_failure=False)
     results = [check_converged(pred, model.params.tol), check_term_sum(pred),
-               check_charge_conservation(pred, structure.charge), check_weights(pred)]
+               check_charge_conservation(pred, structure.charge), check_weights(pred), check_symmetry(structure, pred)]
     for key, check in RESOLVING_CHECKS.items():
         if key == "forces" and not include_slow:
             continue
@@ -269,6 +328,9 @@ EXPLANATIONS: dict[str, str] = {
     "charge conservation": "Electrons move between atoms but are never created: the charges add up to Q.",
     "weights in [0, 1], sum to 1": "Ensemble weights are probabilities of the atomic states.",
     "rotation + translation invariance": "Physics does not depend on where the molecule is or how it is turned.",
+    "equal charges on equivalent atoms": "Atoms that the geometry cannot tell apart (related by a symmetry) "
+                                         "must get the same charge and weights: a unique minimum cannot prefer "
+                                         "one of them.",
     "permutation of equal atoms": "Two atoms of the same element are indistinguishable: swapping their labels "
                                   "swaps their numbers and changes nothing else.",
     "free-atom limit": "Atoms far apart must be neutral with zero interaction energy; quadratic charge models "

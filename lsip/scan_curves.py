@@ -24,7 +24,7 @@ from lsip.errors import ConvergenceError, LSIPError
 from lsip.model.baselines import as_array, eeq_charges, qeq_charges
 from lsip.model.decoder import Prediction
 from lsip.model.library import STATE_LABELS
-from lsip.scan import predict_along, scan_structures
+from lsip.scan import PathContinuity, path_continuity, predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
 
@@ -217,7 +217,8 @@ class DissociationVerdict:
     energy_gap : model E(last) - (E(fragment 1) + E(fragment 2)), hartree (NaN if not computable).
     energy_ok : |energy_gap| < energy_tol.  qeq_charges, eeq_charges : (2,) fragment charges of the baselines.
     qeq_residual : max |QEq fragment charge - nearest integer|, e.  charge_tol, energy_tol : tolerances used.
-    passed : integer_charges and energy_ok.  message : a one-paragraph explanation.
+    continuity : energy, force and charge continuity along the whole curve (:func:`lsip.scan.path_continuity`).
+    passed : integer_charges and energy_ok and the curve is continuous.  message : a one-paragraph explanation.
     """
 
     distance: float
@@ -234,6 +235,7 @@ class DissociationVerdict:
     energy_tol: float
     passed: bool
     message: str
+    continuity: PathContinuity | None = None
 
 
 def _fragment_energy(model: object, structure: Structure, atoms: list[int], charge: int) -> float:
@@ -260,7 +262,12 @@ def dissociation_verdict(curves: ScanCurves, model: object, charge_tol: float = 
     qe = None if curves.eeq_charges is None else np.array([curves.eeq_charges[-1][fixed].sum(),
                                                            curves.eeq_charges[-1][moved].sum()])
     residual = float(np.max(np.abs(qq - np.round(qq)))) if np.all(np.isfinite(qq)) else float("nan")
-    passed = integer and energy_ok
+    # a bounded number of refinement solves: many for small molecules, none past a few hundred atoms
+    n = len(curves.symbols)
+    budget = 64 if n <= 50 else 16 if n <= 300 else 0
+    continuity = path_continuity(model, curves.structures, curves.distances, curves.moved, curves.predictions,
+                                 max_extra=budget)
+    passed = integer and energy_ok and continuity.passed
     r = curves.distances[-1]
     msg = (f"At R = {r:.2f} Å the model's fragments carry {qm[0]:+.2e} e and {qm[1]:+.2e} e "
            f"({'integer' if integer else 'NOT integer'} within {charge_tol:g} e); E - E(fragments) = "
@@ -270,8 +277,9 @@ def dissociation_verdict(curves: ScanCurves, model: object, charge_tol: float = 
     if integer and not energy_ok and np.isfinite(gap):
         msg += (" The fragments still interact at this distance (e.g. dipole-dipole electrostatics): extend the "
                 "range to reach the separated limit.")
+    msg += " " + continuity.message
     return DissociationVerdict(float(r), (fixed, moved), qm, expected, integer, gap, energy_ok, qq, qe, residual,
-                               charge_tol, energy_tol, passed, msg)
+                               charge_tol, energy_tol, passed, msg, continuity)
 
 
 def curves_table(curves: ScanCurves) -> tuple[list[str], list[list[float]]]:

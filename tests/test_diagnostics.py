@@ -27,7 +27,7 @@ def test_every_check_passes_on_the_shipped_model(shipped_model, key):
     results = diagnostics.run_diagnostics(shipped_model, st, include_slow=True)
     names = [r.name for r in results]
     assert names == ["encoder converged", "terms sum to total", "charge conservation", "weights in [0, 1], sum to 1",
-                     "rotation + translation invariance", "permutation of equal atoms", "free-atom limit",
+                     "equal charges on equivalent atoms", "rotation + translation invariance", "permutation of equal atoms", "free-atom limit",
                      "forces = finite differences"]
     for r in results:
         if r.name == "permutation of equal atoms" and key != "water":
@@ -36,7 +36,7 @@ def test_every_check_passes_on_the_shipped_model(shipped_model, key):
         assert r.passed is True, r
         assert r.value <= r.tolerance
     if key == "hydroxide":
-        assert "checked at Q = 0" in results[6].detail
+        assert "checked at Q = 0" in results[7].detail
 
 
 def test_slow_check_only_on_request(shipped_model, water_case):

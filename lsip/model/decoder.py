@@ -100,7 +100,7 @@ def decode(latent: Latent, topo: BatchTopology, tables: ModelTables, report: Enc
     forces = positions is not None and positions.requires_grad
     lat = latent.detach()
     w = latent_weights(lat.amplitude, lat.excited, lat.reservoir, topo)
-    ctx = TermContext(w, lat.amplitude, geometry, topo, tables)
+    ctx = TermContext(w, lat.amplitude, geometry, topo, tables, reservoir=lat.reservoir)
     outs = evaluate_terms(ctx)
     total = sum(o.per_atom.sum() for o in outs.values())
     if forces:

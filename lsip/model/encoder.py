@@ -57,9 +57,9 @@ class EncoderReport:
 
 
 def total_energy(weights: Tensor, amplitude: Tensor, geometry: PairGeometry, topo: BatchTopology,
-                 tables: ModelTables) -> Tensor:
+                 tables: ModelTables, reservoir: Tensor | None = None) -> Tensor:
     """Sum of all registered terms over the batch (hartree)."""
-    ctx = TermContext(weights, amplitude, geometry, topo, tables)
+    ctx = TermContext(weights, amplitude, geometry, topo, tables, reservoir=reservoir)
     return sum(out.per_atom.sum() for out in evaluate_terms(ctx).values())
 
 
@@ -118,7 +118,7 @@ class _Problem:
         coupled atom), which the line search rejects."""
         s, excited, reservoir = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
-        ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True)
+        ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True, reservoir=reservoir)
         per_atom = sum(out.per_atom for out in evaluate_terms(ctx).values())
         e = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, self.topo.mol, per_atom)
         bad = self._infeasible(w)
@@ -147,7 +147,9 @@ class _Problem:
             g_s, g_x, g_r, transfer = latent_gradient(grad_w, grad_s_direct, s, self.topo)
             parts = [g_s, g_x]
             if self.n_res:
-                g_r = g_r[self.charged_atoms]
+                e_deloc, g_deloc = self.energy.delocalization(reservoir)
+                e = e + e_deloc
+                g_r = (g_r + g_deloc)[self.charged_atoms]
                 r = reservoir[self.charged_atoms]
                 mol = self.topo.mol[self.charged_atoms]
                 mean = segment_sum(r * g_r, mol, self.topo.n_mols) / self.topo.total_charge.abs()

@@ -13,6 +13,8 @@ the same sum (``tests/test_objective.py`` compares value and gradient with autog
       - 2 sum_AB beta s (w0_A w0_B)^(1/4)          resonance (per channel, s = sqrt(c))
       + sum_A sum_k w_Ak F_Ak(rho_bar_A)           embedding, rho_bar_A = sum_B rho_at_A(B) . w_B
       + T_e sum_A sum_k w ln w                     entropy (when T_e > 0)
+      - sum_AB beta sqrt(r_A r_B)                  charge delocalization (per channel; charged structures,
+                                                   :meth:`EqualizationObjective.delocalization`)
       + constant pair repulsion (no latent dependence, left out of the gradient, kept in the value)
 
 The gradient is taken in the three free weights u_A = (w+, w-, w*) with w0 = 1 - w+ - w- - w*, i.e.
@@ -115,6 +117,26 @@ class EqualizationObjective:
             grad += pending.result()
         energy = segment_sum(e_atom, topo.mol, topo.n_mols) + segment_sum(e_ch, self.mol_ch, topo.n_mols)
         return energy + self.constant, grad, grad_s
+
+    def delocalization(self, reservoir: Tensor) -> tuple[Tensor, Tensor]:
+        """Charge-delocalization energy per structure (n_mols,) and its derivative by the reservoir r (n,).
+
+        E = -sum_channels beta sqrt(r_D r_A), so dE/dr_A = -sum_{channels at A} beta sqrt(r_other) / (2 sqrt(r_A));
+        the solver's softmax variables make r_A > 0, where this is finite.
+        """
+        topo = self.topo
+        grad = torch.zeros(topo.n_atoms, dtype=reservoir.dtype, device=reservoir.device)
+        energy = torch.zeros(topo.n_mols, dtype=reservoir.dtype, device=reservoir.device)
+        if not len(topo.ch_donor):
+            return energy, grad
+        root = torch.sqrt(torch.clamp(reservoir, min=0.0))
+        beta = self.geometry.beta
+        e_ch = -beta * root[topo.ch_donor] * root[topo.ch_acceptor]
+        energy = segment_sum(e_ch, self.mol_ch, topo.n_mols)
+        grad.index_add_(0, topo.ch_donor, -beta * root[topo.ch_acceptor])
+        grad.index_add_(0, topo.ch_acceptor, -beta * root[topo.ch_donor])
+        grad = torch.where(root > 0, 0.5 * grad / torch.clamp(root, min=1e-300), torch.zeros_like(grad))
+        return energy, grad
 
     def _channels(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-channel energies (configuration correction + resonance), dE/ds at fixed w, and the resonance's

@@ -135,6 +135,8 @@ class TermContext:
     #: solver mode: only per-structure totals matter, so each pair energy is booked on one atom (half the
     #: scatter work); the per-atom partition is then meaningless and never reported
     totals_only: bool = False
+    #: (n,) reservoir occupations r_A (the total charge's share on each atom; zero in neutral structures)
+    reservoir: Tensor | None = None
 
     @property
     def occupation(self) -> Tensor:
@@ -222,6 +224,30 @@ def charge_transfer_energy(ctx: TermContext) -> TermOutput:
     """Resonance energy per channel, split between donor and acceptor (hartree)."""
     topo, w = ctx.topo, ctx.weights
     e = resonance_energy(ctx.geometry.beta, ctx.amplitude, w[topo.ch_donor, NEU], w[topo.ch_acceptor, NEU])
+    return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
+
+
+def delocalization_pair_energy(beta: Tensor, r_donor: Tensor, r_acceptor: Tensor) -> Tensor:
+    """Per-channel energy -beta sqrt(r_A r_B) of the net charge hopping between the channel's atoms (hartree).
+
+    Summed over both directions of a pair this is -2 beta_AB sqrt(r_A r_B): with amplitudes a = sqrt(r / |Q|),
+    the Hueckel energy of |Q| charges in the lowest orbital of the coupling matrix -beta (docs/model.md,
+    "Charge delocalization").
+    """
+    return -beta * torch.sqrt(torch.clamp(r_donor, min=0.0) * torch.clamp(r_acceptor, min=0.0))
+
+
+@register_term("delocalization", "Charge delocalization",
+               "-2 sum_{A<B} beta_AB sqrt(r_A r_B): the net charge of an ion hops between coupled atoms "
+               "(zero in neutral structures)")
+def delocalization_energy(ctx: TermContext) -> TermOutput:
+    """Hueckel energy of the reservoir charge over the channel couplings, split donor/acceptor (hartree)."""
+    topo = ctx.topo
+    r = ctx.reservoir
+    if r is None or not len(topo.ch_donor):
+        z = torch.zeros(topo.n_atoms, dtype=ctx.weights.dtype, device=ctx.weights.device)
+        return TermOutput(z, torch.zeros(len(topo.sr_i), dtype=z.dtype, device=z.device))
+    e = delocalization_pair_energy(ctx.geometry.beta, r[topo.ch_donor], r[topo.ch_acceptor])
     return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
 
 
