@@ -1,4 +1,6 @@
-"""One model, many threads: what the app does when several sessions start at once (docs/model.md, "Shared state and threads").
+"""One model, many threads: what the app does when several sessions start at once.
+
+See docs/model.md, "Shared state and threads".
 
 The app shares one :class:`LSIPModel` per parameter set between sessions. Before the pair tables were built
 under a lock, two threads on a cold model handed out slots past the end of the published table and every

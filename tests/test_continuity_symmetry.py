@@ -14,7 +14,6 @@ import torch
 from lsip import diagnostics
 from lsip.gallery import gallery_structure
 from lsip.model.latent import Latent
-from lsip.model.model import LSIPModel
 from lsip.scan import FINE_STEP, path_continuity, scan_structures
 from lsip.scan_curves import dissociation_verdict, model_scan
 from lsip.structure import Structure
@@ -41,7 +40,7 @@ def _benzene() -> Structure:
 
 def _water_ring() -> Structure:
     """Six waters related by a C6 rotation, each donating a hydrogen bond to the next."""
-    w = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.24, 0.927, 0.0]]) + [2.75, 0.0, 0.3]
+    w = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.24, 0.927, 0.0]]) + np.array([2.75, 0.0, 0.3])
     out = []
     for k in range(6):
         a = np.deg2rad(60.0 * k)

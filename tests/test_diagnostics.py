@@ -27,8 +27,8 @@ def test_every_check_passes_on_the_shipped_model(shipped_model, key):
     results = diagnostics.run_diagnostics(shipped_model, st, include_slow=True)
     names = [r.name for r in results]
     assert names == ["encoder converged", "terms sum to total", "charge conservation", "weights in [0, 1], sum to 1",
-                     "equal charges on equivalent atoms", "rotation + translation invariance", "permutation of equal atoms", "free-atom limit",
-                     "forces = finite differences"]
+                     "equal charges on equivalent atoms", "rotation + translation invariance",
+                     "permutation of equal atoms", "free-atom limit", "forces = finite differences"]
     for r in results:
         if r.name == "permutation of equal atoms" and key != "water":
             assert r.skipped and "no two atoms" in r.detail  # LiF, OH-: all elements differ
