@@ -95,3 +95,28 @@ def test_png_button_is_optional_and_names_its_file():
     html = molview.molecule_view(WATER, png_name="water_charges").html()
     assert html.count("lsip-png") == 1 and "v.pngURI()" in html and '"water_charges.png"' in html
     assert "lsip-png" not in molview.molecule_view(WATER, png_name=None).html()
+
+
+def test_force_arrows_point_along_the_forces(shipped_model):
+    """Arrows start at each atom's surface, point along F, the longest is 1.2 A; tiny forces get none."""
+    from lsip.gallery import gallery_structure
+    from lsip.units import HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+    from lsip.viz import latent3d
+
+    st = gallery_structure("water")
+    pos = st.positions.copy()
+    pos[1] += [0.0, 0.15, 0.0]  # stretch one O-H bond: a clear force on that H
+    st = st.with_positions(pos)
+    pred = shipped_model.predict(st)
+    arrows = latent3d.force_arrows(pred, st.positions)
+    f = pred.forces.numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+    assert len(arrows) == int((np.linalg.norm(f, axis=1) >= 0.05).sum()) > 0
+    lengths = [float(np.linalg.norm(e - s)) for s, e, _, _ in arrows]
+    assert max(lengths) == pytest.approx(1.2)
+    for (start, end, _, hover), k in zip(arrows, np.nonzero(np.linalg.norm(f, axis=1) >= 0.05)[0]):
+        u = (end - start) / np.linalg.norm(end - start)
+        np.testing.assert_allclose(u, f[k] / np.linalg.norm(f[k]), atol=1e-12)
+        assert f"{st.symbols[k]}{k}" in hover and "eV/Å" in hover
+    html = latent3d.latent_view(st, pred, show_forces=True).html()
+    assert latent3d.FORCE_COLOR in html
+    assert latent3d.FORCE_COLOR not in latent3d.latent_view(st, pred).html()

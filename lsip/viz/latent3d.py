@@ -63,10 +63,7 @@ def _arrow(view: object, p0: np.ndarray, p1: np.ndarray, radius: float, color: s
     if d < 1e-6:
         return
     u = v / d
-    start, end = p0 + 0.30 * u, p1 - 0.30 * u  # keep the arrow between the atom spheres
-    view.addArrow({"start": dict(zip("xyz", map(float, start))), "end": dict(zip("xyz", map(float, end))),
-                   "radius": float(radius), "radiusRatio": 2.2, "mid": 0.75, "color": color,
-                   "hoverable": True, "hover_label": hover})
+    view_arrow(view, p0 + 0.30 * u, p1 - 0.30 * u, radius, color, hover)  # between the atom spheres
 
 
 def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] | None = None,
@@ -74,11 +71,12 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
                 show_channels: bool = True, both_directions: bool = False, show_glyphs: bool = True,
                 height: int = 440, font_size: int = 12, camera_key: str | None = None,
                 labels: Sequence[str] | None = None, vmin: float | None = None,
-                vmax: float | None = None) -> MoleculeView:
+                vmax: float | None = None, show_forces: bool = False) -> MoleculeView:
     """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs.
 
     ``vmin``/``vmax`` fix the colour range (default symmetric about zero, right for charges; pass
-    ``vmin=0`` for non-negative quantities such as the charge fluctuation)."""
+    ``vmin=0`` for non-negative quantities such as the charge fluctuation). ``show_forces`` adds one arrow per
+    atom along its force (:func:`force_arrows`)."""
     vals = pred.charges.numpy() if values is None else np.asarray(values, dtype=float)
     mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height, vmin=vmin, vmax=vmax,
                        font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels)
@@ -87,7 +85,42 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
         _add_channels(mv.view, pos, pred, channel_threshold, both_directions)
     if show_glyphs:
         _add_glyphs(mv.view, pos, pred)
+    if show_forces:
+        for start, end, radius, hover in force_arrows(pred, pos):
+            view_arrow(mv.view, start, end, radius, FORCE_COLOR, hover)
     return mv
+
+
+#: Colour of force arrows (distinct from the channel arrows).
+FORCE_COLOR = "#2ca02c"
+
+
+def force_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.2,
+                 min_force: float = 0.05) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
+    """One arrow per atom along its force: (start, end, radius, hover), angstrom.
+
+    The longest arrow is ``max_length`` angstrom, the others scale linearly with |F| (eV/angstrom); atoms with
+    |F| below ``min_force`` eV/angstrom get none. Hovers give the force in eV/angstrom.
+    """
+    from lsip.units import HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+
+    f = pred.forces.detach().cpu().numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+    norm = np.linalg.norm(f, axis=1)
+    top = float(norm.max()) if len(norm) else 0.0
+    out = []
+    for k in np.nonzero(norm >= min_force)[0]:
+        u = f[k] / norm[k]
+        length = max_length * norm[k] / top
+        start = pos[k] + 0.35 * u  # from the atom's surface
+        out.append((start, start + length * u, 0.06, f"{pred.symbols[k]}{k}: |F| = {norm[k]:.2f} eV/Å"))
+    return out
+
+
+def view_arrow(view: object, start: np.ndarray, end: np.ndarray, radius: float, color: str, hover: str) -> None:
+    """A hoverable arrow from ``start`` to ``end`` (angstrom)."""
+    view.addArrow({"start": dict(zip("xyz", map(float, start))), "end": dict(zip("xyz", map(float, end))),
+                   "radius": float(radius), "radiusRatio": 2.2, "mid": 0.75, "color": color,
+                   "hoverable": True, "hover_label": hover})
 
 
 def _add_channels(view: object, pos: np.ndarray, pred: Prediction, threshold: float, both: bool) -> None:
