@@ -217,7 +217,9 @@ def extxyz_export(structure: Structure, pred: Prediction) -> str:
 
     Per-atom arrays: ``charges`` (e; ASE writes the column ``charge``), ``weights`` (n, 4: cation, neutral,
     anion, excited), ``energies`` (E_atom, eV), ``E_<term>`` (eV), ``mu_A`` (eV), ``charge_fluctuation``,
-    ``forces`` (eV/angstrom). Header: ``energy_eV``, ``dipole_D``, ``mu_eV``, ``converged``, ``lsip_params``.
+    ``forces`` (eV/angstrom). Header: ``energy`` (eV), ``dipole`` (3-vector, e angstrom), ``dipole_D``,
+    ``mu_eV``, ``converged``, ``lsip_params``. ASE reads ``energy``, ``forces``, ``charges`` and ``dipole`` back
+    as calculator results (``ase.io.read(f).get_potential_energy()``, ``.get_forces()``, ``.get_charges()``).
     """
     records = atom_records(pred)
     arrays: dict[str, np.ndarray] = {
@@ -229,7 +231,8 @@ def extxyz_export(structure: Structure, pred: Prediction) -> str:
     }
     arrays.update({f"E_{k}": np.array([r[f"E_{k}_eV"] for r in records]) for k in pred.terms})
     head = headline(pred)
-    info = {"energy_eV": head["energy_eV"], "dipole_D": head["dipole_D"], "mu_eV": head["mu_eV"],
+    info = {"energy": head["energy_eV"], "dipole": _np(pred.dipole) * BOHR_TO_ANGSTROM,
+            "dipole_D": head["dipole_D"], "mu_eV": head["mu_eV"],
             "converged": head["converged"], "lsip_params": pred.params_name or "first-principles",
             "lsip_version": __version__}
     return extxyz_text(structure, arrays, info)

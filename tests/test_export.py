@@ -22,7 +22,7 @@ from lsip.io import read_structure
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters
 from lsip.structure import Structure
-from lsip.units import BOHR_TO_ANGSTROM, E_BOHR_TO_DEBYE, HARTREE_TO_EV
+from lsip.units import BOHR_TO_ANGSTROM, E_BOHR_TO_DEBYE, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 from lsip.viz import teaching
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +130,13 @@ def test_extxyz_round_trips_through_lsip_io(hydroxide):
     back = read_structure(text.encode(), "extxyz")
     assert back.symbols == structure.symbols and back.charge == -1
     np.testing.assert_allclose(back.positions, structure.positions, atol=1e-8)
-    assert back.info["energy_eV"] == pytest.approx(pred.energy * HARTREE_TO_EV)
     atoms = ase_read(io.StringIO(text), format="extxyz")
+    # ASE reads the prediction back as calculator results (issue 14.8: energy_eV made this raise)
+    assert atoms.get_potential_energy() == pytest.approx(pred.energy * HARTREE_TO_EV, abs=1e-8)
+    np.testing.assert_allclose(atoms.get_forces(), pred.forces.numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
+                               atol=1e-7)
+    np.testing.assert_allclose(atoms.get_charges(), pred.charges.numpy(), atol=1e-7)
+    np.testing.assert_allclose(atoms.get_dipole_moment(), pred.dipole.numpy() * BOHR_TO_ANGSTROM, atol=1e-7)
     np.testing.assert_allclose(atoms.calc.results["charges"], pred.charges.numpy(), atol=1e-7)
     np.testing.assert_allclose(atoms.arrays["weights"], pred.weights.numpy(), atol=1e-7)
     np.testing.assert_allclose(atoms.arrays["E_embedding"], pred.terms["embedding"].numpy() * HARTREE_TO_EV,
