@@ -143,13 +143,11 @@ class _Problem:
         with torch.no_grad():
             s, excited, reservoir = self.unpack(x)
             w = latent_weights(s, excited, reservoir, self.topo)
-            e, grad_w, grad_s_direct = self.energy(w, s)
-            g_s, g_x, g_r, transfer = latent_gradient(grad_w, grad_s_direct, s, self.topo)
+            e, grad_w, grad_s_direct, grad_r_direct = self.energy(w, s, reservoir)
+            g_s, g_x, g_r, transfer = latent_gradient(grad_w, grad_s_direct, s, self.topo, grad_r_direct)
             parts = [g_s, g_x]
             if self.n_res:
-                e_deloc, g_deloc = self.energy.delocalization(reservoir)
-                e = e + e_deloc
-                g_r = (g_r + g_deloc)[self.charged_atoms]
+                g_r = g_r[self.charged_atoms]
                 r = reservoir[self.charged_atoms]
                 mol = self.topo.mol[self.charged_atoms]
                 mean = segment_sum(r * g_r, mol, self.topo.n_mols) / self.topo.total_charge.abs()
@@ -230,7 +228,7 @@ def chemical_potentials(latent: Latent, geometry: PairGeometry, topo: BatchTopol
     objective = objective or EqualizationObjective(topo, tables, geometry)
     with torch.no_grad():
         w = latent_weights(latent.amplitude, latent.excited, latent.reservoir, topo)
-        _, grad_u, _ = objective(w, latent.amplitude)
+        _, grad_u, _, _ = objective(w, latent.amplitude, latent.reservoir)
     mu_atoms = 0.5 * (grad_u[:, 1] - grad_u[:, 0])
     counts = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device).index_add(0, topo.mol, torch.ones_like(mu_atoms))
     mu = torch.zeros_like(counts).index_add(0, topo.mol, mu_atoms) / counts

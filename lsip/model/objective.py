@@ -13,8 +13,8 @@ the same sum (``tests/test_objective.py`` compares value and gradient with autog
       - 2 sum_AB beta s (w0_A w0_B)^(1/4)          resonance (per channel, s = sqrt(c))
       + sum_A sum_k w_Ak F_Ak(rho_bar_A)           embedding, rho_bar_A = sum_B rho_at_A(B) . w_B
       + T_e sum_A sum_k w ln w                     entropy (when T_e > 0)
-      - sum_AB beta sqrt(r_A r_B)                  charge delocalization (per channel; charged structures,
-                                                   :meth:`EqualizationObjective.delocalization`)
+      + every other registered term              through its own ``solver=`` part or autograd
+                                                   (:meth:`EqualizationObjective.extra_terms`)
       + constant pair repulsion (no latent dependence, left out of the gradient, kept in the value)
 
 The gradient is taken in the three free weights u_A = (w+, w-, w*) with w0 = 1 - w+ - w- - w*, i.e.
@@ -37,7 +37,7 @@ from torch import Tensor
 
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
-from lsip.model.terms import ANI, CAT, EXC, NEU, PairGeometry
+from lsip.model.terms import ANI, CAT, ENERGY_TERMS, EXC, NEU, EnergyTerm, PairGeometry, SolverPart, TermContext
 from lsip.physics.blocksparse import BlockSparseOperator
 from lsip.physics.optimize import segment_sum
 from lsip.physics.resonance import W_FLOOR
@@ -89,8 +89,39 @@ class EqualizationObjective:
             const_j = torch.cat([_free_part(v[:, NEU, :]), geometry.rho_at_j[:, NEU, None]], dim=1)
             self.field_const.index_add_(0, i, const_i).index_add_(0, j, const_j)
 
-    def __call__(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Energy per structure (n_mols,), dE/du (n, 3) and dE/ds at fixed w (n_ch,); hartree."""
+    def __call__(self, w: Tensor, s: Tensor, reservoir: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Energy per structure (n_mols,), dE/du (n, 3), dE/ds at fixed w (n_ch,) and dE/dr at fixed w (n,);
+        hartree. The fused core terms plus :meth:`extra_terms`."""
+        energy, grad, grad_s = self._core(w, s)
+        e_x, g_w, g_s, g_r = self.extra_terms(w, s, reservoir)
+        return energy + e_x, grad + _free_part(g_w), grad_s + g_s, g_r
+
+    def extra_terms(self, w: Tensor, s: Tensor, reservoir: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Sum of the registered non-core terms: energy (n_mols,), dE/dw (n, 4), dE/ds (n_ch,), dE/dr (n,).
+
+        A term's ``solver=`` part gives its value and gradient; a term without one is differentiated by autograd
+        through its energy function (w, s and r treated as independent, like the analytic parts).
+        """
+        topo = self.topo
+        r = reservoir if reservoir is not None else torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
+        energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
+        g_w, g_s, g_r = torch.zeros_like(w), torch.zeros_like(s), torch.zeros_like(r)
+        for term in ENERGY_TERMS.values():
+            if term.core:
+                continue
+            if term.solver is not None:
+                ctx = TermContext(w, s, self.geometry, topo, self.tables, totals_only=True, reservoir=r)
+                part = term.solver(ctx)
+            else:
+                part = _autograd_part(term, w, s, r, self.geometry, topo, self.tables)
+            energy = energy + part.energy
+            for acc, g in ((g_w, part.grad_w), (g_s, part.grad_s), (g_r, part.grad_r)):
+                if g is not None:
+                    acc += g
+        return energy, g_w, g_s, g_r
+
+    def _core(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The fused core terms: energy per structure (n_mols,), dE/du (n, 3), dE/ds at fixed w (n_ch,)."""
         topo, g = self.topo, self.geometry
         u = w[:, list(_FREE)]
         q = u[:, 0] - u[:, 1]
@@ -118,26 +149,6 @@ class EqualizationObjective:
         energy = segment_sum(e_atom, topo.mol, topo.n_mols) + segment_sum(e_ch, self.mol_ch, topo.n_mols)
         return energy + self.constant, grad, grad_s
 
-    def delocalization(self, reservoir: Tensor) -> tuple[Tensor, Tensor]:
-        """Charge-delocalization energy per structure (n_mols,) and its derivative by the reservoir r (n,).
-
-        E = -sum_channels beta sqrt(r_D r_A), so dE/dr_A = -sum_{channels at A} beta sqrt(r_other) / (2 sqrt(r_A));
-        the solver's softmax variables make r_A > 0, where this is finite.
-        """
-        topo = self.topo
-        grad = torch.zeros(topo.n_atoms, dtype=reservoir.dtype, device=reservoir.device)
-        energy = torch.zeros(topo.n_mols, dtype=reservoir.dtype, device=reservoir.device)
-        if not len(topo.ch_donor):
-            return energy, grad
-        root = torch.sqrt(torch.clamp(reservoir, min=0.0))
-        beta = self.geometry.beta
-        e_ch = -beta * root[topo.ch_donor] * root[topo.ch_acceptor]
-        energy = segment_sum(e_ch, self.mol_ch, topo.n_mols)
-        grad.index_add_(0, topo.ch_donor, -beta * root[topo.ch_acceptor])
-        grad.index_add_(0, topo.ch_acceptor, -beta * root[topo.ch_donor])
-        grad = torch.where(root > 0, 0.5 * grad / torch.clamp(root, min=1e-300), torch.zeros_like(grad))
-        return energy, grad
-
     def _channels(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-channel energies (configuration correction + resonance), dE/ds at fixed w, and the resonance's
         dE/dw0 per atom (n,)."""
@@ -161,14 +172,26 @@ class EqualizationObjective:
         return e_ch, grad_s, d_w0
 
 
-def latent_gradient(grad_u: Tensor, grad_s_direct: Tensor, amplitude: Tensor,
-                    topo: BatchTopology) -> tuple[Tensor, Tensor, Tensor]:
+def _autograd_part(term: EnergyTerm, w: Tensor, s: Tensor, r: Tensor, geometry: PairGeometry,
+                   topo: BatchTopology, tables: ModelTables) -> SolverPart:
+    """A term's solver part by autograd through its energy function (the generic path)."""
+    with torch.enable_grad():
+        leaves = [x.detach().requires_grad_(True) for x in (w, s, r)]
+        ctx = TermContext(leaves[0], leaves[1], geometry, topo, tables, totals_only=True, reservoir=leaves[2])
+        per_atom = term.func(ctx).per_atom
+        energy = segment_sum(per_atom, topo.mol, topo.n_mols)
+        grads = torch.autograd.grad(energy.sum(), leaves, allow_unused=True)
+    return SolverPart(energy.detach(), *(None if g is None else g.detach() for g in grads))
+
+
+def latent_gradient(grad_u: Tensor, grad_s_direct: Tensor, amplitude: Tensor, topo: BatchTopology,
+                    grad_r_direct: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Chain rule from dE/du (n, 3), u = (w+, w-, w*), to the independent coordinates of
     :func:`lsip.model.latent.latent_weights`.
 
     w+_A = sum_B s_AB^2 (+ r_A), w-_B = sum_A s_AB^2 (+ r_B), w*_A = x_A, hence
     dE/ds_AB = dE/ds|_w + 2 s_AB (dE/dw+_A + dE/dw-_B), dE/dx_A = dE/dw*_A and
-    dE/dr_A = dE/dw+_A (Q > 0) or dE/dw-_A (Q < 0).
+    dE/dr_A = dE/dw+_A (Q > 0) or dE/dw-_A (Q < 0), plus the direct dE/dr of terms that read r.
 
     Returns
     -------
@@ -180,4 +203,6 @@ def latent_gradient(grad_u: Tensor, grad_s_direct: Tensor, amplitude: Tensor,
     g_s = grad_s_direct + 2.0 * amplitude * transfer
     sign = torch.sign(topo.total_charge)[topo.mol]
     g_r = torch.where(sign > 0, d_plus, torch.where(sign < 0, d_minus, torch.zeros_like(d_plus)))
+    if grad_r_direct is not None:
+        g_r = g_r + grad_r_direct
     return g_s, g_x, g_r, transfer

@@ -1,16 +1,25 @@
-"""The decoder's energy terms as registered, labelled components (MODEL.md section 4).
+"""The decoder's energy terms as registered, labelled components (docs/model.md, section 3).
 
 Each term maps the latent coordinates and the pair geometry to per-atom energies (hartree) and, where the
 term is a pair sum, per-pair energies. Pair energies are split half-and-half between the two atoms, channel
 energies half to the donor and half to the acceptor, so that the per-atom energies of every term add up to
 the term's total exactly (``docs/conventions.md``). The app, the CLI and the tests list the terms from
 :data:`ENERGY_TERMS`.
+
+Adding a term is a change in one place (docs/model.md, "Adding an energy term"): ``@register_term`` on its
+energy function, with optionally ``geometry=`` (its own per-geometry cache, differentiable in the positions,
+stored in ``PairGeometry.extra[name]`` and reached as ``ctx.cache(name)``) and ``solver=`` (its value and
+gradient for the equalization solver, :class:`SolverPart`). Without ``solver=`` the solver differentiates the
+energy function by autograd. The decoder, the solver, forces, the CLI JSON, exports and the app's views loop
+over the registry. The six terms marked ``core`` are evaluated together by the solver's fused objective
+(:class:`lsip.model.objective.EqualizationObjective`), which shares one sparse pair product between them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -48,12 +57,25 @@ class PairGeometry:
     x_corr: Tensor
     coulomb: CoulombOperator
     repulsion: Tensor
+    #: per-term caches of registered terms with a ``geometry=`` hook, by term name
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def detach(self) -> PairGeometry:
         """A copy cut from the autograd graph (for the solver's many evaluations)."""
         return PairGeometry(self.r_sr.detach(), self.v_sr.detach(), self.rho_at_i.detach(),
                             self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), self.coulomb.detach(),
-                            self.repulsion.detach())
+                            self.repulsion.detach(), {k: _detach(v) for k, v in self.extra.items()})
+
+
+def _detach(obj: Any) -> Any:
+    """Tensors (also inside dicts, lists and tuples) cut from the autograd graph."""
+    if isinstance(obj, Tensor):
+        return obj.detach()
+    if isinstance(obj, dict):
+        return {k: _detach(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_detach(v) for v in obj)
+    return obj
 
 
 def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -> PairGeometry:
@@ -93,7 +115,11 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     coulomb = CoulombOperator(blocks, topo.cl_i, topo.cl_j, dsf_kernel(r_cl, p.dsf_alpha, p.dsf_cutoff),
                               topo.n_atoms, self_term)
     repulsion = _born_mayer(topo, tables, r_sr) * sw
-    return PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
+    geometry = PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
+    for name, term in ENERGY_TERMS.items():
+        if term.geometry is not None:
+            geometry.extra[name] = term.geometry(topo, tables, positions, geometry)
+    return geometry
 
 
 def _x_pattern(like: Tensor) -> Tensor:
@@ -138,6 +164,17 @@ class TermContext:
     #: (n,) reservoir occupations r_A (the total charge's share on each atom; zero in neutral structures)
     reservoir: Tensor | None = None
 
+    def cache(self, name: str) -> Any:
+        """The per-geometry cache of registered term ``name`` (its ``geometry=`` hook's result)."""
+        return self.geometry.extra[name]
+
+    @property
+    def reservoir_or_zero(self) -> Tensor:
+        """(n,) the reservoir, zeros when the context has none."""
+        if self.reservoir is not None:
+            return self.reservoir
+        return torch.zeros(self.topo.n_atoms, dtype=self.weights.dtype, device=self.weights.device)
+
     @property
     def occupation(self) -> Tensor:
         """(n_ch,) channel occupations c = s^2."""
@@ -158,26 +195,63 @@ class TermOutput:
 
 
 @dataclass(frozen=True)
+class SolverPart:
+    """A term's contribution to the solver's objective at one point (hartree; see :class:`EnergyTerm`).
+
+    energy : (n_mols,) per structure.  grad_w : (n, 4) dE/dw on the state axis at fixed s and r.
+    grad_s : (n_ch,) dE/ds at fixed w.  grad_r : (n,) dE/dr at fixed w (the reservoir's direct dependence).
+    Any gradient may be None (zero).
+    """
+
+    energy: Tensor
+    grad_w: Tensor | None = None
+    grad_s: Tensor | None = None
+    grad_r: Tensor | None = None
+
+
+@dataclass(frozen=True)
 class EnergyTerm:
-    """A registered energy component."""
+    """A registered energy component.
+
+    func : the energy (per atom, per pair) for the decoder, written for autograd (forces, partition).
+    geometry : optional ``(topo, tables, positions, shared geometry) -> cache``, run once per geometry with
+        autograd to the positions; its result is ``ctx.cache(name)``.
+    solver : optional ``ctx -> SolverPart`` with a hand-derived gradient (``ctx.weights``, ``ctx.amplitude`` and
+        ``ctx.reservoir`` are detached); None: the solver uses autograd through ``func``.
+    core : evaluated inside the fused :class:`lsip.model.objective.EqualizationObjective` (the built-in six).
+    """
 
     name: str
     label: str
     description: str
     func: Callable[[TermContext], TermOutput]
+    geometry: Callable[..., Any] | None = None
+    solver: Callable[[TermContext], SolverPart] | None = None
+    core: bool = False
 
 
 ENERGY_TERMS: dict[str, EnergyTerm] = {}
 
 
-def register_term(name: str, label: str, description: str) -> Callable:
-    """Decorator adding an energy component to :data:`ENERGY_TERMS` (order of registration is kept)."""
+def register_term(name: str, label: str, description: str, *, geometry: Callable[..., Any] | None = None,
+                  solver: Callable[[TermContext], SolverPart] | None = None, core: bool = False) -> Callable:
+    """Decorator adding an energy component to :data:`ENERGY_TERMS` (order of registration is kept).
+
+    See :class:`EnergyTerm` for ``geometry``, ``solver`` and ``core``; a name registered twice is an error.
+    """
 
     def wrap(func: Callable[[TermContext], TermOutput]) -> Callable[[TermContext], TermOutput]:
-        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func)
+        if name in ENERGY_TERMS:
+            raise ValueError(f"energy term {name!r} is already registered")
+        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func, geometry, solver, core)
         return func
 
     return wrap
+
+
+def unregister_term(name: str) -> None:
+    """Remove a registered term (tests, experiments)."""
+    ENERGY_TERMS.pop(name, None)
 
 
 def _halves(ctx: TermContext, i: Tensor, j: Tensor, e: Tensor) -> Tensor:
@@ -193,7 +267,7 @@ def _channel_to_pairs(ctx: TermContext, e: Tensor) -> Tensor:
 
 
 @register_term("state", "State (ensemble) energy",
-               "sum_A w+ I - w- A + w* eps: the exact linear ensemble energy of free atoms")
+               "sum_A w+ I - w- A + w* eps: the exact linear ensemble energy of free atoms", core=True)
 def state_energy(ctx: TermContext) -> TermOutput:
     """E_state per atom = w+ I - w- A + w* eps (hartree)."""
     t, w, e = ctx.tables, ctx.weights, ctx.topo.elem
@@ -202,7 +276,7 @@ def state_energy(ctx: TermContext) -> TermOutput:
 
 @register_term("electrostatic", "Electrostatics",
                "mean-field Coulomb of nuclei + state densities (point charges + penetration) "
-               "with the per-channel configuration correction")
+               "with the per-channel configuration correction", core=True)
 def electrostatic_energy(ctx: TermContext) -> TermOutput:
     """E_es = q^T J q / 2 + sum_{A<B} w_A^T V w_B + sum_channels c (1 - c) X (hartree).
 
@@ -219,7 +293,8 @@ def electrostatic_energy(ctx: TermContext) -> TermOutput:
 
 
 @register_term("charge_transfer", "Charge-transfer resonance",
-               "-2 sum_{A->B} beta_AB sqrt(c_AB) (w0_A w0_B)^(1/4): coupling of neutral and ionic configurations")
+               "-2 sum_{A->B} beta_AB sqrt(c_AB) (w0_A w0_B)^(1/4): coupling of neutral and ionic configurations",
+               core=True)
 def charge_transfer_energy(ctx: TermContext) -> TermOutput:
     """Resonance energy per channel, split between donor and acceptor (hartree)."""
     topo, w = ctx.topo, ctx.weights
@@ -227,27 +302,37 @@ def charge_transfer_energy(ctx: TermContext) -> TermOutput:
     return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
 
 
-def delocalization_pair_energy(beta: Tensor, r_donor: Tensor, r_acceptor: Tensor) -> Tensor:
-    """Per-channel energy -beta sqrt(r_A r_B) of the net charge hopping between the channel's atoms (hartree).
-
-    Summed over both directions of a pair this is -2 beta_AB sqrt(r_A r_B): with amplitudes a = sqrt(r / |Q|),
-    the Hueckel energy of |Q| charges in the lowest orbital of the coupling matrix -beta (docs/model.md,
-    "Charge delocalization").
-    """
-    return -beta * torch.sqrt(torch.clamp(r_donor, min=0.0) * torch.clamp(r_acceptor, min=0.0))
+def _delocalization_solver(ctx: TermContext) -> SolverPart:
+    """E = -sum_channels beta sqrt(r_D r_A); dE/dr_A = -sum_{channels at A} beta sqrt(r_other) / (2 sqrt(r_A)),
+    finite where the solver keeps it (its softmax variables make r_A > 0)."""
+    topo, r = ctx.topo, ctx.reservoir_or_zero
+    root = torch.sqrt(torch.clamp(r, min=0.0))
+    beta = ctx.geometry.beta
+    e_ch = -beta * root[topo.ch_donor] * root[topo.ch_acceptor]
+    energy = torch.zeros(topo.n_mols, dtype=r.dtype, device=r.device).index_add_(0, topo.mol[topo.ch_donor], e_ch)
+    grad = torch.zeros_like(r)
+    grad.index_add_(0, topo.ch_donor, -beta * root[topo.ch_acceptor])
+    grad.index_add_(0, topo.ch_acceptor, -beta * root[topo.ch_donor])
+    grad = torch.where(root > 0, 0.5 * grad / torch.clamp(root, min=1e-300), torch.zeros_like(grad))
+    # channels with one empty end contribute no slope (as the decoder's safe square root): the softmax keeps
+    # every reservoir entry of a charged structure positive, so this only affects neutral structures
+    return SolverPart(energy, grad_r=grad)
 
 
 @register_term("delocalization", "Charge delocalization",
                "-2 sum_{A<B} beta_AB sqrt(r_A r_B): the net charge of an ion hops between coupled atoms "
-               "(zero in neutral structures)")
+               "(zero in neutral structures)", solver=_delocalization_solver)
 def delocalization_energy(ctx: TermContext) -> TermOutput:
-    """Hueckel energy of the reservoir charge over the channel couplings, split donor/acceptor (hartree)."""
-    topo = ctx.topo
-    r = ctx.reservoir
-    if r is None or not len(topo.ch_donor):
-        z = torch.zeros(topo.n_atoms, dtype=ctx.weights.dtype, device=ctx.weights.device)
-        return TermOutput(z, torch.zeros(len(topo.sr_i), dtype=z.dtype, device=z.device))
-    e = delocalization_pair_energy(ctx.geometry.beta, r[topo.ch_donor], r[topo.ch_acceptor])
+    """Hueckel energy of the reservoir charge over the channel couplings, split donor/acceptor (hartree).
+
+    Summed over both directions of a pair, -beta sqrt(r_A r_B) per channel gives -2 beta_AB sqrt(r_A r_B): with
+    amplitudes a = sqrt(r / |Q|), the energy of |Q| charges in the lowest orbital of the coupling matrix -beta
+    (docs/model.md, "Charge delocalization").
+    """
+    topo, r = ctx.topo, ctx.reservoir_or_zero
+    prod = torch.clamp(r[topo.ch_donor], min=0.0) * torch.clamp(r[topo.ch_acceptor], min=0.0)
+    inside = prod > 0  # sqrt'(0) is infinite: a zero reservoir (neutral structure) contributes no gradient
+    e = -ctx.geometry.beta * torch.where(inside, torch.sqrt(torch.where(inside, prod, 1.0)), 0.0)
     return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
 
 
@@ -261,21 +346,24 @@ def host_density(ctx: TermContext) -> Tensor:
 
 
 @register_term("embedding", "Embedding",
-               "sum_A sum_k w_A^k F_{A,k}(rho_bar_A): non-additive Thomas-Fermi + LDA energy in the host density")
+               "sum_A sum_k w_A^k F_{A,k}(rho_bar_A): non-additive Thomas-Fermi + LDA energy in the host density",
+               core=True)
 def embedding_energy(ctx: TermContext) -> TermOutput:
     """E_emb per atom (hartree)."""
     f = ctx.tables.embedding(ctx.topo.elem, host_density(ctx))
     return TermOutput((ctx.weights * f).sum(-1))
 
 
-@register_term("repulsion", "Pair repulsion", "optional Born-Mayer pair term (zero in the first-principles set)")
+@register_term("repulsion", "Pair repulsion", "optional Born-Mayer pair term (zero in the first-principles set)",
+               core=True)
 def repulsion_energy(ctx: TermContext) -> TermOutput:
     """Born-Mayer repulsion per atom (hartree)."""
     e = ctx.geometry.repulsion
     return TermOutput(_halves(ctx, ctx.topo.sr_i, ctx.topo.sr_j, e), e)
 
 
-@register_term("entropy", "Electronic entropy", "-T_e S(w), S = -sum_k w ln w per atom (off by default)")
+@register_term("entropy", "Electronic entropy", "-T_e S(w), S = -sum_k w ln w per atom (off by default)",
+               core=True)
 def entropy_energy(ctx: TermContext) -> TermOutput:
     """-T_e S per atom (hartree); zero when the electronic temperature is 0."""
     t = ctx.tables.params.electronic_temperature
