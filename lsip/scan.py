@@ -200,3 +200,17 @@ def path_continuity(model: Any, frames: list[Structure], distances: np.ndarray, 
         distances=np.array(rs), energy_step_eV=max((abs(s[0]) for s in steps), default=0.0),
         charge_step=max((s[2] for s in steps), default=0.0), force_mismatch_eV=max((s[1] for s in steps), default=0.0),
         jumps=jumps, unresolved=unresolved, extra_points=max_extra - budget[0])
+
+
+def dissociation_range(model: Any, structure: Structure, i: int, j: int,
+                       longest: float = 30.0) -> tuple[float, float]:
+    """Default scan range (angstrom) that reaches the separated limit of the I-J pair.
+
+    From 0.75 R0 (at least 0.4 Å) to the larger of R0 + 6 Å and 0.5 Å past the pair's channel range (an ionic
+    pair stays ionic up to its crossing, docs/model.md "Channel range"), at most ``longest``.
+    """
+    from lsip.units import BOHR_TO_ANGSTROM
+
+    r0 = float(np.linalg.norm(structure.positions[j] - structure.positions[i]))
+    reach = model.tables.channel_cutoff(structure.symbols[i], structure.symbols[j]) * BOHR_TO_ANGSTROM + 0.5
+    return round(max(0.4, 0.75 * r0), 2), round(min(max(r0 + 6.0, reach), longest), 2)

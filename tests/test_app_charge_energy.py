@@ -22,8 +22,8 @@ from lsip.units import HARTREE_TO_EV
 ROOT = Path(__file__).resolve().parents[1]
 #: The reproduction downloads every result page ends with (lsip.ui.widgets.reproduction_downloads).
 REPRO = ["Extended XYZ", "Settings (JSON)", "Python script"]
-CT = "pages/2_Charge_transfer.py"
-ENERGY = "pages/3_Energy.py"
+CT = "app_pages/2_Charge_transfer.py"
+ENERGY = "app_pages/3_Energy.py"
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from lsip.ui import common, state
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/7_Diagnostics.py"
+PAGE = "app_pages/7_Diagnostics.py"
 
 
 def _charts(at: AppTest) -> dict[str, dict]:
@@ -41,13 +41,13 @@ def page() -> AppTest:
 
 def test_water_passes_every_invariant_and_fd_runs_on_request(page):
     assert [t.value for t in page.title] == ["Diagnostics"]
-    assert _summary(page).startswith("**7 passed, 0 failed, 0 skipped**")
+    assert _summary(page).startswith("**8 passed, 0 failed, 0 skipped**")
     assert "not run yet" in _summary(page)
     badges = [m.value for m in page.markdown if m.value.startswith(":green-badge")]
-    assert len(badges) == 7
+    assert len(badges) == 8
     page.button(key="diag_run_fd").click().run()
     assert not page.exception
-    assert _summary(page) == "**8 passed, 0 failed, 0 skipped**"
+    assert _summary(page) == "**9 passed, 0 failed, 0 skipped**"
     assert any("forces = finite differences" in m.value for m in page.markdown)
     assert [b.label for b in page.get("download_button")][-3:] == ["Extended XYZ", "Settings (JSON)", "Python script"]
 
@@ -97,7 +97,7 @@ def test_sliders_rerun_the_model_and_reset(page):
 
 def test_overrides_survive_a_page_change(page):
     page.slider(key="diag_embedding_scale").set_value(0.5).run()
-    page.switch_page("pages/0_Home.py").run()
+    page.switch_page("app_pages/0_Home.py").run()
     assert page.session_state[state.OVERRIDES_KEY]["embedding_scale"] == 0.5
     page.switch_page(PAGE).run()
     assert not page.exception
@@ -107,7 +107,7 @@ def test_overrides_survive_a_page_change(page):
 def test_other_gallery_molecule_and_skips(page):
     page.selectbox(key=state.GALLERY_KEY).set_value("lif").run()
     assert not page.exception
-    assert _summary(page).startswith("**6 passed, 0 failed, 1 skipped**")  # no two equal atoms in LiF
+    assert _summary(page).startswith("**7 passed, 0 failed, 1 skipped**")  # no two equal atoms in LiF
     assert list(_charges(page)["atom"]) == ["Li0", "F1"]
 
 
@@ -125,6 +125,6 @@ def test_teaching_mode_explains_each_check(page):
     page.toggle(key=common.TEACHING_KEY).set_value(True).run()
     assert not page.exception
     captions = " ".join(c.value for c in page.caption)
-    assert captions.count("*Why:*") == 7
+    assert captions.count("*Why:*") == 8
     assert "Physics does not depend on where the molecule is" in captions
     assert all(spec["layout"]["font"]["size"] == 18 for spec in _charts(page).values())

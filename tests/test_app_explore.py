@@ -19,7 +19,7 @@ from lsip.gallery import gallery_structure
 from lsip.ui import common, state
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/1_Explore.py"
+PAGE = "app_pages/1_Explore.py"
 
 
 def _iframes(at: AppTest) -> list[str]:

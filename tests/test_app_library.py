@@ -18,7 +18,7 @@ from lsip.ui import common, state
 from lsip.viz import library_views
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/6_Latent_library.py"
+PAGE = "app_pages/6_Latent_library.py"
 
 
 def _charts(at: AppTest) -> list[dict]:

@@ -1,4 +1,4 @@
-"""AppTest of pages/5_Scan.py: a gallery dissociation (LiF) with its verdict, figures and 3D view; the DFT curve
+"""AppTest of app_pages/5_Scan.py: a gallery dissociation (LiF) with its verdict, figures and 3D view; the DFT curve
 behind its button (H2, STO-3G, cached the second time); bad input (same atom twice, a single atom, bad paste);
 teaching mode's predict-then-reveal. Drawing is checked in tests/browser/test_browser_pages.py."""
 
@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from lsip.gallery import gallery_structure, load_gallery
 from lsip.ui import common, state
 
-PAGE = "pages/5_Scan.py"
+PAGE = "app_pages/5_Scan.py"
 
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")

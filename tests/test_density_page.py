@@ -1,4 +1,4 @@
-"""AppTest of pages/4_Density.py: model-only view, a tiny DFT run (H2, def2-SVP) that hits the persistent cache
+"""AppTest of app_pages/4_Density.py: model-only view, a tiny DFT run (H2, def2-SVP) that hits the persistent cache
 the second time, the size refusal, bad input and teaching mode. Drawing is checked in tests/browser/."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from lsip.ui import common
 
-PAGE = "pages/4_Density.py"
+PAGE = "app_pages/4_Density.py"
 
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")

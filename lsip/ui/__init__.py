@@ -1,1 +1,2 @@
-"""Streamlit support for ``app.py`` and ``pages/`` (:mod:`lsip.ui.common`); nothing else in lsip imports streamlit."""
+"""Streamlit support for ``app.py`` and ``app_pages/`` (:mod:`lsip.ui.common`); nothing else in lsip imports
+streamlit."""

@@ -1,4 +1,4 @@
-"""Streamlit support shared by ``app.py`` and ``pages/``: the only ``lsip`` module that imports streamlit.
+"""Streamlit support shared by ``app.py`` and ``app_pages/``: the only ``lsip`` module that imports streamlit.
 
 It holds the page registry (which page files the router loads when they exist), the shared sidebar,
 small page helpers and :func:`py3dmol_iframe`, which shows a :class:`lsip.viz.molview.MoleculeView` (or a bare
@@ -7,21 +7,38 @@ py3Dmol view) with ``st.iframe``; 3Dmol.js is served by the app itself from ``/a
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import pandas  # noqa: F401  (imported in full before any page runs: see below)
+import PIL.Image  # noqa: F401
 import py3Dmol
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 import lsip
 from lsip.errors import LSIPError
+from lsip.structure import Structure
 from lsip.viz import molview
 from lsip.viz.molview import MoleculeView
 
 T = TypeVar("T")
+
+# pandas and PIL.Image are imported above, when app.py imports this module, in every session: plotly looks them up in
+# sys.modules without importing them, and so can see a module that another session's thread is still importing.
+# On a cold server a page failed with "partially initialized module 'pandas' has no attribute 'Series'". An
+# import statement waits for a concurrent import of the same module to finish; a sys.modules lookup does not.
+
+#: Logger of the app; tracebacks of unexpected page errors go here (the server's stderr), never to the browser.
+LOG = logging.getLogger("lsip.ui")
+if not LOG.hasHandlers():  # the Streamlit server configures only its own loggers; tests (caplog) bring theirs
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    LOG.addHandler(_handler)
 
 #: Session-state key of the teaching-mode toggle (larger labels, curated stories).
 TEACHING_KEY = "lsip_teaching_mode"
@@ -31,11 +48,10 @@ VIEW_HEIGHT = 420
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of the app: its file under ``pages/``, navigation title, icon and a one-line summary.
+    """One page of the app: its file under ``app_pages/``, navigation title, icon and a one-line summary.
 
-    Files are named ``<position>_<Name>.py``; Streamlit derives the URL path from the name without the number
-    (``6_Latent_library.py`` -> ``/Latent_library``), the same in ``st.navigation`` and in its legacy
-    ``pages/`` mode, so deep links work on a server's very first request too.
+    Files are named ``<position>_<Name>.py``; ``st.navigation`` derives the URL path from the name without the
+    number (``6_Latent_library.py`` -> ``/Latent_library``).
     """
 
     file: str
@@ -48,6 +64,12 @@ class PageSpec:
         """URL path of the page (``""`` is the home page, drawn at the app's root)."""
         return Path(self.file).stem.split("_", 1)[1]
 
+
+#: Folder of the page files, beside ``app.py``. Never ``pages/``: Streamlit decides once per process, at its first
+#: session, that a ``pages/`` folder beside the entry script means its legacy multipage mode (page files run
+#: on their own, without ``app.py``, its sidebar or its URL handling), and only a finished ``st.navigation``
+#: call switches that off; concurrent first sessions of a cold server were all drawn in the legacy mode.
+PAGES_DIR = "app_pages"
 
 #: Every page the app knows, in navigation order; the router includes a page only if its file exists.
 PAGES: tuple[PageSpec, ...] = (
@@ -73,19 +95,101 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 
+def page_path(spec: PageSpec) -> str:
+    """Path of a page file relative to ``app.py`` (``app_pages/5_Scan.py``), as ``st.page_link`` takes it."""
+    return f"{PAGES_DIR}/{spec.file}"
+
+
 def available_pages(app_dir: Path) -> list[PageSpec]:
-    """The pages of :data:`PAGES` whose file exists in ``app_dir / "pages"``, in navigation order."""
-    return [spec for spec in PAGES if (Path(app_dir) / "pages" / spec.file).is_file()]
+    """The pages of :data:`PAGES` whose file exists in ``app_dir / PAGES_DIR``, in navigation order."""
+    return [spec for spec in PAGES if (Path(app_dir) / PAGES_DIR / spec.file).is_file()]
 
 
 def navigation(app_dir: Path) -> StreamlitPage:
     """Build ``st.navigation`` from the available pages (the first one, Home, is the default); returns the
     selected page, to be ``.run()`` by the router."""
     pages = [
-        st.Page(Path(app_dir) / "pages" / spec.file, title=spec.title, icon=spec.icon, default=k == 0)
+        st.Page(Path(app_dir) / PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=k == 0)
         for k, spec in enumerate(available_pages(app_dir))
     ]
     return st.navigation(pages, position="sidebar")
+
+
+def _in_apptest() -> bool:
+    """Whether the script runs under ``streamlit.testing.v1.AppTest`` (it patches ``streamlit.config.get_option``;
+    ``st.get_option`` does not see that)."""
+    from streamlit import config
+
+    return bool(config.get_option("global.appTest"))
+
+
+def run_page(page: StreamlitPage, reraise: bool | None = None) -> None:
+    """Run the page selected by :func:`navigation`; an unexpected exception becomes a short message.
+
+    The user sees one line with the exception type (no message, path or traceback: those can hold server
+    internals); the traceback goes to :data:`LOG`. Expected problems are :class:`LSIPError` and are shown by
+    the pages themselves. ``st.stop()`` / ``st.rerun()`` are not exceptions here (they derive from
+    ``BaseException``). ``reraise`` (default: only under ``AppTest``) re-raises after logging, so page tests
+    still see the exception; ``client.showErrorDetails = "type"`` (``.streamlit/config.toml``) redacts it
+    there and for anything raised outside a page.
+    """
+    try:
+        page.run()
+    except Exception as exc:
+        show_unexpected_error(exc, f"page {getattr(page, 'title', '?')!r}", reraise=reraise,
+                              message=f"This page stopped on an unexpected error ({type(exc).__name__}). The "
+                              "details are in the server log; the other pages still work.")
+
+
+def show_unexpected_error(exc: Exception, where: str, message: str = "", reraise: bool | None = None) -> None:
+    """Log ``exc`` with its traceback (:data:`LOG`) and show ``message`` (default: one line with the exception
+    type, never its text) as ``st.error``; call it from an ``except Exception`` block. Under ``AppTest`` (or with
+    ``reraise=True``) the exception is raised again after logging, so tests see it."""
+    LOG.error("%s: unexpected %s", where, type(exc).__name__, exc_info=exc)
+    if reraise if reraise is not None else _in_apptest():
+        raise exc
+    st.error(message or f"Unexpected error ({type(exc).__name__}); the details are in the server log.",
+             icon=":material/error:")
+
+
+#: Longest stem of a download file name (:func:`safe_file_name`), and of the structure's part in it
+#: (:func:`structure_stem`; the rest is the page's suffix such as ``_channels``).
+MAX_FILE_STEM = 100
+MAX_STRUCTURE_STEM = 48
+
+
+def safe_file_name(text: str, ext: str = "", default: str = "structure", max_len: int = MAX_FILE_STEM) -> str:
+    """A download file name from user text (a structure's name from an upload's comment line, ...).
+
+    Only ``[A-Za-z0-9._-]`` stay (every other run of characters becomes ``_``); no leading or trailing ``.``,
+    ``_`` or ``-``, no ``..``; the stem is capped at ``max_len`` characters and never empty (``default``).
+    ``ext`` (e.g. ``".csv"``) is appended after the cap, so it is never cut off. Idempotent.
+
+    >>> safe_file_name("../../etc/passwd", ".csv")
+    'etc_passwd.csv'
+    >>> safe_file_name("LiF 2.0 Å (trial #3)", ".cube")
+    'LiF_2.0_trial_3.cube'
+    """
+    def clean(value: str) -> str:
+        value = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", value))
+        return value.strip("._-")
+
+    stem = clean(clean(str(text))[:max_len]) or clean(default) or "download"
+    ext = clean(ext)
+    return f"{stem}.{ext}" if ext else stem
+
+
+def structure_stem(structure: Structure) -> str:
+    """Stem of the download file names of ``structure``: its name (or formula) through :func:`safe_file_name`,
+    at most :data:`MAX_STRUCTURE_STEM` characters."""
+    return safe_file_name(structure.name or structure.formula, max_len=MAX_STRUCTURE_STEM)
+
+
+def download_file_name(name: str) -> str:
+    """``name`` (``<stem>.<ext>``) through :func:`safe_file_name`, keeping its extension; every download button
+    of the shared widgets passes its file name through here."""
+    stem, dot, ext = str(name).rpartition(".")
+    return safe_file_name(stem, ext) if dot and stem else safe_file_name(name)
 
 
 def sidebar() -> None:
@@ -107,29 +211,8 @@ def label_font_size() -> int:
     return 18 if teaching_mode() else 12
 
 
-def ensure_router() -> None:
-    """Rerun through ``app.py`` when Streamlit ran a page file directly (its legacy ``pages/`` discovery).
-
-    Streamlit decides per process whether a ``pages/`` folder beside the entry script means the old
-    auto-discovered multipage mode; only a call of ``st.navigation`` switches that off. Until ``app.py`` has run
-    once (a deep link such as ``/scan`` as the very first request, or every ``AppTest`` rerun), a page file can
-    be executed on its own, without page config or shared sidebar. Then switch the legacy mode off and rerun.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - internal module moved; nothing to repair
-        return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def page_header(title: str, intro: str = "") -> None:
-    """Title and a short introduction (markdown) at the top of a page; every page starts with it.
-
-    Calls :func:`ensure_router` first, so a page is always drawn inside the app shell.
-    """
-    ensure_router()
+    """Title and a short introduction (markdown) at the top of a page; every page starts with it."""
     st.title(title)
     if intro:
         st.markdown(intro)

@@ -29,6 +29,7 @@ from lsip.model.library import LatentLibrary, default_library
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters, available_parameter_sets, get_parameters
 from lsip.structure import Structure
+from lsip.ui import common
 
 SOURCE_KEY = "lsip_source"
 GALLERY_KEY = "lsip_gallery_key"
@@ -232,6 +233,11 @@ def _upload_widget() -> None:
     except LSIPError as exc:
         st.error(f"Cannot read {up.name!r} as {fmt}: {exc}")
         st.session_state[UPLOADED_KEY] = None
+    except Exception as exc:  # a reader bug: a short message in the sidebar, the traceback in the server log
+        st.session_state[UPLOADED_KEY] = None
+        common.show_unexpected_error(exc, f"reading an upload as {fmt}", message=(
+            f"Cannot read {up.name!r} as {fmt}: unexpected error ({type(exc).__name__}); the details are in the "
+            "server log."))
 
 
 def _paste_widget() -> None:
@@ -245,6 +251,11 @@ def _paste_widget() -> None:
     except LSIPError as exc:
         st.error(f"Cannot read the pasted XYZ: {exc}")
         st.session_state[UPLOADED_KEY] = None
+    except Exception as exc:  # a reader bug: a short message in the sidebar, the traceback in the server log
+        st.session_state[UPLOADED_KEY] = None
+        common.show_unexpected_error(exc, "reading pasted XYZ", message=(
+            f"Cannot read the pasted XYZ: unexpected error ({type(exc).__name__}); the details are in the server "
+            "log."))
 
 
 def current_structure() -> Structure | None:

@@ -40,14 +40,14 @@ def downloads(items: Sequence[tuple[str, str, str, str]], key: str) -> None:
     cols = st.columns(len(items))
     for k, (col, (label, data, file_name, mime)) in enumerate(zip(cols, items)):
         with col:
-            st.download_button(label, data, file_name=file_name, mime=mime, key=f"{key}_{k}", on_click="ignore",
-                               icon=":material/download:")
+            st.download_button(label, data, file_name=common.download_file_name(file_name), mime=mime,
+                               key=f"{key}_{k}", on_click="ignore", icon=":material/download:")
 
 
 def reproduction_items(structure: Structure, pred: Prediction) -> list[tuple[str, str, str, str]]:
     """(label, data, file name, mime) of the extended XYZ (per-atom arrays), the settings JSON and the Python
     script that reproduces the numbers through the ``lsip`` API, for the current structure and parameters."""
-    stem = export.file_stem(structure)
+    stem = common.structure_stem(structure)
     source, gallery_key = structure_source()
     params = state.current_parameters()
     return [
@@ -74,6 +74,7 @@ MAX_FIGURE_JSON = 2_000_000
 
 def plotly_figure(fig: go.Figure, name: str, key: str) -> None:
     """Show ``fig``; PNG comes from the chart toolbar's camera button, the figure JSON from a download button."""
+    name = common.safe_file_name(name, default="figure")
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
     st.plotly_chart(fig, key=key, config=config)
     text = fig.to_json()

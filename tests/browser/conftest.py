@@ -16,12 +16,14 @@ WebGL is rendered by SwiftShader; never add ``--disable-software-rasterizer``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 60.0
+#: Smallest canvas height (pixels) counted as a 3D view; the colour bars beside the views are 72 pixels tall.
+MIN_VIEW_HEIGHT = 150
 
 #: Runs inside a frame: copy every canvas into a 2D canvas (getContext('webgl') on 3Dmol's canvas returns null
 #: from outside) and count pixels that differ from the corner (background) pixel, strongly red ones (with their
@@ -103,12 +107,13 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
-def app_server(chromium_path: str):
-    """Base URL of ``streamlit run app.py`` on a free localhost port, started once per test session."""
+@contextlib.contextmanager
+def streamlit_server(log_name: str = "streamlit-server.log") -> Iterator[str]:
+    """Start a fresh ``streamlit run app.py`` on a free localhost port; yields its base URL once it is healthy and
+    stops it afterwards. The server's output goes to ``test-artifacts/<log_name>``."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    log = ARTIFACTS / "streamlit-server.log"
+    log = ARTIFACTS / log_name
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"), OMP_WAIT_POLICY="PASSIVE")
     # no file watcher: the tree holds .venv, and inotify overflows while other processes write files
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
@@ -127,6 +132,14 @@ def app_server(chromium_path: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_server(chromium_path: str):
+    """Base URL of ``streamlit run app.py`` on a free localhost port, started once per test session (tests that
+    need a cold server start their own with :func:`streamlit_server`)."""
+    with streamlit_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -215,13 +228,15 @@ class AppPage:
         """Poll until some canvas has at least ``min_drawn`` non-background pixels; return its statistics.
 
         The result holds ``drawn``, ``red``, ``dark``, ``total`` (pixels), ``red_center`` and ``frame`` (the
-        playwright frame holding the canvas, for :meth:`hover` and :meth:`stats_of`)."""
+        playwright frame holding the canvas, for :meth:`hover` and :meth:`stats_of`). Canvases less than
+        :data:`MIN_VIEW_HEIGHT` pixels tall are colour bars, not 3D views: a drawn colour bar (~2,200 pixels)
+        was taken for the molecule while the 3D view beside it was still blank."""
         deadline = time.monotonic() + timeout_s
         best: dict = {"drawn": 0}
         while time.monotonic() < deadline:
             best = {"drawn": 0}  # only canvases of this poll: a rerun may have replaced (detached) older frames
             for stat in self.canvas_stats():
-                if stat["drawn"] > best["drawn"]:
+                if stat["height"] >= MIN_VIEW_HEIGHT and stat["drawn"] > best["drawn"]:
                     best = stat
             # the page must also have settled: a view drawn while the script still runs can be replaced
             if best["drawn"] >= min_drawn and self._script_idle():

@@ -99,7 +99,7 @@ st.caption("q = w+ - w- (e, positive = electrons lost). Weights: probabilities o
            "potential (eV).")
 
 st.subheader("Export")
-stem = export.file_stem(structure)
+stem = common.structure_stem(structure)
 widgets.downloads([
     ("Atoms (CSV)", export.records_csv(records), f"{stem}_atoms.csv", "text/csv"),
     ("Channels (CSV)", export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),

@@ -42,7 +42,7 @@ with left:
     for spec in common.PAGES[1:]:
         if spec.file in available:
             # page links are one line (longer labels are cut off): the summary goes below as a caption
-            st.page_link(f"pages/{spec.file}", label=f"**{spec.title}**", icon=spec.icon)
+            st.page_link(common.page_path(spec), label=f"**{spec.title}**", icon=spec.icon)
             st.caption(spec.summary)
         else:
             st.markdown(f"{spec.title} - {spec.summary} *(not in this build yet)*")

@@ -17,7 +17,7 @@ common.page_header(
 structure, pred = state.require_prediction()
 fp = state.fingerprint(structure)
 font = widgets.figure_font()
-stem = export.file_stem(structure)
+stem = common.structure_stem(structure)
 
 c1, c2 = st.columns([3, 2])
 state.url_setting("ct_threshold")

@@ -7,6 +7,7 @@ from lsip import scan_curves
 from lsip.errors import LSIPError
 from lsip.gallery import load_gallery
 from lsip.reference.driver import ReferenceSettings
+from lsip.scan import dissociation_range
 from lsip.structure import Structure
 from lsip.ui import common, dft_progress, state
 from lsip.units import HARTREE_TO_EV
@@ -44,8 +45,8 @@ j = c2.selectbox("Atom J (moves)", range(structure.n_atoms), index=j0, format_fu
 if i == j:
     st.error("Pick two different atoms.")
     st.stop()
-lo, hi = scan_curves.default_range(structure, i, j)
-r_min, r_max = c3.slider("Distance range (Å)", 0.35, 25.0, (lo, min(hi, 25.0)), step=0.05,
+lo, hi = dissociation_range(state.get_model(state.params_json(state.current_parameters())), structure, i, j)
+r_min, r_max = c3.slider("Distance range (Å)", 0.35, 30.0, (lo, hi), step=0.05,
                          key=f"lsip_scan_range_{fp}_{i}_{j}")
 state.url_setting("lsip_scan_points")
 n_points = c4.slider("Points", 5, 80, key="lsip_scan_points")
@@ -154,7 +155,8 @@ c2.plotly_chart(scan_views.terms_figure(curves, marker, fs), key="lsip_scan_term
 if curves.eeq_error:
     st.caption(curves.eeq_error)
 st.download_button("All curves (CSV)", scan_curves.curves_csv(curves),
-                   file_name=f"scan_{structure.name or structure.formula}_{labels[i]}-{labels[j]}.csv",
+                   file_name=common.safe_file_name(
+                       f"scan_{common.structure_stem(structure)}_{labels[i]}-{labels[j]}", ".csv"),
                    mime="text/csv", key="lsip_scan_csv")
 st.caption("Energies in eV (model: relative to free neutral atoms), distances in Å, charges in e. PNG export of "
            "a figure: the camera icon of its toolbar.")

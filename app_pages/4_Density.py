@@ -137,7 +137,8 @@ st.subheader("Downloads")
 cols = st.columns(len(cubes))
 for col, (kind, text) in zip(cols, cubes.items()):
     col.download_button(f"{density.KIND_LABELS[kind]} (.cube)", text,
-                        file_name=f"{structure.name or structure.formula}_{kind}.cube", mime="chemical/x-cube",
+                        file_name=common.safe_file_name(f"{common.structure_stem(structure)}_{kind}", ".cube"),
+                        mime="chemical/x-cube",
                         key=f"lsip_density_cube_{kind}")
 st.caption("All cubes share one grid (bohr, e/bohr³, both box end points included), so they can be "
            "subtracted point by point.")

@@ -19,7 +19,7 @@ common.page_header(
 structure, pred = state.require_prediction()
 fp = state.fingerprint(structure)
 font = widgets.figure_font()
-stem = export.file_stem(structure)
+stem = common.structure_stem(structure)
 labels = term_labels()
 
 terms = export.term_records(pred)
