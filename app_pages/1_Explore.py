@@ -48,8 +48,8 @@ if teach and st.toggle("Predict, then reveal", value=True, key="explore_predict"
             (st.success if correct else st.warning)(message)
         st.button("Ask again", on_click=_reveal, args=(reveal_key, False))
 
-c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs"):
+c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
+for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs", "explore_forces"):
     state.url_setting(_key)
 threshold = c1.slider("Channel threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="explore_threshold",
                       help="Draw channels that move at least this many electrons.")
@@ -58,6 +58,9 @@ direction = c2.radio("Channels", ["net flow", "both directions"], key="explore_d
 color_by = c3.radio("Colour atoms by", ["charge q", "charge fluctuation"], key="explore_color",
                     help="Charge fluctuation w+ + w-: ionic character of an atom's bonds even where q = 0.")
 glyphs = c4.toggle("State-weight glyphs", key="explore_glyphs")
+show_forces = c5.toggle("Force arrows", key="explore_forces",
+                        help="One arrow per atom along its force; the longest is 1.2 Å, the others to scale. "
+                             "Hover an arrow for |F| in eV/Å.")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -74,7 +77,7 @@ with left:
             height=common.VIEW_HEIGHT, font_size=common.label_font_size(), camera_key=f"explore-{fp}",
             labels=teaching.atom_labels_with_charges(structure.symbols, pred.charges.numpy()) if teach else None,
             vmin=0.0 if fluct else None,
-            vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None)
+            vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None, show_forces=show_forces)
     common.show_molecule(mv.html(), mv.total_height)
 with right:
     widgets.headline_metrics(pred, charged=structure.charge != 0)

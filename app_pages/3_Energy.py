@@ -28,6 +28,7 @@ k1, k2, k3 = st.columns(3)
 k1.metric("Total energy", f"{total:.4f} eV", help="Relative to the free neutral atoms.")
 k2.metric("Sum of the terms", f"{sum(r['energy_eV'] for r in terms[:-2]):.4f} eV")
 k3.metric("Residual (total - sum)", f"{residual:.1e} eV", help="Round-off only: the total is the sum of the terms.")
+widgets.known_limits_note(pred.params_name)
 
 left, right = st.columns([3, 2], gap="large")
 with left:

@@ -62,8 +62,9 @@ def headline(pred: Prediction) -> Record:
     -------
     dict with ``energy_eV`` (relative to free neutral atoms), ``dipole_D`` (|mu|, about the centre of mass),
     ``mu_eV`` (global chemical potential), ``converged``, ``iterations``, ``residual_Ha`` (KKT residual),
-    ``time_ms`` and ``device``.
+    ``time_ms``, ``device`` and ``max_force_eV_A`` (largest |F| on any atom).
     """
+    forces = _np(pred.forces) * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
     return {
         "energy_eV": pred.energy * HARTREE_TO_EV,
         "dipole_D": float(np.linalg.norm(_np(pred.dipole)) * E_BOHR_TO_DEBYE),
@@ -73,6 +74,7 @@ def headline(pred: Prediction) -> Record:
         "residual_Ha": float(pred.residual),
         "time_ms": pred.time_s * 1e3,
         "device": pred.device,
+        "max_force_eV_A": float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0,
     }
 
 
