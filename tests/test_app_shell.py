@@ -252,3 +252,32 @@ def test_download_names_of_an_uploaded_structure_are_sanitised(monkeypatch, page
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) and ".." not in name, name
         assert len(name) <= common.MAX_FILE_STEM + 8, name
     assert any("ssh_x_import_os_y" in name for name in names), names
+
+
+FORMATE = ("5\ncharge=-1 formate\nC 0.0 0.0 0.0\nO 1.25 0.0 0.0\nO -0.62 1.08 0.0\nH -0.55 -0.95 0.0\n"
+           "H 0 0 3.0\n")
+
+
+def test_a_pasted_structure_brings_its_own_charge_and_the_user_may_change_it():
+    """The file's charge is the charge (issue 12.1): a pasted XYZ with charge=-1 shows Q = -1 in the sidebar
+    and in the prediction; the user can change it; a gallery pick afterwards brings the gallery charge."""
+    from lsip.io import parse_xyz_text
+    from lsip.ui import state
+
+    assert parse_xyz_text(FORMATE).charge == -1
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.sidebar.radio(key=state.SOURCE_KEY).set_value("Paste XYZ").run()
+    at.sidebar.text_area(key="lsip_paste_text").input(FORMATE).run()
+    assert not at.exception
+    assert at.session_state[state.CHARGE_KEY] == -1
+    at.switch_page("app_pages/1_Explore.py").run()
+    assert any("total charge Q = -1 e" in m.value for m in at.markdown)
+    at.sidebar.number_input(key=state.CHARGE_KEY).set_value(0).run()  # the user's choice sticks
+    assert at.session_state[state.CHARGE_KEY] == 0
+    assert any("total charge Q = +0 e" in m.value for m in at.markdown)
+    at.sidebar.radio(key=state.SOURCE_KEY).set_value("Gallery").run()
+    at.sidebar.selectbox(key=state.GALLERY_KEY).set_value("hydroxide").run()
+    assert at.session_state[state.CHARGE_KEY] == -1
+    at.sidebar.selectbox(key=state.GALLERY_KEY).set_value("water").run()
+    assert at.session_state[state.CHARGE_KEY] == 0

@@ -193,6 +193,8 @@ def structure_sidebar() -> None:
     with st.sidebar:
         st.subheader("Structure")
         source = st.radio("Source", ["Gallery", "Upload", "Paste XYZ"], key=SOURCE_KEY, horizontal=True)
+        # a structure brings its own charge when it becomes current: forget the other source's last pick
+        st.session_state.pop("lsip_prev_source_token" if source == "Gallery" else "lsip_prev_gallery", None)
         if source == "Gallery":
             keys = list(gallery)
             if st.session_state.get(GALLERY_KEY) not in keys:
@@ -213,13 +215,24 @@ def structure_sidebar() -> None:
     _sync_to_url()
 
 
+def _take_new_structure(structure: Structure, token: str) -> None:
+    """Make ``structure`` current; a structure that differs from the last one read brings its own total charge
+    (from the file: extended-XYZ ``charge=``, an XYZ comment, CIF/POSCAR metadata), which the sidebar then shows
+    and lets the user change (as a gallery pick does)."""
+    st.session_state[UPLOADED_KEY] = structure
+    if st.session_state.get("lsip_prev_source_token") != token:
+        st.session_state["lsip_prev_source_token"] = token
+        st.session_state[CHARGE_KEY] = int(structure.charge)
+
+
 def _upload_widget() -> None:
     names = list(FORMATS)
     fmt = st.selectbox("Format (chosen explicitly, never guessed)", names, key="lsip_upload_format",
                        format_func=lambda k: FORMATS[k].description)
     up = st.file_uploader("Structure file", key="lsip_upload_file",
                           type=[e.lstrip(".") for e in FORMATS[fmt].extensions] or None)
-    if up is None:
+    if up is None:  # nothing uploaded, or the uploader refused the file: no stale structure stays on screen
+        st.session_state[UPLOADED_KEY] = None
         return
     data = up.getvalue()
     if len(data) > MAX_UPLOAD_BYTES:
@@ -228,7 +241,7 @@ def _upload_widget() -> None:
         return
     try:
         frames = read_structures(data, fmt, name=up.name)
-        st.session_state[UPLOADED_KEY] = frames[0]
+        _take_new_structure(frames[0], f"upload|{fmt}|{up.name}|{hashlib.sha256(data).hexdigest()}")
         if len(frames) > 1:
             st.info(f"{len(frames)} frames read; showing the first")
     except LSIPError as exc:
@@ -248,7 +261,7 @@ def _paste_widget() -> None:
         st.session_state[UPLOADED_KEY] = None
         return
     try:
-        st.session_state[UPLOADED_KEY] = parse_xyz_text(text)
+        _take_new_structure(parse_xyz_text(text), "paste|" + hashlib.sha256(text.encode()).hexdigest())
     except LSIPError as exc:
         st.error(f"Cannot read the pasted XYZ: {exc}")
         st.session_state[UPLOADED_KEY] = None
