@@ -231,8 +231,11 @@ def _upload_widget() -> None:
                        format_func=lambda k: FORMATS[k].description)
     up = st.file_uploader("Structure file", key="lsip_upload_file",
                           type=[e.lstrip(".") for e in FORMATS[fmt].extensions] or None)
-    if up is None:  # nothing uploaded, or the uploader refused the file: no stale structure stays on screen
-        st.session_state[UPLOADED_KEY] = None
+    if up is None:
+        # the file that was read is gone (removed, or another format refused it): no stale structure stays
+        if str(st.session_state.get("lsip_prev_source_token", "")).startswith("upload|"):
+            st.session_state[UPLOADED_KEY] = None
+            st.session_state.pop("lsip_prev_source_token", None)
         return
     data = up.getvalue()
     if len(data) > MAX_UPLOAD_BYTES:
