@@ -1,8 +1,10 @@
 """The density encoder (DFT density -> latent weights) and the latent basis densities (lsip.model.density).
 
 Synthetic densities are built from a library with known weights, so the exact answer is known: the encoder
-must recover it (MODEL.md section 7). ``slater_library`` (imported by other reference tests) has analytic,
-linearly independent state densities; the shipped PySCF library is used too.
+must recover it with every data term, the default L1 fit with its Hirshfeld-I prior included (MODEL.md
+section 7; docs/reference.md, "The density encoder"). ``slater_library`` (imported by other reference tests)
+has analytic, linearly independent state densities; the shipped PySCF library is used too. Real polar DFT
+densities are in test_density_encoder_polar.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from pyscf import dft, gto
 from lsip.errors import LSIPError
 from lsip.model.density import BasisDensities, promolecule_weights
 from lsip.model.library import STATE_LABELS, AtomicState, ElementEntry, LatentLibrary, default_library
-from lsip.reference.density_encoder import WEIGHTINGS, active_set_qp, project_density
+from lsip.reference.density_encoder import (
+    WEIGHTINGS,
+    active_set_qp,
+    l1_error,
+    l1_majoriser,
+    project_density,
+    promolecule_slope,
+)
 
 #: (Z, core electrons, valence Slater exponent zeta) of the analytic test elements.
 SLATER = {"H": (1, 0, 1.0), "Li": (3, 2, 0.63), "O": (8, 2, 1.0), "F": (9, 2, 1.13), "Na": (11, 10, 0.61),
@@ -168,3 +177,67 @@ def test_active_set_qp_matches_independent_solver():
         f = 0.5 * x @ g @ x - c @ x
         assert f <= 0.5 * ref.x @ g @ ref.x - c @ ref.x + 1e-7
         np.testing.assert_allclose(x, ref.x, atol=1e-4)
+
+
+def _neutral_misfit_case(lib):
+    """A neutral H2O density the library cannot represent: known weights, then a smooth +-30 % modulation."""
+    basis, n_el, numbers, rho, weights, _ = _synthetic_case(lib, "H2O", seed=11)
+    coords = molecular_grid("H2O")[2]
+    rho = rho * (1.0 + 0.3 * np.cos(1.3 * coords[:, 0]) * np.sin(0.9 * coords[:, 2] + 0.4))
+    return basis, n_el, numbers, rho, weights, float(numbers.sum())
+
+
+def test_l1_majoriser_bounds_the_error_and_touches_it(slater):
+    basis, _, _, rho, weights, _ = _neutral_misfit_case(slater)
+    n = basis.shape[1]
+    diff = (basis - basis[:, :, 1:2]).reshape(len(rho), 4 * n)
+    target = rho - basis[:, :, 1].sum(1)
+    v = np.maximum(weights, 0.0)
+    rng = np.random.default_rng(5)
+    x = rng.dirichlet(np.ones(4), size=n).reshape(-1)
+    gram, c, k, err = l1_majoriser(diff, target, v, x, floor=1e-14)
+    assert err == pytest.approx(float(v @ np.abs(diff @ x - target)), rel=1e-12)
+    assert 0.5 * x @ gram @ x - c @ x + k == pytest.approx(err, rel=1e-9)  # touches at x
+    for _ in range(20):
+        y = rng.dirichlet(np.ones(4), size=n).reshape(-1)
+        assert 0.5 * y @ gram @ y - c @ y + k >= float(v @ np.abs(diff @ y - target)) - 1e-12  # majorises
+
+
+@pytest.mark.parametrize("lib_name", ["slater", "shipped"])
+def test_l1_fit_is_never_worse_than_the_promolecule(lib_name, request):
+    """Started at the promolecule, majorize-minimize only descends: the reported error cannot exceed it."""
+    basis, n_el, numbers, rho, weights, n_total = _neutral_misfit_case(request.getfixturevalue(lib_name))
+    fit = project_density(basis, n_el, numbers, rho, weights, n_total, use_prior=False)
+    full = project_density(basis, n_el, numbers, rho, weights, n_total)
+    assert fit.converged and full.converged
+    assert fit.error < fit.promolecule_error and full.error < full.promolecule_error
+    assert fit.error <= full.error + 1e-9 <= full.promolecule_error
+    assert full.charges.sum() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_promolecule_slope_is_the_steepest_feasible_descent(slater):
+    """The certificate equals the smallest finite-difference slope over the generating directions."""
+    basis, n_el, _, rho, weights, _ = _neutral_misfit_case(slater)
+    n = basis.shape[1]
+    v = np.maximum(weights, 0.0)
+    w0 = np.zeros((n, 4))
+    w0[:, 1] = 1.0
+
+    def err(w):
+        return l1_error(np.einsum("gak,ak->g", basis, w), rho, v)
+
+    h, slopes = 1e-6, []
+    for a in range(n):
+        d = np.zeros((n, 4))
+        d[a, 3], d[a, 1] = 1.0, -1.0
+        slopes.append((err(w0 + h * d) - err(w0)) / h)
+        for b in range(n):
+            lost, gained = n_el[a, 1] - n_el[a, 0], n_el[b, 2] - n_el[b, 1]
+            d = np.zeros((n, 4))
+            d[a, 0] += gained / (lost + gained)
+            d[b, 2] += lost / (lost + gained)
+            d[a, 1] -= gained / (lost + gained)
+            d[b, 1] -= lost / (lost + gained)
+            assert (d * n_el).sum() == pytest.approx(0.0, abs=1e-12)
+            slopes.append((err(w0 + h * d) - err(w0)) / h)
+    assert promolecule_slope(basis, n_el, rho, weights) == pytest.approx(min(slopes), abs=1e-4)
