@@ -2,11 +2,13 @@
 
 :func:`model_scan` moves atom J's fragment along I->J (:func:`lsip.scan.scan_structures`) and records, at every
 distance, the model's energy, every energy term, charges, ensemble weights and channel occupations, and the
-QEq and EEQ charges. :func:`add_dft` adds reference-DFT energies and Hirshfeld charges per point (each point
-cached by the reference driver). :func:`dissociation_verdict` checks the separated limit: fragment charges must
-be integers (|q - round(q)| < ``charge_tol``, neutral fragments for a neutral system) and the model's energy at
-the last point must equal the sum of the fragments' own energies (for atoms: zero, the free-atom reference)
-within ``energy_tol``; QEq's residual fractional charge is reported next to it (MODEL.md section 7).
+QEq and EEQ charges. :func:`add_dft` adds reference-DFT energies (the lowest of RKS and broken-symmetry UKS,
+relative to the separately computed fragments) and Hirshfeld charges per point, with failed or unphysical points
+flagged instead of drawn (docs/reference.md, "DFT along scans"). :func:`dissociation_verdict` checks the
+separated limit: fragment charges must be integers (|q - round(q)| < ``charge_tol``, neutral fragments for a
+neutral system) and the model's energy at the last point must equal the sum of the fragments' own energies (for
+atoms: zero, the free-atom reference) within ``energy_tol``; QEq's residual fractional charge is reported next
+to it (MODEL.md section 7).
 
 Hartree atomic units inside (energies hartree, charges e); distances in angstrom (the user's scan axis).
 """
@@ -15,18 +17,24 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lsip.errors import ConvergenceError, LSIPError
+from lsip.errors import LSIPError
 from lsip.model.baselines import as_array, eeq_charges, qeq_charges
 from lsip.model.decoder import Prediction
 from lsip.model.library import STATE_LABELS
 from lsip.scan import PathContinuity, path_continuity, predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
+
+if TYPE_CHECKING:  # the reference layer (PySCF) is imported only when DFT is asked for
+    from lsip.reference.broken_symmetry import FragmentReference, KSSolution
+    from lsip.reference.timing import ScanEstimate
 
 #: Default tolerance on fragment charges at the last point, e.
 CHARGE_TOL = 1e-6
@@ -49,8 +57,26 @@ class ScanCurves:
     converged : (m,) bool.  iterations : (m,) int.
     qeq_charges, qeq_energy : (m, n) e and (m,) hartree (QEq charge energy).
     eeq_charges : (m, n) e, or None when EEQ is unavailable for these elements.  eeq_error : why.
-    dft_energy : (m,) hartree, NaN where not computed.  dft_charges : (m, n) Hirshfeld charges, NaN likewise.
-    dft_level : e.g. "PBE0/def2-SVP" once DFT points exist.  dft_notes : messages of failed points.
+    dft_energy : (m,) reference DFT energy relative to the separately computed fragments, hartree:
+        E(point) - sum E(fragment), so 0 is the separated limit and a bound geometry is negative (no shift to
+        any scan point). E(point) is the lowest converged solution among RKS and broken-symmetry UKS
+        (:func:`lsip.reference.broken_symmetry.lowest_solution`). NaN where not computed, where the SCF failed,
+        where the point is flagged (``dft_flags``), and everywhere when a fragment failed (no zero).
+    dft_charges : (m, n) Hirshfeld charges of that solution, e; NaN where not computed, failed or flagged (a
+        failed fragment removes only the energies).
+    dft_flags : m strings, '' for a drawn point, else why it is not drawn (SCF failed, unstable solution, too
+        far above the fragments: :func:`lsip.reference.broken_symmetry.flag_points`).
+    dft_method : m strings, "RKS", "BS-UKS" (or "UKS" for open shells), '' where nothing converged.
+    dft_spin_square : (m,) <S^2> of the reported solution (0 for RKS; NaN where nothing converged).
+    dft_total_energy : (m,) total energy of the lowest converged solution, hartree, flagged points included
+        (for inspection; not drawn).
+    dft_fragment_energy : sum of the fragments' energies, hartree (NaN when one failed).
+    dft_fragments : the fragments (:class:`lsip.reference.broken_symmetry.FragmentReference`).
+    dft_points : the per-point :class:`lsip.reference.broken_symmetry.KSSolution` (RKS and UKS energies,
+        stability, timings).  dft_threshold : energy above the fragments that flags a point on the dissociating
+        side, hartree.  dft_estimate : the :class:`lsip.reference.timing.ScanEstimate` made before the run.
+    dft_time_s : measured wall time of :func:`add_dft`, s.
+    dft_level : e.g. "PBE0/def2-SVP" once DFT points exist.  dft_notes : messages (failed points and fragments).
     """
 
     i: int
@@ -74,6 +100,16 @@ class ScanCurves:
     dft_charges: np.ndarray | None = None
     dft_level: str = ""
     dft_notes: list[str] = field(default_factory=list)
+    dft_flags: list[str] = field(default_factory=list)
+    dft_method: list[str] = field(default_factory=list)
+    dft_spin_square: np.ndarray | None = None
+    dft_total_energy: np.ndarray | None = None
+    dft_fragment_energy: float = float("nan")
+    dft_fragments: list[FragmentReference] = field(default_factory=list)
+    dft_points: list[KSSolution] = field(default_factory=list)
+    dft_threshold: float = float("nan")
+    dft_estimate: ScanEstimate | None = None
+    dft_time_s: float = float("nan")
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -152,30 +188,52 @@ def _add_baselines(curves: ScanCurves, library: object) -> None:
         curves.eeq_error = f"EEQ unavailable: {exc}"
 
 
-def dft_scan_estimate(curves: ScanCurves, settings: object) -> float:
-    """Estimated total SCF time of a DFT scan (s); raises the driver's SystemTooLargeError above its limits."""
-    from lsip.reference.driver import ReferenceDFT
+def dft_scan_estimate(curves: ScanCurves, settings: object, cache: object | None = None,
+                      library: object | None = None) -> ScanEstimate:
+    """Estimated wall time of :func:`add_dft` on this scan, and where it came from.
 
-    _, est = ReferenceDFT(curves.structures[0], settings, cache=False).check_size()
-    return est * len(curves.structures)
+    ``points x (RKS + BS-UKS) + fragments`` over what the cache does not hold, each term fitted to the wall times
+    the cache has recorded (falling back to the driver's static estimate where nothing was measured):
+    :func:`lsip.reference.timing.estimate_scan`. ``cache``: as for :func:`add_dft`. The result formats like its
+    seconds (``f"{est:.0f} s"``); ``est.source``, ``est.detail`` and ``est.all_cached`` say more.
+
+    Raises
+    ------
+    SystemTooLargeError
+        above the driver's size limits.
+    """
+    from lsip.reference.cache import resolve_cache
+    from lsip.reference.timing import estimate_scan
+
+    return estimate_scan(curves.structures, curves.fragments, settings, library=library,
+                         cache=resolve_cache(cache))
 
 
 def add_dft(curves: ScanCurves, settings: object, cache: object | None = None,
             progress: Callable[[int, object], None] | None = None, cancel: object = None,
-            max_total_s: float = DFT_SCAN_MAX_S) -> ScanCurves:
-    """Reference DFT at every scan point (each cached by the driver): energies and Hirshfeld charges.
+            max_total_s: float = DFT_SCAN_MAX_S, library: object | None = None) -> ScanCurves:
+    """Reference DFT along the scan: the lowest of RKS and broken-symmetry UKS per point, zeroed on the fragments.
+
+    The two fragments (``curves.fragments``) are computed alone first (:func:`lsip.reference.broken_symmetry.
+    fragment_references`); each point then runs :func:`lsip.reference.broken_symmetry.lowest_solution` (the same
+    procedure as ``lsip validate``'s dissociation curves) with the fragments' densities as its broken-symmetry
+    guess, and failed or unphysical points are flagged (:func:`lsip.reference.broken_symmetry.flag_points`) and
+    left out (NaN). Every point and fragment is cached; computed ones record their wall times for
+    :func:`dft_scan_estimate`.
 
     Parameters
     ----------
-    curves : a model scan.  settings : :class:`lsip.reference.driver.ReferenceSettings`.
+    curves : a model scan.  settings : :class:`lsip.reference.driver.ReferenceSettings` (``time_limit_s`` applies
+        per point and per fragment).
     cache : a :class:`~lsip.reference.cache.ReferenceCache` (None: the default cache file; False: none).
-    progress : called as ``progress(point_index, SCFProgress)`` during every SCF.
-    cancel : cancel token passed to the driver.  max_total_s : refuse scans estimated to take longer.
+    progress : called as ``progress(index, SCFProgress)``: index m (the number of points) for the fragments,
+        which are computed first, then 0..m-1 for the points.
+    cancel : cancel token (stops at the next SCF cycle with CalculationCancelled; finished points stay cached).
+    max_total_s : refuse scans estimated to take longer.  library : latent library (default: the shipped one).
 
     Returns
     -------
-    A copy of ``curves`` with ``dft_energy``, ``dft_charges``, ``dft_level``, ``dft_notes``; points whose SCF
-    did not converge are NaN and listed in ``dft_notes``.
+    A copy of ``curves`` with every ``dft_*`` field set (see :class:`ScanCurves`).
 
     Raises
     ------
@@ -183,26 +241,51 @@ def add_dft(curves: ScanCurves, settings: object, cache: object | None = None,
         when the system is above the driver's limits or the scan would take longer than ``max_total_s``.
     """
     from lsip.errors import SystemTooLargeError
-    from lsip.reference.driver import ReferenceDFT
+    from lsip.reference.broken_symmetry import (
+        flag_points,
+        fragment_references,
+        lowest_solution,
+        unphysical_threshold,
+    )
+    from lsip.reference.cache import resolve_cache
 
-    est = dft_scan_estimate(curves, settings)
-    if est > max_total_s:
-        raise SystemTooLargeError(f"a DFT scan of {len(curves.structures)} points would take ~{est:.0f} s "
-                                  f"(limit {max_total_s:.0f} s): use fewer points or a smaller basis")
+    t0 = time.perf_counter()
+    store = resolve_cache(cache)
+    est = dft_scan_estimate(curves, settings, store if store is not None else False, library)
+    if est.seconds > max_total_s:
+        raise SystemTooLargeError(f"a DFT scan of {len(curves.structures)} points would take ~{est.seconds:.0f} s "
+                                  f"(limit {max_total_s:.0f} s; {est.detail}): use fewer points or a smaller basis")
     m, n = len(curves.structures), len(curves.symbols)
-    energy, charges, notes = np.full(m, np.nan), np.full((m, n), np.nan), []
-    for k, fr in enumerate(curves.structures):
-        cb = (lambda pr, k=k: progress(k, pr)) if progress is not None else None
-        driver = ReferenceDFT(fr, settings, cache=cache, progress=cb, cancel=cancel)
-        try:
-            res = driver.kernel(raise_on_failure=True)
-        except ConvergenceError as exc:
-            notes.append(f"R = {curves.distances[k]:.3f} Å: {exc}")
+
+    def reporter(k: int) -> Callable[[object], None] | None:
+        return (lambda pr: progress(k, pr)) if progress is not None else None
+
+    frags = fragment_references(curves.structures[0], curves.fragments, settings, library=library, cache=store,
+                                progress=reporter(m), cancel=cancel)
+    notes = [f"fragment {f.label} failed: {f.message}" for f in frags if not f.converged]
+    e_frag = float(sum(f.energy for f in frags)) if not notes else float("nan")
+    points = [lowest_solution(fr, settings, library=library, cache=store, fragments=frags, progress=reporter(k),
+                              cancel=cancel) for k, fr in enumerate(curves.structures)]
+    total = np.array([p.energy for p in points])
+    rel = total - e_frag
+    threshold = unphysical_threshold([f.structure for f in frags], library)
+    flags = flag_points(curves.distances, rel, np.array([p.converged for p in points]),
+                        [p.stable for p in points], threshold)
+    energy, charges = np.full(m, np.nan), np.full((m, n), np.nan)
+    for k, (p, flag) in enumerate(zip(points, flags)):
+        if flag:
+            notes.append(f"R = {curves.distances[k]:.3f} Å: not drawn: {flag}")
             continue
-        energy[k] = res.energy
-        charges[k] = res.charges.get("hirshfeld", res.charges.get("mulliken"))
-    level = f"{driver.settings.xc}/{driver.settings.basis}"
-    return replace(curves, dft_energy=energy, dft_charges=charges, dft_level=level, dft_notes=notes)
+        energy[k] = rel[k]
+        q = p.charges.get("hirshfeld", p.charges.get("mulliken"))
+        if q is not None:
+            charges[k] = q
+    level = f"{settings.xc}/{settings.basis}"
+    return replace(curves, dft_energy=energy, dft_charges=charges, dft_level=level, dft_notes=notes,
+                   dft_flags=flags, dft_method=[p.method for p in points],
+                   dft_spin_square=np.array([p.spin_square for p in points]), dft_total_energy=total,
+                   dft_fragment_energy=e_frag, dft_fragments=list(frags), dft_points=points,
+                   dft_threshold=float(threshold), dft_estimate=est, dft_time_s=time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)
@@ -282,16 +365,22 @@ def dissociation_verdict(curves: ScanCurves, model: object, charge_tol: float = 
                                charge_tol, energy_tol, passed, msg, continuity)
 
 
-def curves_table(curves: ScanCurves) -> tuple[list[str], list[list[float]]]:
-    """Header and rows of every curve (eV, angstrom, e): one row per scan point."""
+def curves_table(curves: ScanCurves) -> tuple[list[str], list[list[float | str]]]:
+    """Header and rows of every curve (eV, angstrom, e): one row per scan point.
+
+    With DFT: ``E_dft_minus_fragments_eV`` (the energy relative to the separately computed fragments, NaN at
+    flagged points), ``S2_dft``, the ``q_dft_hirshfeld_*`` charges, and two text columns at the end:
+    ``dft_method`` ("RKS" / "BS-UKS" / "UKS") and ``dft_flag`` ('' for a drawn point, else why it is not drawn).
+    Every other value is a float.
+    """
     labs = curves.labels
     cols: dict[str, np.ndarray] = {"R_A": curves.distances, "E_model_eV": curves.energy * HARTREE_TO_EV}
     cols.update({f"E_{k}_eV": v * HARTREE_TO_EV for k, v in curves.terms.items()})
     cols["E_qeq_eV"] = curves.qeq_energy * HARTREE_TO_EV
     if curves.dft_energy is not None:
-        finite = np.isfinite(curves.dft_energy)
-        ref = curves.dft_energy[finite][-1] if finite.any() else np.nan
-        cols["E_dft_minus_last_eV"] = (curves.dft_energy - ref) * HARTREE_TO_EV
+        cols["E_dft_minus_fragments_eV"] = curves.dft_energy * HARTREE_TO_EV
+        if curves.dft_spin_square is not None:
+            cols["S2_dft"] = curves.dft_spin_square
     series = [("model", curves.charges), ("qeq", curves.qeq_charges), ("eeq", curves.eeq_charges),
               ("dft_hirshfeld", curves.dft_charges)]
     for name, q in series:
@@ -301,18 +390,24 @@ def curves_table(curves: ScanCurves) -> tuple[list[str], list[list[float]]]:
         cols.update({f"w_{st}_{lab}": curves.weights[:, k, s] for s, st in enumerate(STATE_LABELS)})
     cols.update({f"c_{name}": v for name, v in curves.channels.items()})
     cols["converged"] = curves.converged.astype(float)
-    header = list(cols)
-    rows = [[float(cols[h][m]) for h in header] for m in range(len(curves.distances))]
+    m = len(curves.distances)
+    text: dict[str, list[str]] = {}
+    if curves.dft_energy is not None:
+        text["dft_method"] = list(curves.dft_method) if len(curves.dft_method) == m else [""] * m
+        text["dft_flag"] = list(curves.dft_flags) if len(curves.dft_flags) == m else [""] * m
+    header = [*cols, *text]
+    rows: list[list[float | str]] = [[float(cols[h][k]) for h in cols] + [text[h][k] for h in text]
+                                     for k in range(m)]
     return header, rows
 
 
 def curves_csv(curves: ScanCurves) -> str:
-    """CSV text of :func:`curves_table` (NaN where a curve has no value)."""
+    """CSV text of :func:`curves_table` (NaN where a curve has no value; text columns as they are)."""
     header, rows = curves_table(curves)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([[f"{v:.10g}" for v in row] for row in rows])
+    writer.writerows([[v if isinstance(v, str) else f"{v:.10g}" for v in row] for row in rows])
     return buf.getvalue()
 
 

@@ -17,6 +17,7 @@ from lsip import scan_curves as S
 from lsip.gallery import gallery_structure
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceSettings
+from lsip.units import HARTREE_TO_EV
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +88,17 @@ def test_dft_per_point_is_cached(shipped_model, tmp_path):
     cache = ReferenceCache(tmp_path / "ref.sqlite")
     seen = []
     out = S.add_dft(curves, ReferenceSettings(), cache=cache, progress=lambda k, p: seen.append(k))
-    assert np.all(np.isfinite(out.dft_energy)) and out.dft_level == "PBE0/def2-SVP" and len(cache) == 3
+    assert np.all(np.isfinite(out.dft_energy)) and out.dft_level == "PBE0/def2-SVP"
+    assert len(cache) == 4  # three points and one H atom (both fragments are the same atom)
     assert np.argmin(out.dft_energy) == 1  # PBE0 H2 minimum near 0.75 A
-    assert sorted(set(seen)) == [0, 1, 2]
+    # zero: two separately computed H atoms, so the bound molecule lies ~4.5 eV below it (PBE0 D_e)
+    assert -5.0 < out.dft_energy[1] * HARTREE_TO_EV < -4.0 and out.dft_method == ["RKS"] * 3
+    assert out.dft_flags == ["", "", ""] and np.allclose(out.dft_spin_square, 0.0)
+    assert sorted(set(seen)) == [0, 1, 2, 3]  # the points, then the fragment (index m)
     again = S.add_dft(curves, ReferenceSettings(), cache=cache, progress=lambda k, p: seen.append(("again", k)))
     np.testing.assert_allclose(again.dft_energy, out.dft_energy, atol=0)
     assert all(not isinstance(s, tuple) for s in seen)  # cache hits run no SCF cycle
+    assert S.dft_scan_estimate(curves, ReferenceSettings(), cache=cache).all_cached
 
 
 def test_dft_scan_refuses_long_runs(shipped_model):

@@ -7,6 +7,12 @@ Schema (``schema_version`` 1)::
 
     results(key TEXT PRIMARY KEY, created REAL, scalars TEXT)          -- scalars: a JSON object
     arrays(key TEXT, name TEXT, dtype TEXT, shape TEXT, data BLOB)     -- PRIMARY KEY (key, name)
+    timings(method TEXT, xc TEXT, n_basis INTEGER, threads INTEGER, seconds REAL, created REAL)
+
+``timings`` holds measured wall times of computed (not cached) runs, per method and basis-function count
+(:meth:`ReferenceCache.record_timing`); the scan-time estimate is fitted to them
+(:mod:`lsip.reference.timing`). The table was added without a schema-version change: ``CREATE TABLE IF NOT
+EXISTS`` adds it to older files, which read and write as before.
 
 An array is restored with ``np.frombuffer(data, dtype).reshape(shape)`` (dtype restricted to numeric and bool).
 
@@ -42,7 +48,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, created REAL NOT NULL, scalars TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS arrays (key TEXT NOT NULL, name TEXT NOT NULL, dtype TEXT NOT NULL, "
     "shape TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (key, name))",
+    "CREATE TABLE IF NOT EXISTS timings (method TEXT NOT NULL, xc TEXT NOT NULL, n_basis INTEGER NOT NULL, "
+    "threads INTEGER NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL)",
 )
+#: Measurements kept per (method, xc, n_basis, threads); older ones are dropped.
+TIMINGS_KEPT = 50
 _ALLOWED_KINDS = "biuf"  # bool, int, unsigned, float
 
 
@@ -94,6 +104,14 @@ def _decode(dtype: str, shape: str, data: bytes) -> np.ndarray:
     if dt.kind not in _ALLOWED_KINDS:
         raise ValueError(f"dtype {dtype} not allowed")
     return np.frombuffer(data, dtype=dt).reshape(tuple(json.loads(shape))).copy()
+
+
+def resolve_cache(cache: object) -> ReferenceCache | None:
+    """The cache a caller means: None or True -> the default cache file, a :class:`ReferenceCache` -> itself,
+    anything else (False) -> no cache (the driver's convention)."""
+    if cache is None or cache is True:
+        return ReferenceCache()
+    return cache if isinstance(cache, ReferenceCache) else None
 
 
 class ReferenceCache:
@@ -236,13 +254,41 @@ class ReferenceCache:
         return [r[0] for r in self._guard(lambda con: con.execute(
             "SELECT key FROM results ORDER BY created").fetchall())]
 
+    def record_timing(self, method: str, n_basis: int, seconds: float, *, xc: str = "", threads: int = 1) -> None:
+        """Store one measured wall time (s) of ``method`` on ``n_basis`` functions (keeps the last
+        :data:`TIMINGS_KEPT` per method, functional, size and thread count)."""
+        if not np.isfinite(seconds) or seconds < 0:
+            return
+        row = (method, xc.lower(), int(n_basis), int(threads), float(seconds), time.time())
+
+        def _record(con: sqlite3.Connection) -> None:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO timings VALUES (?, ?, ?, ?, ?, ?)", row)
+            con.execute("DELETE FROM timings WHERE rowid IN (SELECT rowid FROM timings WHERE method=? AND xc=? "
+                        "AND n_basis=? AND threads=? ORDER BY created DESC LIMIT -1 OFFSET ?)",
+                        (*row[:4], TIMINGS_KEPT))
+            con.execute("COMMIT")
+
+        self._guard(_record)
+
+    def timings(self, method: str, *, xc: str | None = None, threads: int | None = None) -> list[tuple[int, float]]:
+        """Measured (n_basis, seconds) of ``method``, oldest first; optionally of one functional / thread count."""
+        sql, args = "SELECT n_basis, seconds FROM timings WHERE method=?", [method]
+        if xc is not None:
+            sql, args = sql + " AND xc=?", [*args, xc.lower()]
+        if threads is not None:
+            sql, args = sql + " AND threads=?", [*args, int(threads)]
+        rows = self._guard(lambda con: con.execute(sql + " ORDER BY created", args).fetchall())
+        return [(int(n), float(t)) for n, t in rows]
+
     def clear(self) -> int:
-        """Delete every entry and compact the file; return how many entries were removed."""
+        """Delete every entry and timing record and compact the file; return how many entries were removed."""
         def _clear(con: sqlite3.Connection) -> int:
             con.execute("BEGIN IMMEDIATE")
             n = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
             con.execute("DELETE FROM arrays")
             con.execute("DELETE FROM results")
+            con.execute("DELETE FROM timings")
             con.execute("COMMIT")
             con.execute("VACUUM")
             return int(n)

@@ -87,6 +87,61 @@ class ProgressCallback(Protocol):
         """Receive one report."""
 
 
+class SCFMonitor:
+    """Progress reports, cancellation and the wall-time limit of SCF runs (the driver's and the scans').
+
+    Parameters
+    ----------
+    label : what is computed (a formula), for the cancellation message.
+    progress : optional :class:`ProgressCallback`.  cancel : a ``threading.Event`` or a callable returning True.
+    time_limit_s : wall-time limit counted from construction (or :meth:`restart`), s; None: none.
+    estimate_s : the a-priori time estimate put into every :class:`SCFProgress`.
+
+    :meth:`callback` gives a PySCF ``mf.callback`` that reports every cycle; after every report the cancel token
+    and the time limit are checked, and either stops the SCF with :class:`CalculationCancelled`
+    (docs/reference.md, "The driver", step 4).
+    """
+
+    def __init__(self, label: str, progress: ProgressCallback | None = None, cancel: CancelToken = None,
+                 time_limit_s: float | None = None, estimate_s: float = float("nan")) -> None:
+        self.label = label
+        self.progress = progress
+        self.cancel = cancel
+        self.time_limit_s = time_limit_s
+        self.estimate_s = estimate_s
+        self.last_delta = float("nan")
+        self.t0 = time.perf_counter()
+
+    def restart(self) -> None:
+        """Start the clock of the time limit (and of ``elapsed_s``) again."""
+        self.t0 = time.perf_counter()
+
+    def report(self, stage: str, cycle: int, energy: float, delta: float) -> None:
+        """Send one :class:`SCFProgress`, then stop when cancelled or past the time limit."""
+        elapsed = time.perf_counter() - self.t0
+        if self.progress is not None:
+            self.progress(SCFProgress(stage, cycle, energy, delta, elapsed, self.estimate_s))
+        cancel = self.cancel
+        if cancel is not None and (cancel.is_set() if isinstance(cancel, threading.Event) else cancel()):
+            raise CalculationCancelled(f"reference calculation of {self.label} cancelled")
+        limit = self.time_limit_s
+        if limit is not None and elapsed > limit:
+            raise CalculationCancelled(
+                f"reference calculation of {self.label} stopped at its time limit of {limit:g} s")
+
+    def callback(self, stage: str) -> Callable[[dict], None]:
+        """A PySCF SCF callback reporting each cycle of ``stage``."""
+        count = [0]
+
+        def cb(envs: dict) -> None:
+            count[0] += 1
+            e, last = float(envs.get("e_tot", np.nan)), float(envs.get("last_hf_e", np.nan))
+            self.last_delta = e - last
+            self.report(stage, count[0], e, e - last)
+
+        return cb
+
+
 @dataclass(frozen=True)
 class ReferenceSettings:
     """Settings of a reference calculation.
@@ -291,7 +346,7 @@ class ReferenceDFT:
         self.progress = progress
         self.cancel = cancel
         self._t0 = time.perf_counter()
-        self._last_delta = float("nan")
+        self._monitor = SCFMonitor(structure.formula, progress, cancel, self.settings.time_limit_s)
 
     @property
     def library(self) -> LatentLibrary:
@@ -345,6 +400,7 @@ class ReferenceDFT:
             (else return the unconverged result with a warning).
         """
         self._t0 = time.perf_counter()
+        self._monitor = SCFMonitor(self.structure.formula, self.progress, self.cancel, self.settings.time_limit_s)
         key = self.key()
         if use_cache and self.cache is not None:
             hit = self.cache.get(key)
@@ -362,53 +418,33 @@ class ReferenceDFT:
             return res
         if self.cache is not None:
             self.cache.put(key, *res.to_record())
+            self.cache.record_timing("uks" if res.unrestricted else "rks", res.n_basis, res.compute_time_s,
+                                     xc=self.settings.xc, threads=omp_threads())
         return res.with_model_error(model_weights, self.library) if model_weights is not None else res
-
-    def _report(self, stage: str, cycle: int, energy: float, delta: float, estimate: float) -> None:
-        elapsed = time.perf_counter() - self._t0
-        if self.progress is not None:
-            self.progress(SCFProgress(stage, cycle, energy, delta, elapsed, estimate))
-        cancel = self.cancel
-        if cancel is not None and (cancel.is_set() if isinstance(cancel, threading.Event) else cancel()):
-            raise CalculationCancelled(f"reference calculation of {self.structure.formula} cancelled")
-        limit = self.settings.time_limit_s
-        if limit is not None and elapsed > limit:
-            raise CalculationCancelled(
-                f"reference calculation of {self.structure.formula} stopped at its time limit of {limit:g} s")
-
-    def _callback(self, stage: str, estimate: float) -> Callable[[dict], None]:
-        count = [0]
-
-        def cb(envs: dict) -> None:
-            count[0] += 1
-            e, last = float(envs.get("e_tot", np.nan)), float(envs.get("last_hf_e", np.nan))
-            self._last_delta = e - last
-            self._report(stage, count[0], e, e - last, estimate)
-
-        return cb
 
     def _compute(self, key: str) -> ReferenceResult:
         n_basis, estimate = self.check_size()
         s = self.settings
         mol = build_mole(self.structure, s.basis, self.spin)
-        self._report("scf", 0, np.nan, np.nan, estimate)
+        self._monitor.estimate_s = estimate
+        self._monitor.report("scf", 0, np.nan, np.nan)
         unrestricted = s.unrestricted if s.unrestricted is not None else self.spin > 0
         density_fit = s.density_fit if s.density_fit is not None else n_basis >= s.density_fit_min_basis
         mf = make_scf(mol, s.xc, s.grid_level, s.conv_tol, s.max_cycle, unrestricted, density_fit)
-        mf.callback = self._callback("scf", estimate)
+        mf.callback = self._monitor.callback("scf")
         mf.kernel()
         attempts, cycles = 1, int(getattr(mf, "cycles", s.max_cycle))
         if not mf.converged and s.retry != "none":
             dm0 = mf.make_rdm1()
             mf = retry_scf(mf, s.retry, s.max_cycle)
-            mf.callback = self._callback("retry", estimate)
+            mf.callback = self._monitor.callback("retry")
             mf.kernel(dm0=dm0)
             attempts, cycles = 2, cycles + int(getattr(mf, "cycles", s.max_cycle))
-        scf = scf_summary(mf, unrestricted, density_fit, attempts, cycles, self._last_delta)
+        scf = scf_summary(mf, unrestricted, density_fit, attempts, cycles, self._monitor.last_delta)
         elapsed = time.perf_counter() - self._t0
         if not scf["converged"]:
             return ReferenceResult.from_scf(self.structure, self.spin, s, scf, {}, key, elapsed)
-        self._report("analysis", 0, scf["energy"], 0.0, estimate)
+        self._monitor.report("analysis", 0, scf["energy"], 0.0)
         grids = mf.grids
         analysis = analyse_density(mol, scf["density_matrix"], np.asarray(grids.coords), np.asarray(grids.weights),
                                    self.library, s.weighting)

@@ -19,12 +19,13 @@ import numpy as np
 from lsip.data.masses import atomic_mass
 from lsip.model.baselines import as_array, baseline
 from lsip.model.model import LSIPModel
+from lsip.reference.broken_symmetry import flag_points, fragment_references, lowest_solution, unphysical_threshold
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
 from lsip.scan import predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import E_ANGSTROM_TO_DEBYE, E_BOHR_TO_DEBYE, HARTREE_TO_EV
-from lsip.validation.dft import atom_energies, broken_symmetry_uks
+from lsip.validation.dft import atom_energies
 from lsip.validation.molecules import QUICK_SCANS, QUICK_SET, SCANS, ScanSpec, covered_elements, load, load_set
 
 #: (label, quantity, predicted key, reference key) of every reported comparison.
@@ -44,12 +45,6 @@ COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
     ("model energy vs DFT atomization", "energy_eV", "model", "dft_atomization"),
     ("decoded density vs promolecule (error, e)", "density_error_e", "model", "promolecule"),
 )
-
-
-#: A converged SCF more than this far above the free atoms (eV) sits on an unphysical state: no diatomic or
-#: stretched bond here lies more than a few eV above its atoms. Such points are flagged in the report and left
-#: out of the plotted curves (seen: LiF at 6 and 8 A, RKS +280 and +684 eV with a Hirshfeld-I charge of -7 e).
-UNPHYSICAL_EV = 20.0
 
 
 def _dipole_D(positions_A: np.ndarray, symbols: tuple[str, ...], charges: np.ndarray) -> float:
@@ -151,35 +146,59 @@ def _relative(energy: float | None, e_atoms: float | None) -> float | None:
 
 def scan_record(spec: ScanSpec, model: LSIPModel, settings: ReferenceSettings, cache: ReferenceCache | None,
                 atoms: dict[str, float | None]) -> dict:
-    """One dissociation curve: charges of atoms i, j and energies (eV, relative to free atoms) per distance."""
+    """One dissociation curve: charges of atoms i, j and energies (eV, relative to free atoms) per distance.
+
+    DFT per point: :func:`lsip.reference.broken_symmetry.lowest_solution` (RKS and broken-symmetry UKS from the
+    separately computed fragments' densities, stability-checked; the app's scans run the same procedure).
+    ``energy_eV.rks`` / ``uks`` are the two solutions, ``energy_eV.dft`` the reported (lowest) one and
+    ``dft_method`` its kind; ``dft_unphysical`` lists the solutions (``"rks"``, ``"uks"``) that
+    :func:`lsip.reference.broken_symmetry.flag_points` rejects (failed ones are only marked not converged), and
+    ``dft_flag`` says why the reported one is not drawn ('' when it is).
+    """
     st = load(spec.molecule)
     frames, moved = scan_structures(st, spec.i, spec.j, np.asarray(spec.distances))
     e_ref = sum(atoms[s] for s in st.symbols) if all(atoms.get(s) is not None for s in st.symbols) else None
+    fixed = [k for k in range(st.n_atoms) if k not in moved]
+    frags = fragment_references(frames[0], (fixed, moved), settings, library=model.library, cache=cache)
+    e_frag = float(sum(f.energy for f in frags))
+    threshold = unphysical_threshold([f.structure for f in frags], model.library)
+    sols = [lowest_solution(fr, settings, library=model.library, cache=cache, fragments=frags) for fr in frames]
+    dist = np.asarray(spec.distances, dtype=float)
+
+    def flags(energy: list[float], conv: list[bool], stable: list[bool | None]) -> list[str]:
+        return flag_points(dist, np.asarray(energy) - e_frag, np.asarray(conv), stable, threshold)
+
+    rks_flags = flags([s.rks_energy for s in sols], [s.rks_converged for s in sols], [s.rks_stable for s in sols])
+    uks_flags = flags([s.uks_energy for s in sols], [s.uks_converged for s in sols],
+                      [s.uks_stable if s.method != "RKS" else None for s in sols])
+    reported = flags([s.energy for s in sols], [s.converged for s in sols], [s.stable for s in sols])
+    nan_q = [np.nan] * st.n_atoms
     points = []
-    for r, fr, pred in zip(spec.distances, frames, predict_along(model, frames, forces=False)):
-        qeq, eeq = baseline("qeq", fr), baseline("eeq", fr)
-        rks = ReferenceDFT(fr, settings, cache=cache if cache is not None else False,
-                           unrestricted=False).kernel(raise_on_failure=False)
-        uks = broken_symmetry_uks(fr, settings, model.library, cache)
+    for k, (r, fr, pred) in enumerate(zip(spec.distances, frames, predict_along(model, frames, forces=False))):
+        qeq, eeq, sol = baseline("qeq", fr), baseline("eeq", fr), sols[k]
+        e_rks = _relative(sol.rks_energy if sol.rks_converged else None, e_ref)
+        e_uks = _relative(sol.uks_energy if sol.uks_converged else None, e_ref)
         points.append({
             "distance_A": float(r),
             "charges": {"model": as_array(pred.charges).tolist(), "qeq": as_array(qeq.charges).tolist(),
                         "eeq": as_array(eeq.charges).tolist(),
-                        "rks_hirshfeld_i": np.asarray(rks.charges.get("hirshfeld_i", [np.nan] * fr.n_atoms)).tolist(),
-                        "uks_hirshfeld_i": np.asarray(uks["charges"].get("hirshfeld_i",
-                                                                         [np.nan] * fr.n_atoms)).tolist()},
+                        "rks_hirshfeld_i": np.asarray(sol.rks_charges.get("hirshfeld_i", nan_q)).tolist(),
+                        "uks_hirshfeld_i": np.asarray(sol.uks_charges.get("hirshfeld_i", nan_q)).tolist()},
             "energy_eV": {"model": pred.energy * HARTREE_TO_EV,
                           "qeq": None if qeq.energy is None else qeq.energy * HARTREE_TO_EV,
-                          "rks": _relative(rks.energy if rks.converged else None, e_ref),
-                          "uks": _relative(uks["energy"], e_ref)},
-            "uks_spin_square": uks["spin_square"], "model_converged": bool(pred.converged),
-            "dft_unphysical": [k for k, e in (("rks", _relative(rks.energy if rks.converged else None, e_ref)),
-                                              ("uks", _relative(uks["energy"], e_ref)))
-                               if e is not None and e > UNPHYSICAL_EV],
-            "rks_converged": bool(rks.converged), "uks_converged": bool(uks["converged"]),
+                          "rks": e_rks, "uks": e_uks,
+                          "dft": _relative(sol.energy if sol.converged else None, e_ref)},
+            "uks_spin_square": sol.uks_spin_square, "model_converged": bool(pred.converged),
+            "dft_method": sol.method, "dft_stable": sol.stable, "dft_flag": reported[k],
+            "dft_unphysical": [name for name, fl, conv in (("rks", rks_flags[k], sol.rks_converged),
+                                                           ("uks", uks_flags[k], sol.uks_converged))
+                               if conv and fl],
+            "rks_converged": bool(sol.rks_converged), "uks_converged": bool(sol.uks_converged),
         })
     return {"name": spec.name, "molecule": spec.molecule, "atoms": [spec.i, spec.j],
-            "symbols": list(st.symbols), "moved": moved, "points": points}
+            "symbols": list(st.symbols), "moved": moved, "points": points,
+            "fragments": [{"label": f.label, "energy_Eh": f.energy if f.converged else None} for f in frags],
+            "unphysical_threshold_eV": threshold * HARTREE_TO_EV}
 
 
 def run_validation(quick: bool = False, basis: str | None = None, xc: str = "PBE0",
