@@ -85,8 +85,9 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
         if est is None:
             st.warning(f"Reference DFT refused: {refusal}")
         else:
-            cached = dft_progress.dft_scan_all_cached(curves.structures, settings)
-            st.caption(f"{len(curves.structures)} SCF runs at PBE0/{basis}, estimated ~{est:.0f} s"
+            cached = est.all_cached
+            st.caption(f"{len(curves.structures)} points at PBE0/{basis} (RKS and broken-symmetry UKS each, plus "
+                       f"the separated fragments), {est.detail}"
                        + (" (all points are in the persistent cache)." if cached else "; each point is cached."))
             if st.session_state.get("lsip_scan_dft_running") == dkey:
                 st.warning("The last DFT scan was stopped before it finished; the points computed so far are in "
@@ -98,7 +99,8 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
                     st.session_state["lsip_scan_dft_running"] = dkey
                 with st.status("Reference DFT along the scan", expanded=True) as status:
                     result = common.run_guarded(lambda: scan_curves.add_dft(
-                        curves, settings, progress=dft_progress.scan_progress(len(curves.structures))), "DFT scan")
+                        curves, settings, progress=dft_progress.scan_progress(len(curves.structures) + 1)),
+                        "DFT scan")
                     status.update(label="DFT curve ready" if result is not None else "DFT scan failed",
                                   state="complete" if result is not None else "error", expanded=False)
                 st.session_state.pop("lsip_scan_dft_running", None)
@@ -106,9 +108,14 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
                     store[dkey] = result
     if dkey in store:
         curves = store[dkey]
-        st.caption(f"DFT ({curves.dft_level}) energies are shifted to 0 at the last point; charges are "
-                   "Hirshfeld charges. Spin-restricted DFT does not dissociate bonds into neutral open-shell atoms "
-                   "correctly either.")
+        frags = " + ".join(f.label for f in curves.dft_fragments)
+        st.caption(f"DFT ({curves.dft_level}): at each point the lowest of RKS and broken-symmetry UKS (checked "
+                   f"for SCF stability); energies relative to the separately computed fragments ({frags}), so 0 is "
+                   "the separated limit; Hirshfeld charges. Red crosses mark points that are not drawn.")
+        flagged = [k for k, f in enumerate(curves.dft_flags) if f]
+        if flagged:
+            st.dataframe([{"R (Å)": round(float(curves.distances[k]), 3), "method": curves.dft_method[k],
+                           "why not drawn": curves.dft_flags[k]} for k in flagged], hide_index=True)
         for note in curves.dft_notes:
             st.warning(note)
 

@@ -108,3 +108,25 @@ def test_dft_scan_refuses_long_runs(shipped_model):
     curves = S.model_scan(shipped_model, st, 0, 1, np.linspace(0.6, 2.0, 5), with_baselines=False)
     with pytest.raises(SystemTooLargeError, match="would take"):
         S.add_dft(curves, ReferenceSettings(), cache=False, max_total_s=1e-3)
+
+
+def test_flagged_dft_points_are_marked_not_drawn(nacl):
+    """A failed or unphysical DFT point is a red cross with its reason, never a point on the curve (issue 11.3)."""
+    from dataclasses import replace
+
+    from lsip.viz import scan_views
+
+    m = len(nacl.distances)
+    energy = np.linspace(-0.1, -0.001, m)
+    flags = [""] * m
+    energy[4] = np.nan
+    flags[4] = "not drawn: 7.0 eV above the separated fragments (limit 2.0 eV)"
+    curves = replace(nacl, dft_energy=energy, dft_charges=np.zeros((m, 2)), dft_level="PBE0/def2-SVP",
+                     dft_flags=flags)
+    fig = scan_views.energy_figure(curves)
+    dft = next(t for t in fig.data if t.name.startswith("DFT PBE0"))
+    assert "0 = separated fragments" in dft.name and dft.y[4] is None
+    assert dft.y[-1] == pytest.approx(-0.001 * 27.211386, rel=1e-6)  # no shift to the last point: fragments = 0
+    crosses = next(t for t in fig.data if t.name == "DFT point not drawn")
+    assert list(crosses.x) == [pytest.approx(nacl.distances[4])] and "above the separated" in crosses.hovertext[0]
+    assert any(t.name == "DFT point not drawn" for t in scan_views.fragment_charge_figure(curves).data)

@@ -159,15 +159,6 @@ def request_button(label: str, key: str, token: str) -> bool:
     return True
 
 
-def dft_scan_all_cached(structures: list[Structure], settings: ReferenceSettings) -> bool:
-    """Whether the persistent cache holds every point of a scan (then it loads in milliseconds)."""
-    try:
-        drivers = [ReferenceDFT(s, settings, library=state.get_library()) for s in structures]
-        return all(d.cache is not None and d.key() in d.cache for d in drivers)
-    except LSIPError:
-        return False
-
-
 def scan_progress(total: int) -> Callable[[int, SCFProgress], None]:
     """A ``progress(point, SCFProgress)`` callback drawing a bar over ``total`` scan points and the SCF line."""
     bar, text = st.progress(0.0), st.empty()

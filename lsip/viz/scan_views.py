@@ -16,21 +16,37 @@ def _nan_to_none(values: np.ndarray) -> list[float | None]:
 
 
 def dft_relative(curves: ScanCurves) -> np.ndarray | None:
-    """DFT energies relative to the last computed point (eV), or None without DFT."""
+    """DFT energies relative to the separately computed fragments (eV; NaN at flagged points), or None."""
     if curves.dft_energy is None or not np.isfinite(curves.dft_energy).any():
         return None
-    e = curves.dft_energy
-    return (e - e[np.isfinite(e)][-1]) * HARTREE_TO_EV
+    return curves.dft_energy * HARTREE_TO_EV
+
+
+def _flagged(curves: ScanCurves) -> list[int]:
+    """Indices of DFT points that were computed but are not drawn (failed, unstable or unphysical)."""
+    return [k for k, f in enumerate(curves.dft_flags) if f] if curves.dft_energy is not None else []
+
+
+def _mark_flagged(fig: go.Figure, curves: ScanCurves) -> None:
+    """Red crosses on the zero line where a DFT point is not drawn; the hover says why."""
+    bad = _flagged(curves)
+    if bad:
+        fig.add_trace(go.Scatter(x=[float(curves.distances[k]) for k in bad], y=[0.0] * len(bad), mode="markers",
+                                 name="DFT point not drawn", marker={"symbol": "x", "size": 11, "color": "#d62728"},
+                                 hovertext=[curves.dft_flags[k] for k in bad], hoverinfo="text+x"))
 
 
 def energy_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
-    """Model energy (relative to free neutral atoms), QEq charge energy and DFT (0 at its last point), eV."""
+    """Model energy (relative to free neutral atoms), QEq charge energy and DFT (0 = separated fragments), eV;
+    DFT points that are not drawn are marked with red crosses."""
     series: dict[str, list[float | None]] = {"LSIP model": _nan_to_none(curves.energy * HARTREE_TO_EV),
                                              "QEq (charge energy)": _nan_to_none(curves.qeq_energy * HARTREE_TO_EV)}
     dft = dft_relative(curves)
     if dft is not None:
-        series[f"DFT {curves.dft_level} (0 at the last point)"] = _nan_to_none(dft)
-    return scan_figure(curves.distances, series, "E / eV", "Energy along the scan", marker, font_size)
+        series[f"DFT {curves.dft_level} (0 = separated fragments)"] = _nan_to_none(dft)
+    fig = scan_figure(curves.distances, series, "E / eV", "Energy along the scan", marker, font_size)
+    _mark_flagged(fig, curves)
+    return fig
 
 
 def fragment_charge_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
@@ -45,6 +61,7 @@ def fragment_charge_figure(curves: ScanCurves, marker: float | None = None, font
     fig = scan_figure(curves.distances, series, "q / e", f"Charge of the moving fragment ({names})", marker,
                       font_size)
     fig.add_hline(y=0.0, line_color="#bbb")
+    _mark_flagged(fig, curves)
     return fig
 
 
