@@ -185,7 +185,7 @@ def basis_on_grid(library: LatentLibrary, mol: gto.Mole, coords: np.ndarray) -> 
 
 
 def analyse_density(mol: gto.Mole, dm: np.ndarray, coords: np.ndarray, grid_weights: np.ndarray,
-                    library: LatentLibrary | None, weighting: str = "inverse_density") -> dict:
+                    library: LatentLibrary | None, weighting: str = "l1") -> dict:
     """Charges, dipole and the density encoder of a converged DFT density on its molecular grid.
 
     Parameters
@@ -227,7 +227,8 @@ def analyse_density(mol: gto.Mole, dm: np.ndarray, coords: np.ndarray, grid_weig
     if hi.clamped.any():
         out["warnings"].append("Hirshfeld-I pro-atoms clamped to the +-1 state for atoms "
                                f"{np.nonzero(hi.clamped)[0].tolist()} (|q| > 1)")
-    proj = project_density(bgrid, basis.n_electrons.numpy(), numbers, rho, grid_weights, n_total, weighting)
+    proj = project_density(bgrid, basis.n_electrons.numpy(), numbers, rho, grid_weights, n_total, weighting,
+                           prior_charges=hi.charges)
     if not proj.converged:
         out["warnings"].append(f"the density-encoder QP did not converge ({proj.iterations} iterations)")
     out["charges"]["density_encoder"] = proj.charges

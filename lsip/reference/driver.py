@@ -174,7 +174,7 @@ class ReferenceSettings:
     max_basis: int = 500
     time_limit_s: float | None = None
     spin_contamination_tol: float = 0.1
-    weighting: str = "inverse_density"
+    weighting: str = "l1"  # the density encoder's data term (docs/reference.md); "inverse_density": the old fit
 
     def __post_init__(self) -> None:
         if self.retry not in ("newton", "level_shift", "none"):
