@@ -232,3 +232,12 @@ def test_dsf_summation_approximates_exact_coulomb_for_a_cluster(synth_library):
     dsf = LSIPModel(synth_library, ModelParameters(coulomb="dsf"), device="cpu").predict(st)
     assert float((exact.charges - dsf.charges).abs().max()) < 0.06
     assert float(dsf.charges.sum()) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_solver_time_limit_returns_not_converged(synth_model):
+    """Every solve has a wall-clock bound (issue 10.3): past it the result says so instead of running on."""
+    model = synth_model.with_params(synth_model.params.with_(time_limit_s=0.0))
+    pred = model.predict(dimer("Na", "Cl", 2.4), raise_on_failure=False)
+    assert not pred.converged and "time limit" in pred.failure
+    with pytest.raises(ConvergenceError, match="time limit"):
+        model.predict(dimer("Na", "Cl", 2.4))

@@ -203,7 +203,7 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     # 7 curvature pairs: with the preconditioner as few iterations as 10 on water clusters, and fewer line-search
     # failures on charged and ionic structures (measured on the gallery)
     result = projected_lbfgs(prob, prob.pack(start), lo, hi, prob.groups(), topo.n_mols, tol=p.tol,
-                             max_iter=max_iter or p.max_iter, memory=7)
+                             max_iter=max_iter or p.max_iter, memory=7, time_limit_s=p.time_limit_s)
     s, excited, reservoir = prob.unpack(result.x)
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
     residual = result.residual.cpu().numpy()

@@ -108,6 +108,8 @@ class LSIPModel:
             p.time_s = elapsed / len(preds)
             p.timings = dict(timings)
         for p in preds:
+            if not p.converged and report.message.startswith("time limit"):
+                p.failure = f"the solver's time limit of {self.params.time_limit_s:g} s was reached"
             _flag_non_finite(p)
         failed = [f"{s.name or s.formula} ({_failure(p)})" for s, p in zip(batch, preds) if not p.converged]
         if failed and raise_on_failure:

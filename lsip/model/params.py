@@ -41,6 +41,8 @@ class ModelParameters:
     electronic_temperature : T_e (hartree) of the optional entropy term -T_e S(w); 0 = off.
     tol : convergence threshold on the KKT residual (hartree per unit occupation).
     max_iter : iteration limit of the equalization solver.
+    time_limit_s : wall-clock bound of one equalization solve, s; past it the prediction is returned as not
+        converged ("time limit reached"; docs/limits.md).
     precondition : scale the solver's steps by a diagonal curvature estimate (fewer iterations; off only to
         study the solver).
     """
@@ -63,6 +65,7 @@ class ModelParameters:
     electronic_temperature: float = 0.0
     tol: float = 1e-7
     max_iter: int = 2000
+    time_limit_s: float = 300.0
     precondition: bool = True
 
     def __post_init__(self) -> None:
