@@ -124,6 +124,29 @@ for r in results:
 st.download_button("Download checks (CSV)", diagnostic_views.checks_table(results).to_csv(index=False).encode(),
                    "lsip-diagnostics.csv", "text/csv", key="diag_csv")
 
+# --- continuity along a bond ----------------------------------------------------------------------------
+st.subheader("Continuity along a bond")
+st.caption(f"Re-solves the model at 0.005 Å steps over ±{diagnostics.CONTINUITY_HALF_WIDTH} Å around the current "
+           "length of a chosen bond: a potential must have no energy or charge step and forces equal to the "
+           "energy's slope (the Scan page's verdict runs the same check over its whole range).")
+if structure.n_atoms >= 2:
+    labels = [f"{s}{k}" for k, s in enumerate(structure.symbols)]
+    b1, b2, b3 = st.columns([1, 1, 2])
+    bi = b1.selectbox("Atom I", range(structure.n_atoms), format_func=lambda k: labels[k], key="diag_cont_i")
+    bj = b2.selectbox("Atom J (moves)", range(structure.n_atoms), index=1, format_func=lambda k: labels[k],
+                      key="diag_cont_j")
+    if b3.button("Check continuity", key="diag_cont_go", disabled=bi == bj):
+        with st.spinner("Fine scan ..."):
+            cont = common.run_guarded(lambda: diagnostics.bond_continuity(state.get_model(p_json), structure,
+                                                                          bi, bj), "Continuity")
+        if cont is not None:
+            c = st.columns(3)
+            c[0].metric("Largest energy step", f"{cont.energy_step_eV:.2e} eV")
+            c[1].metric("Largest charge step", f"{cont.charge_step:.2e} e")
+            c[2].metric("Force vs slope", f"{cont.force_mismatch_eV:.2e} eV",
+                        help="Largest |E(k+1) - E(k) + (F(k) + F(k+1))/2 dR| over neighbouring points.")
+            (st.success if cont.passed else st.error)(cont.message)
+
 # --- solver ---------------------------------------------------------------------------------------------
 st.subheader("Solver")
 m = st.columns(5)

@@ -25,6 +25,7 @@ from lsip.errors import LSIPError
 from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
+from lsip.scan import FINE_STEP, PathContinuity, path_continuity, scan_structures
 from lsip.structure import Structure
 from lsip.units import ANGSTROM_TO_BOHR
 
@@ -175,6 +176,27 @@ def check_symmetry(structure: Structure, pred: Prediction, tol: float = SYMMETRY
     return _result(name, worst, tol, f"{len(classes)} classes of equivalent atoms; largest spread of a charge or "
                    f"weight within a class {worst:.1e} e ({labels}: q = "
                    + ", ".join(f"{q[a]:+.4f}" for a in members[:6]) + ")")
+
+
+#: Half-width (angstrom) of the fine continuity scan around the current bond length, and its spacing.
+CONTINUITY_HALF_WIDTH = 0.25
+
+
+def bond_continuity(model: LSIPModel, structure: Structure, i: int, j: int,
+                    half_width: float = CONTINUITY_HALF_WIDTH) -> PathContinuity:
+    """Continuity along a fine scan of bond I-J: R0 +- ``half_width`` at the continuity spacing (0.005 Å).
+
+    The largest energy and charge step between neighbouring points and the force against the energy's slope
+    (:func:`lsip.scan.path_continuity`; docs/model.md "Continuity check"). Up to ``MAX_RESOLVE_ATOMS`` atoms.
+    """
+    if structure.n_atoms > MAX_RESOLVE_ATOMS:
+        raise LSIPError(f"the fine bond scan re-solves ~{int(2 * half_width / FINE_STEP) + 1} geometries: limited "
+                        f"to {MAX_RESOLVE_ATOMS} atoms, this structure has {structure.n_atoms}")
+    r0 = float(np.linalg.norm(structure.positions[j] - structure.positions[i]))
+    n = round(2 * half_width / FINE_STEP) + 1
+    dist = np.linspace(max(r0 - half_width, 0.35), max(r0 - half_width, 0.35) + (n - 1) * FINE_STEP, n)
+    frames, moved = scan_structures(structure, i, j, dist)
+    return path_continuity(model, frames, dist, moved, max_extra=0)
 
 
 def _rotation(seed: int) -> np.ndarray:

@@ -128,3 +128,12 @@ def test_teaching_mode_explains_each_check(page):
     assert captions.count("*Why:*") == 8
     assert "Physics does not depend on where the molecule is" in captions
     assert all(spec["layout"]["font"]["size"] == 18 for spec in _charts(page).values())
+
+
+def test_bond_continuity_on_request(page):
+    """Issue 11.4b: a fine scan of a chosen bond, its largest steps and force-vs-slope mismatch."""
+    page.button(key="diag_cont_go").click().run()
+    assert not page.exception
+    labels = {m.label: m.value for m in page.metric}
+    assert {"Largest energy step", "Largest charge step", "Force vs slope"} <= set(labels)
+    assert any("continuous" in s.value for s in page.success)

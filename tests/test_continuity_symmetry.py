@@ -148,3 +148,17 @@ def test_continuity_check_finds_the_old_overlap_cutoff_step(shipped_model):
     curves = model_scan(old, st, 0, 1, d, with_baselines=False)
     verdict = dissociation_verdict(curves, old)
     assert not verdict.passed and "NOT continuous" in verdict.message
+
+
+def test_bond_continuity_diagnostic(shipped_model):
+    """The Diagnostics page's fine bond scan: 101 points at 0.005 A; catches the old overlap cut-off at 5.6 A."""
+    water = gallery_structure("water")
+    ok = diagnostics.bond_continuity(shipped_model, water, 0, 1)
+    assert ok.passed and len(ok.distances) == 101 and ok.force_mismatch_eV < 1e-3
+    st = gallery_structure("nacl")
+    pos = st.positions.copy()
+    pos[1] = pos[0] + (pos[1] - pos[0]) / np.linalg.norm(pos[1] - pos[0]) * 5.55
+    old = shipped_model.with_params(shipped_model.params.with_(channel_ionic_range=0.0))
+    bad = diagnostics.bond_continuity(old, st.with_positions(pos), 0, 1)
+    assert not bad.passed and "NOT continuous" in bad.message and bad.energy_step_eV > 0.5
+    assert diagnostics.bond_continuity(shipped_model, st.with_positions(pos), 0, 1).passed
