@@ -5,7 +5,7 @@ story and a predict-then-reveal question."""
 import streamlit as st
 
 from lsip import export
-from lsip.ui import common, state, widgets
+from lsip.ui import common, dft_progress, state, widgets
 from lsip.viz import teaching
 from lsip.viz.latent3d import latent_view
 from lsip.viz.molview import molecule_view
@@ -81,6 +81,7 @@ with left:
     common.show_molecule(mv.html(), mv.total_height)
 with right:
     widgets.headline_metrics(pred, charged=structure.charge != 0)
+    dft_progress.atomization_tile(structure, export.headline(pred)["energy_eV"])
     st.markdown(f"**{structure.formula}**, {structure.n_atoms} atoms, total charge Q = {structure.charge:+d} e")
     if not hidden:
         n_shown = len(export.flow_records(pred, threshold)) if direction == "net flow" else \

@@ -186,3 +186,19 @@ def test_page_controls_travel_in_the_link_and_bad_values_are_ignored():
     assert "explore_color" not in at.query_params  # defaults stay out of the link
     for text, expected in (("0.7", None), ("abc", None), ("0.25", 0.25)):
         assert state.URL_SETTINGS["explore_threshold"].parse(text) == expected
+
+
+def test_dft_atomization_energy_beside_the_model(isolated_cache):
+    """Issue 11.5: the DFT atomization energy on request (H2, PBE0/def2-SVP: the molecule and a free H atom),
+    then from the persistent cache in a fresh session without a click."""
+    at = _open("h2")
+    (button,) = [b for b in at.button if b.label.startswith("Compute the DFT atomization energy")]
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    tile = next(m for m in at.metric if m.label.startswith("DFT atomization"))
+    e_dft = float(tile.value.split()[0])
+    assert -5.0 < e_dft < -4.0  # PBE0/def2-SVP H2 at its DFT geometry: about -4.4 eV (docs/validation.md)
+    assert "model - DFT" in tile.delta
+    again = _open("h2")
+    assert any(m.label.startswith("DFT atomization") for m in again.metric)
+    assert not [b for b in again.button if b.label.startswith("Compute the DFT atomization energy")]

@@ -20,7 +20,7 @@ import streamlit as st
 from lsip.errors import ConvergenceError, LSIPError
 from lsip.reference.driver import ReferenceDFT, ReferenceResult, ReferenceSettings, SCFProgress
 from lsip.structure import Structure
-from lsip.ui import state
+from lsip.ui import common, state
 
 RESULTS_KEY = "lsip_dft_results"
 RUNNING_KEY = "lsip_dft_running"
@@ -168,3 +168,40 @@ def scan_progress(total: int) -> Callable[[int, SCFProgress], None]:
         text.markdown(f"Point {k + 1}/{total}: {progress_line(p)}")
 
     return update
+
+
+#: Largest structure whose DFT atomization energy the app computes on request (atoms).
+ATOMIZATION_MAX_ATOMS = 20
+
+
+def atomization_tile(structure: Structure, model_energy_eV: float) -> None:
+    """The DFT atomization energy beside the model's (issue 11.5): shown when the reference cache has it,
+    computed on request for small structures (PBE0/def2-SVP, the structure and its free atoms, all cached)."""
+    from lsip.reference.atomization import cached_atomization, compute_atomization
+
+    settings = ReferenceSettings()
+    level = f"{settings.xc}/{settings.basis}"
+    result = common.run_guarded(lambda: cached_atomization(structure, settings, state.get_library()),
+                                "DFT reference")
+    if result is None:
+        if structure.n_atoms > ATOMIZATION_MAX_ATOMS:
+            st.caption(f"DFT atomization energy: not in the reference cache, and {structure.n_atoms} atoms is "
+                       f"more than the {ATOMIZATION_MAX_ATOMS} computed on request.")
+            return
+        check = size_check(structure, settings)
+        if isinstance(check, str):
+            st.caption(f"DFT atomization energy unavailable: {check}")
+            return
+        if not st.button(f"Compute the DFT atomization energy ({level}, ~{check[1]:.0f} s + free atoms)",
+                         key=f"lsip_atomization_{state.fingerprint(structure)}"):
+            return
+        with st.spinner(f"{level} for the structure and its free atoms ..."):
+            result = common.run_guarded(lambda: compute_atomization(structure, settings, state.get_library()),
+                                        "DFT reference")
+        if result is None:
+            st.warning("The DFT atomization energy could not be computed (an SCF did not converge).")
+            return
+    st.metric(f"DFT atomization ({result.level})", f"{result.energy_eV:.3f} eV",
+              delta=f"model - DFT: {model_energy_eV - result.energy_eV:+.2f} eV", delta_color="off",
+              help="E(DFT) - sum of the free neutral atoms (UKS ground states): the same zero as the model's "
+                   "energy. From the persistent reference cache" + (" (loaded)." if result.cached else "."))
