@@ -113,7 +113,7 @@ with tab_fit:
 with tab_emb:
     st.plotly_chart(figures.embedding_functions(library, symbol, font_size=font), key="lib_embedding")
     st.caption("F_k(rho_bar): non-additive Thomas-Fermi kinetic + LDA exchange-correlation energy of the state "
-               "density placed in a uniform background density rho_bar (MODEL.md section 4, term 4).")
+               "density placed in a uniform background density rho_bar (docs/model.md section 3, term `embedding`).")
 st.caption("PNG of any figure: the camera icon in the figure's toolbar.")
 
 with st.expander("Level of theory and provenance"):

@@ -1,4 +1,4 @@
-"""Physics invariants of MODEL.md section 7, evaluated on one structure (the app's Diagnostics page, the CLI).
+"""Physics invariants of docs/model.md section 9, evaluated on one structure (the app's Diagnostics page, the CLI).
 
 Every check returns a :class:`CheckResult` (name, passed, value, tolerance, detail): ``value`` is the largest
 deviation found, in the unit named in ``detail`` (atomic units: hartree, e, hartree/bohr), ``passed`` is

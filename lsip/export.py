@@ -154,7 +154,7 @@ def flow_records(pred: Prediction, threshold: float = 0.0) -> list[Record]:
 def net_outflow(pred: Prediction) -> np.ndarray:
     """(n,) electrons each atom gives away through channels: sum_B c_AB - sum_B c_BA (e).
 
-    Equals the charge q_A up to the reservoir part of a charged system (MODEL.md).
+    Equals the charge q_A up to the reservoir part of a charged system (docs/model.md section 2).
     """
     n = pred.n_atoms
     d, a, c = pred.donor.numpy().astype(int), pred.acceptor.numpy().astype(int), _np(pred.occupation)

@@ -8,7 +8,7 @@ flagged instead of drawn (docs/reference.md, "DFT along scans"). :func:`dissocia
 separated limit: fragment charges must be integers (|q - round(q)| < ``charge_tol``, neutral fragments for a
 neutral system) and the model's energy at the last point must equal the sum of the fragments' own energies (for
 atoms: zero, the free-atom reference) within ``energy_tol``; QEq's residual fractional charge is reported next
-to it (MODEL.md section 7).
+to it (docs/model.md section 9).
 
 Hartree atomic units inside (energies hartree, charges e); distances in angstrom (the user's scan axis).
 """

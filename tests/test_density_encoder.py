@@ -1,8 +1,8 @@
 """The density encoder (DFT density -> latent weights) and the latent basis densities (lsip.model.density).
 
 Synthetic densities are built from a library with known weights, so the exact answer is known: the encoder
-must recover it with every data term, the default L1 fit with its Hirshfeld-I prior included (MODEL.md
-section 7; docs/reference.md, "The density encoder"). ``slater_library`` (imported by other reference tests)
+must recover it with every data term, the default L1 fit with its Hirshfeld-I prior included
+(docs/reference.md, "The density encoder"). ``slater_library`` (imported by other reference tests)
 has analytic, linearly independent state densities; the shipped PySCF library is used too. Real polar DFT
 densities are in test_density_encoder_polar.py.
 """

@@ -1,4 +1,4 @@
-"""lsip.diagnostics: the MODEL.md section 7 invariants pass on the shipped model and catch broken predictions."""
+"""lsip.diagnostics: the docs/model.md section 9 invariants pass on the shipped model and catch broken predictions."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def test_channel_and_flow_tables(water, hydroxide):
     assert all(f["net_flow"] >= 0 and f["forward"] - f["backward"] == pytest.approx(f["net_flow"]) for f in flows)
     np.testing.assert_allclose(export.net_outflow(pred), pred.charges.numpy(), atol=1e-10)
     assert export.flow_records(pred, threshold=10.0) == []
-    # a charged system: q - outflow is the reservoir share, which adds up to Q = -1 (MODEL.md section 3)
+    # a charged system: q - outflow is the reservoir share, which adds up to Q = -1 (docs/model.md section 2)
     _, pred_oh = hydroxide
     reservoir = pred_oh.charges.numpy() - export.net_outflow(pred_oh)
     assert reservoir.sum() == pytest.approx(-1.0, abs=1e-8)

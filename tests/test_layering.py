@@ -1,4 +1,5 @@
-"""Imports point one way (STYLE.md): physics <- model <- adapters <- app; only the UI layer imports streamlit.
+"""Imports point one way (docs/model.md section 1): physics <- model <- adapters <- app; only the UI layer
+imports streamlit.
 
 The scan reads every module's AST (no imports are executed), so it also sees imports inside functions.
 """

@@ -1,4 +1,4 @@
-"""Physics contract of the encoder/decoder (MODEL.md section 7) on an analytic library (fast, no DFT)."""
+"""Physics contract of the encoder/decoder (docs/model.md section 9) on an analytic library (fast, no DFT)."""
 
 from __future__ import annotations
 
@@ -209,7 +209,8 @@ def test_cpu_and_gpu_agree(synth_library):
 
 
 def test_nacl_equilibrium_is_not_the_spurious_fully_ionic_minimum(synth_model):
-    """MODEL.md section 4 warns of a spurious minimum; the solution must beat the pure ionic configuration."""
+    """A penalty once made a spurious minimum (docs/model.md section 5): the solution must beat the pure ionic
+    configuration."""
     p = synth_model.predict(dimer("Na", "Cl", 2.361))
     assert 0.5 < float(p.charges[0]) < 0.99
     assert float(p.weights[0, 1]) > 0.05  # neutral configuration keeps weight through the resonance

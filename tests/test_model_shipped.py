@@ -1,4 +1,4 @@
-"""The model on the shipped PBE0 latent library: the chemistry MODEL.md section 7 and issue 3 ask for."""
+"""The model on the shipped PBE0 latent library: the chemistry docs/model.md section 9 and issue 3 ask for."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_water_oxygen_negative_hydrogens_equal_and_dipole_sensible(shipped_model
     assert 1.0 < dipole_debye < 3.0  # experiment 1.85 D (point charges only)
 
 
-# MODEL.md section 4 sanity values of the point-charge toy (experimental I, A): the full model with PBE0 states,
+# Sanity values of the point-charge toy (experimental I, A): the full model with PBE0 states,
 # penetration electrostatics and embedding must land in the same regime (ionic diatomics).
 @pytest.mark.parametrize(("a", "b", "r", "toy"), [("Na", "Cl", 2.361, 0.82), ("Li", "F", 1.564, 0.74),
                                                   ("Li", "H", 1.595, 0.58)])

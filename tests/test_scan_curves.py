@@ -1,6 +1,6 @@
 """lsip.scan_curves: model + QEq + EEQ along a scan, the dissociation verdict, CSV, optional DFT per point.
 
-Physics asserted (MODEL.md section 7): NaCl pulled apart ends with neutral fragments (|q| < 1e-6) and the
+Physics asserted (docs/model.md section 9): NaCl pulled apart ends with neutral fragments (|q| < 1e-6) and the
 free-atom energy (0), while QEq keeps a fractional charge of at least its infinite-separation value
 (chi_Cl - chi_Na) / (eta_Na + eta_Cl) from the same library (the -1/R attraction at finite R only adds to it).
 """

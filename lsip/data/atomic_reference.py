@@ -8,7 +8,7 @@ Configurations
 Each element has four states (``STATE_LABELS`` of :mod:`lsip.model.library`): cation, neutral, anion and
 excited neutral. The cation, neutral and anion use their experimental ground configurations (for unbound
 anions the configuration the extra electron would occupy). The excited neutral is the lowest *valence
-promotion* (MODEL.md section 2 and 7b: a promoted valence state, p-like where possible so that it can
+promotion* (docs/library.md, "Occupations": a promoted valence state, p-like where possible so that it can
 later carry polarization):
 
 * ns -> np for one-valence-electron atoms (H 1s->2p, Li, Na, K); ns2 -> ns np for Be, Mg, Ca;

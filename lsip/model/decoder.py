@@ -1,7 +1,7 @@
 """The decoder: latent coordinates -> named energy terms, forces, charges, dipole (and densities).
 
 Forces are -dE/dR at fixed latent coordinates: at a converged constrained minimum the envelope theorem makes
-this the total derivative (MODEL.md section 4). They are obtained by autograd through the pair geometry.
+this the total derivative (docs/model.md section 6). They are obtained by autograd through the pair geometry.
 """
 
 from __future__ import annotations

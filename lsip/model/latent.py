@@ -1,4 +1,4 @@
-"""Latent coordinates of a batch (MODEL.md section 3) and the per-atom ensemble weights derived from them.
+"""Latent coordinates of a batch (docs/model.md section 2) and the per-atom ensemble weights derived from them.
 
 Independent variables:
 

@@ -33,7 +33,7 @@ from lsip.errors import LibraryError, UnsupportedElementError
 
 #: State labels in the fixed order used by every tensor with a "state" axis.
 STATE_LABELS: tuple[str, ...] = ("cation", "neutral", "anion", "excited")
-#: Short symbols of the states (MODEL.md section 2).
+#: Short symbols of the states (docs/library.md).
 STATE_SYMBOLS: dict[str, str] = {"cation": "+", "neutral": "0", "anion": "-", "excited": "*"}
 #: Electron count of each state relative to the neutral atom.
 STATE_ELECTRON_SHIFT: dict[str, int] = {"cation": -1, "neutral": 0, "anion": 1, "excited": 0}

@@ -1,6 +1,6 @@
 """Named parameter sets of the LSIP model.
 
-The defaults are the *first-principles* set of MODEL.md: kappa = 1, embedding scale 1, no repulsion, no
+The defaults are the *first-principles* set (docs/model.md): kappa = 1, embedding scale 1, no repulsion, no
 electronic temperature. Every numerical choice the spec leaves open (cut-offs, Coulomb summation) is a named
 field here so it can change without touching the physics. Units: atomic (bohr, hartree) unless a name says.
 """

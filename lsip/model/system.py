@@ -2,7 +2,7 @@
 
 Structures are concatenated (atom offsets, a ``mol`` index per atom); no pair ever joins two structures, so
 minimising the summed energy minimises each structure's energy independently (the batching of
-MODEL.md section 5). The topology (who is paired with whom) is fixed per geometry; the geometric quantities
+docs/model.md section 5). The topology (who is paired with whom) is fixed per geometry; the geometric quantities
 are recomputed from the positions in :func:`pair_geometry` so that autograd yields forces.
 """
 

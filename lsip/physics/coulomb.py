@@ -3,7 +3,7 @@
 A state k of atom A is the charge distribution n_k(r) = Z delta(r) - sum_i c_i g_{a_i}(r), with
 g_a(r) = (a / pi)^(3/2) exp(-a r^2) (one electron each) and sum_i c_i = N_k. The interaction of two such
 distributions at distance R splits exactly into a point-charge part and a short-range *penetration*
-remainder (MODEL.md section 5):
+remainder (docs/model.md section 3, Electrostatics):
 
     U^{kl}(R) = q_k q_l / R + V^{kl}(R),   q = Z - N,
     V^{kl}(R) = [ Z_A sum_j c_j erfc(sqrt(b_j) R) + Z_B sum_i c_i erfc(sqrt(a_i) R)

@@ -85,6 +85,6 @@ def pair_vectors(positions: Tensor, i: Tensor, j: Tensor, shift_vectors: Tensor 
 
 
 def safe_norm(vectors: Tensor) -> Tensor:
-    """Euclidean norm over the last axis with a finite gradient at zero (FIELD_NOTES: sqrt'(0) is NaN)."""
+    """Euclidean norm over the last axis with a finite gradient at zero (sqrt'(0) is NaN)."""
     sq = (vectors * vectors).sum(-1)
     return torch.sqrt(torch.clamp(sq, min=1e-30))

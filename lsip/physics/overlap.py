@@ -1,7 +1,8 @@
 """Overlap of normalised 1s Slater-type functions on two centres (closed form, differentiable).
 
-The charge-transfer coupling of MODEL.md section 4 (term 3) uses the overlap S_AB(R) of normalised valence
-functions phi(r) = sqrt(zeta^3 / pi) exp(-zeta r) with the exact density-tail exponents zeta = sqrt(2 I).
+The charge-transfer coupling of docs/model.md section 3 (term `charge_transfer`) uses the overlap S_AB(R) of
+normalised valence functions phi(r) = sqrt(zeta^3 / pi) exp(-zeta r) with the exact density-tail exponents
+zeta = sqrt(2 I).
 In elliptic coordinates (Mulliken, Rieke, Orloff and Orloff, J. Chem. Phys. 17, 1248 (1949)):
 
     S = (zeta_a zeta_b)^(3/2) R^3 / 4 * [A_2(alpha) B_0(beta) - A_0(alpha) B_2(beta)],

@@ -1,6 +1,6 @@
 """Charge-transfer resonance between neutral and ionic configurations (Valone-Atlas coupling).
 
-MODEL.md section 4, term 3:
+docs/model.md section 3, term `charge_transfer`:
 
     E_ct = -2 sum_{A->B} beta_AB sqrt(c_AB) (w_A^0 w_B^0)^(1/4).
 

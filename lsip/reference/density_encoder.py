@@ -1,4 +1,6 @@
-"""The density encoder (MODEL.md section 6): a DFT density -> latent ensemble weights, by constrained projection.
+"""The density encoder: a DFT density -> latent ensemble weights, by constrained projection.
+
+See docs/reference.md, "The density encoder".
 
 Given the DFT density rho_g on the molecular quadrature grid (points r_g, weights v_g) and the library's basis
 densities b_{A,k}(r) = rho_{A,k}(|r - R_A|), find the weights w (n atoms x 4 states) of the latent density

@@ -25,7 +25,7 @@ from lsip.errors import ReferenceCalculationError, StructureError
 from lsip.structure import Structure
 from lsip.units import ANGSTROM_TO_BOHR
 
-#: Points per block in density evaluations (FIELD_NOTES: ~1e5 points per block).
+#: Points per block in density evaluations (~1e5 points per block keeps the memory bounded).
 BLOCK_POINTS = 100_000
 
 

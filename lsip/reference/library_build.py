@@ -1,4 +1,4 @@
-"""Build the latent library (MODEL.md section 2) from atomic PySCF calculations.
+"""Build the latent library (docs/library.md) from atomic PySCF calculations.
 
 For every element and state (cation, neutral, anion, excited neutral; configurations in
 :mod:`lsip.data.atomic_reference`) this runs :func:`lsip.reference.atoms.run_atom` and stores
@@ -33,7 +33,7 @@ from lsip.errors import UnsupportedElementError
 from lsip.model.library import STATE_LABELS, AtomicState, ElementEntry, LatentLibrary
 from lsip.reference.atoms import N_ANGULAR, SPHERICITY_RADII, AtomResult, atom_basis, run_atom
 
-#: Elements of the shipped library (MODEL.md section 2), in atomic-number order.
+#: Elements of the shipped library (docs/library.md), in atomic-number order.
 DEFAULT_ELEMENTS: tuple[str, ...] = (
     "H", "Li", "Be", "B", "C", "N", "O", "F", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "K", "Ca",
 )

@@ -211,7 +211,7 @@ def structure_sidebar() -> None:
             _paste_widget()
         st.number_input("Total charge Q (e)", min_value=-20, max_value=20, step=1, key=CHARGE_KEY)
         st.selectbox("Parameter set", available_parameter_sets(), key=PARAMS_KEY,
-                     help="first-principles: nothing fitted (MODEL.md); others: calibrated sets if shipped.")
+                     help="first-principles: nothing fitted (docs/model.md); others: calibrated sets if shipped.")
     _sync_to_url()
 
 
