@@ -14,7 +14,7 @@ import sys
 
 from lsip.errors import LSIPError
 
-COMMAND_MODULES = ("library", "predict", "reference", "validate")
+COMMAND_MODULES = ("calibrate", "library", "predict", "reference", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsip", description="LSIP: latent-space interatomic potential")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"lsip.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"lsip.commands.{name}":
-                continue  # sub-command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"lsip.commands.{name}").register(sub)
     return parser
 
 

@@ -36,6 +36,18 @@ def shipped_model():
     return LSIPModel(device="cpu")
 
 
+@pytest.fixture(scope="session")
+def all_terms_model():
+    """The shipped library with every optional energy term switched on (docs/model.md section 10), at strengths
+    of the order a calibration gives: a test set, not a fitted one."""
+    from lsip.model.model import LSIPModel
+    from lsip.model.params import ModelParameters
+
+    params = ModelParameters(name="all-terms-test", pairing_strength=0.6, pairing_decay=1.4, pauli_strength=0.8,
+                             pauli_decay=1.1, electronegativity_slope={"C": 3.0, "N": 2.0, "H": -1.0, "O": 1.0})
+    return LSIPModel(params=params, device="cpu")
+
+
 @pytest.fixture
 def isolated_cache(monkeypatch, tmp_path):
     """A private reference cache (``$LSIP_CACHE_DIR``) and empty Streamlit data caches for one AppTest."""

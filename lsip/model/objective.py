@@ -107,7 +107,7 @@ class EqualizationObjective:
         energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
         g_w, g_s, g_r = torch.zeros_like(w), torch.zeros_like(s), torch.zeros_like(r)
         for term in ENERGY_TERMS.values():
-            if term.core:
+            if term.core or not term.active(self.tables.params):
                 continue
             if term.solver is not None:
                 ctx = TermContext(w, s, self.geometry, topo, self.tables, totals_only=True, reservoir=r)
@@ -180,6 +180,8 @@ def _autograd_part(term: EnergyTerm, w: Tensor, s: Tensor, r: Tensor, geometry: 
         ctx = TermContext(leaves[0], leaves[1], geometry, topo, tables, totals_only=True, reservoir=leaves[2])
         per_atom = term.func(ctx).per_atom
         energy = segment_sum(per_atom, topo.mol, topo.n_mols)
+        if not energy.requires_grad:  # the term does not read the latent coordinates here (e.g. no pairs)
+            return SolverPart(energy.detach())
         grads = torch.autograd.grad(energy.sum(), leaves, allow_unused=True)
     return SolverPart(energy.detach(), *(None if g is None else g.detach() for g in grads))
 

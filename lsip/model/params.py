@@ -43,6 +43,12 @@ class ModelParameters:
     max_iter : iteration limit of the equalization solver.
     time_limit_s : wall-clock bound of one equalization solve, s; past it the prediction is returned as not
         converged ("time limit reached"; docs/limits.md).
+    pairing_strength, pairing_decay : eps_p (dimensionless) and lambda of the covalent pairing term (0: off);
+        docs/model.md section 10.
+    pauli_strength, pauli_decay : eps_r and lambda_r of the Pauli overlap repulsion (0: off).
+    electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
+        d_A rho_bar_A q_A (empty: off).
+    fitted_to : provenance of a calibrated set (data, split, losses, git hash); empty for first-principles.
     precondition : scale the solver's steps by a diagonal curvature estimate (fewer iterations; off only to
         study the solver).
     """
@@ -67,6 +73,12 @@ class ModelParameters:
     max_iter: int = 2000
     time_limit_s: float = 300.0
     precondition: bool = True
+    pairing_strength: float = 0.0
+    pairing_decay: float = 1.0
+    pauli_strength: float = 0.0
+    pauli_decay: float = 1.0
+    electronegativity_slope: dict[str, float] = field(default_factory=dict)
+    fitted_to: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.coulomb not in ("auto", "dense", "dsf"):
@@ -91,14 +103,30 @@ class ModelParameters:
 
 FIRST_PRINCIPLES = ModelParameters()
 
-_PARAM_DIR = Path(__file__).resolve().parents[2] / "assets" / "params"
+
+def describe(params: ModelParameters) -> str:
+    """One line on what a parameter set is and what it was fitted to (the app's sidebar, ``lsip predict``).
+
+    >>> describe(FIRST_PRINCIPLES)
+    'first-principles: nothing fitted; atomic DFT data only (docs/model.md)'
+    """
+    fit = params.fitted_to
+    if not fit:
+        return f"{params.name}: nothing fitted; atomic DFT data only (docs/model.md)"
+    test = fit.get("test_mae", {})
+    parts = [f"{k}: {test[k]:.3g}" for k in ("atomization_mae", "charge_mae", "dipole_mae") if k in test]
+    return (f"{params.name}: fitted to {fit.get('level', '?')} data ({fit.get('train_size', '?')} training entries, "
+            f"{fit.get('test_size', '?')} held out; test MAE {', '.join(parts)}; docs/calibration.md)")
+
+#: Folder of the shipped parameter sets (JSON, one per set).
+PARAM_DIR = Path(__file__).resolve().parents[2] / "assets" / "params"
 
 
 def available_parameter_sets() -> list[str]:
     """Names of the shipped parameter sets (the first-principles default plus ``assets/params/*.json``)."""
     names = [FIRST_PRINCIPLES.name]
-    if _PARAM_DIR.is_dir():
-        names += sorted(p.stem for p in _PARAM_DIR.glob("*.json"))
+    if PARAM_DIR.is_dir():
+        names += sorted(p.stem for p in PARAM_DIR.glob("*.json"))
     return names
 
 
@@ -106,7 +134,7 @@ def get_parameters(name: str = "first-principles") -> ModelParameters:
     """Return a shipped parameter set by name; raise LSIPError listing the available ones."""
     if name == FIRST_PRINCIPLES.name:
         return FIRST_PRINCIPLES
-    path = _PARAM_DIR / f"{name}.json"
+    path = PARAM_DIR / f"{name}.json"
     if not path.is_file():
         raise LSIPError(f"unknown parameter set {name!r}; available: {', '.join(available_parameter_sets())}")
     data = json.loads(path.read_text())

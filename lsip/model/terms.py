@@ -219,6 +219,8 @@ class EnergyTerm:
     solver : optional ``ctx -> SolverPart`` with a hand-derived gradient (``ctx.weights``, ``ctx.amplitude`` and
         ``ctx.reservoir`` are detached); None: the solver uses autograd through ``func``.
     core : evaluated inside the fused :class:`lsip.model.objective.EqualizationObjective` (the built-in six).
+    enabled : optional ``params -> bool``; a term switched off by its parameters is skipped by the solver (the
+        decoder still reports it, as zeros).
     """
 
     name: str
@@ -228,22 +230,28 @@ class EnergyTerm:
     geometry: Callable[..., Any] | None = None
     solver: Callable[[TermContext], SolverPart] | None = None
     core: bool = False
+    enabled: Callable[[Any], bool] | None = None
+
+    def active(self, params: Any) -> bool:
+        """Whether the term contributes with these parameters."""
+        return self.enabled is None or bool(self.enabled(params))
 
 
 ENERGY_TERMS: dict[str, EnergyTerm] = {}
 
 
 def register_term(name: str, label: str, description: str, *, geometry: Callable[..., Any] | None = None,
-                  solver: Callable[[TermContext], SolverPart] | None = None, core: bool = False) -> Callable:
+                  solver: Callable[[TermContext], SolverPart] | None = None, core: bool = False,
+                  enabled: Callable[[Any], bool] | None = None) -> Callable:
     """Decorator adding an energy component to :data:`ENERGY_TERMS` (order of registration is kept).
 
-    See :class:`EnergyTerm` for ``geometry``, ``solver`` and ``core``; a name registered twice is an error.
+    See :class:`EnergyTerm` for ``geometry``, ``solver``, ``core`` and ``enabled``; a name registered twice is an error.
     """
 
     def wrap(func: Callable[[TermContext], TermOutput]) -> Callable[[TermContext], TermOutput]:
         if name in ENERGY_TERMS:
             raise ValueError(f"energy term {name!r} is already registered")
-        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func, geometry, solver, core)
+        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func, geometry, solver, core, enabled)
         return func
 
     return wrap
@@ -377,3 +385,7 @@ def entropy_energy(ctx: TermContext) -> TermOutput:
 def evaluate_terms(ctx: TermContext) -> dict[str, TermOutput]:
     """All registered terms for one context."""
     return {name: term.func(ctx) for name, term in ENERGY_TERMS.items()}
+
+
+# the physics-v2 terms register themselves (docs/model.md, section 10)
+import lsip.model.bonding  # noqa: E402, F401

@@ -27,7 +27,7 @@ from lsip.io import FORMATS, parse_xyz_text, read_structures
 from lsip.model.decoder import Prediction
 from lsip.model.library import LatentLibrary, default_library
 from lsip.model.model import LSIPModel
-from lsip.model.params import ModelParameters, available_parameter_sets, get_parameters
+from lsip.model.params import ModelParameters, available_parameter_sets, describe, get_parameters
 from lsip.structure import Structure
 from lsip.ui import common
 
@@ -211,7 +211,9 @@ def structure_sidebar() -> None:
             _paste_widget()
         st.number_input("Total charge Q (e)", min_value=-20, max_value=20, step=1, key=CHARGE_KEY)
         st.selectbox("Parameter set", available_parameter_sets(), key=PARAMS_KEY,
-                     help="first-principles: nothing fitted (docs/model.md); others: calibrated sets if shipped.")
+                     help="first-principles: nothing fitted (docs/model.md); others: calibrated sets "
+                          "(docs/calibration.md).")
+        st.caption(describe(get_parameters(st.session_state[PARAMS_KEY])))
     _sync_to_url()
 
 

@@ -1,0 +1,49 @@
+"""``lsip calibrate``: fit a named parameter set to the package's own PySCF data (docs/calibration.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lsip.calibration.dataset import SPLIT_FILE, write_split
+from lsip.calibration.fit import calibrate, load_data, write_parameter_set
+from lsip.calibration.report import markdown_report
+from lsip.model.params import PARAM_DIR
+
+#: Where the report of a calibration is written (one markdown and one JSON file per parameter set).
+REPORT_DIR = Path("docs") / "calibration"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``calibrate``."""
+    p = sub.add_parser("calibrate", help="fit a parameter set to PBE0/def2-SVP data the package generates "
+                                         "(recorded train/test split; docs/calibration.md)")
+    p.add_argument("--name", default="calibrated", help="name of the parameter set (default: calibrated)")
+    p.add_argument("--generate", action="store_true",
+                   help="run the reference DFT the cache lacks (about 10 minutes on 2 cores from empty)")
+    p.add_argument("--write-split", action="store_true", help=f"rewrite the recorded split ({SPLIT_FILE.name})")
+    p.add_argument("--max-evaluations", type=int, default=40, help="model evaluations of the training set")
+    p.add_argument("--params-dir", type=Path, default=PARAM_DIR, help="where the parameter set is written")
+    p.add_argument("--report-dir", type=Path, default=REPORT_DIR, help="where the report is written")
+    p.set_defaults(func=run_calibrate)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """Entry of ``lsip calibrate``."""
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if args.write_split:
+        write_split()
+        say(f"wrote {SPLIT_FILE}")
+    entries = load_data(compute=args.generate, progress=say)
+    params, report = calibrate(args.name, entries, max_nfev=args.max_evaluations, progress=say)
+    write_parameter_set(params, args.params_dir / f"{args.name}.json")
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    (args.report_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    (args.report_dir / f"{args.name}.md").write_text(markdown_report(report) + "\n")
+    say(f"wrote {args.params_dir / (args.name + '.json')} and {args.report_dir / (args.name + '.md')}")
+    print(markdown_report(report, per_entry=False))
+    return 0
