@@ -89,7 +89,7 @@ def test_pairing_saturates_with_valence(v2_model):
         topo = build_topology([st], v2_model.tables)
         k[st.n_atoms] = _pairing_geometry(topo, v2_model.tables, topo.positions,
                                           pair_geometry(topo, v2_model.tables, topo.positions))
-    ratio = float(k[3][1]) / float(k[2][1])
+    ratio = float(k[3][1, 1]) / float(k[2][1, 1])  # H's neutral-state pairing
     assert 1.2 < ratio <= 4 / 3 + 1e-9  # F also offers a little to the other F, 2.28 A away
 
 

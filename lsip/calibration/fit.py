@@ -36,24 +36,27 @@ from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
 from lsip.structure import Structure
 from lsip.units import E_BOHR_TO_DEBYE, HARTREE_TO_EV
-from lsip.validation.dft import atom_energies
-from lsip.validation.molecules import LIBRARY_ELEMENTS, available, category, load
+from lsip.validation.molecules import LIBRARY_ELEMENTS, available, category, free_atom, load
 
 #: Tolerances that turn each residual into a dimensionless number (eV/atom, eV, eV, e, D).
 SIGMA: dict[str, float] = {"atomization": 0.10, "scan": 0.10, "dimer": 0.05, "charge": 0.05, "dipole": 0.30}
 #: Reported but not fitted (derived from the scans).
 DERIVED: tuple[str, ...] = ("bond_length",)
 
-#: Fitted parameters: (name, log-space?, start). Per-element slopes are "electronegativity_slope:X".
-PARAMETERS: tuple[tuple[str, bool, float], ...] = (
-    ("kappa", True, 1.0), ("embedding_scale", True, 1.0),
-    ("pairing_strength", True, 0.3), ("pairing_decay", True, 2.0),
-    ("pauli_strength", True, 0.5), ("pauli_decay", True, 1.0),
-    *((f"electronegativity_slope:{s}", False, 0.0) for s in LIBRARY_ELEMENTS),
+#: Fitted parameters: (name, transform, start); the optimiser sees log(p) ("log": positive), logit(p) ("logit":
+#: in (0, 1)) or p ("linear"). Per-element slopes are "electronegativity_slope:X".
+PARAMETERS: tuple[tuple[str, str, float], ...] = (
+    ("kappa", "log", 1.0), ("embedding_scale", "log", 1.0), ("embedding_pairing", "logit", 0.5),
+    ("pairing_strength", "log", 0.3), ("pairing_decay", "log", 2.0),
+    ("pauli_strength", "log", 0.5), ("pauli_decay", "log", 1.0),
+    *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 
+_FORWARD = {"log": np.log, "logit": lambda p: np.log(p / (1 - p)), "linear": lambda p: p}
+_INVERSE = {"log": np.exp, "logit": lambda x: 1 / (1 + np.exp(-x)), "linear": lambda x: x}
+
 #: Prior width of the per-element slopes (hartree bohr^3): a weak pull towards zero.
-SLOPE_PRIOR = 5.0
+SLOPE_PRIOR = 2.0
 
 
 @dataclass
@@ -72,8 +75,9 @@ class Entry:
     distances: np.ndarray | None = None  # scans: bond length (A) of every point
 
 
-def _reference(st: Structure, settings: ReferenceSettings, cache: ReferenceCache, compute: bool) -> object:
-    dft = ReferenceDFT(st, settings, cache=cache)
+def _reference(st: Structure, settings: ReferenceSettings, cache: ReferenceCache, compute: bool,
+               unrestricted: bool | None = None) -> object:
+    dft = ReferenceDFT(st, settings, cache=cache, unrestricted=unrestricted)
     if not compute:
         hit = cache.get(dft.key())
         if hit is None:
@@ -90,9 +94,9 @@ def load_data(settings: ReferenceSettings | None = None, cache: ReferenceCache |
     settings = settings or ReferenceSettings()
     cache = cache or ReferenceCache()
     say = progress or (lambda msg: None)
-    atoms = atom_energies(set(LIBRARY_ELEMENTS), settings, cache)
-    if any(v is None for v in atoms.values()):
-        raise LSIPError(f"free-atom references failed: {[k for k, v in atoms.items() if v is None]}")
+    # free neutral atoms in their ground-state spin, UKS (as lsip validate's atomization energies)
+    atoms = {s: _reference(free_atom(s), settings, cache, compute, unrestricted=True).energy
+             for s in sorted(LIBRARY_ELEMENTS)}
     out: list[Entry] = []
     for name in available():
         st = load(name)
@@ -135,8 +139,8 @@ def params_from_vector(x: np.ndarray, base: ModelParameters) -> ModelParameters:
     """A parameter set from the fitted vector (see :data:`PARAMETERS`)."""
     changes: dict = {}
     slopes: dict[str, float] = {}
-    for (name, log, _), v in zip(PARAMETERS, x, strict=True):
-        value = float(np.exp(v)) if log else float(v)
+    for (name, transform, _), v in zip(PARAMETERS, x, strict=True):
+        value = float(_INVERSE[transform](v))
         if name.startswith("electronegativity_slope:"):
             slopes[name.split(":")[1]] = value
         else:
@@ -146,7 +150,7 @@ def params_from_vector(x: np.ndarray, base: ModelParameters) -> ModelParameters:
 
 def start_vector() -> np.ndarray:
     """The fixed starting point of the fit."""
-    return np.array([np.log(v) if log else v for _, log, v in PARAMETERS])
+    return np.array([_FORWARD[transform](v) for _, transform, v in PARAMETERS])
 
 
 @dataclass

@@ -7,14 +7,15 @@ the solver) unless its strength in :class:`~lsip.model.params.ModelParameters` i
 * ``pairing``: valence-limited bond pairing of the covalent (neutral) configurations,
   E = -sum_A w0_A sum_B b_AB h_AB, h_AB = eps_p sqrt(I_A I_B) S_AB(lambda zeta_A, lambda zeta_B, R) (a
   valence-overlap coupling decaying as exp(-lambda zeta R)), b_AB the bond order from the valences nu of both ends.
-* ``pauli``: closed-shell overlap repulsion eps_r sum_{A<B} sqrt(I_A I_B) S_AB(lambda_r zeta_A, lambda_r zeta_B, R)^2.
+* ``pauli``: overlap repulsion of the closed-shell part of each atom's density,
+  E = sum_A c_A(w) sum_B eps_r sqrt(I_A I_B) S_AB(lambda_r zeta_A, lambda_r zeta_B, R)^2 / 2,
+  c_A(w) = sum_k w_A^k (1 - f_k).
 * ``electronegativity``: state energies shifted by the promolecular host density, sum_A d_A rho0_A q_A (I and A
   both rise by d_A rho0_A: an environment-dependent Mulliken electronegativity).
 
-Both latent-dependent terms are *linear* in the weights: they shift state energies by amounts that depend on the
-geometry, so the equalization problem keeps the convexity that makes its solution unique (docs/model.md,
-section 10: a pairing energy bilinear in the neutral weights, sqrt(w0_A w0_B), is concave and broke the symmetry
-of NH4+). Their solver parts are analytic.
+All three are *state-energy shifts*: E = sum_A sum_k G_{A,k}(R) w_A^k with a geometry-dependent (n, 4) matrix G
+(the term's per-geometry cache), linear in the weights, so the equalization problem keeps the convexity that makes
+its solution unique (docs/model.md section 10); one analytic solver part (:func:`_shift_solver`) serves them all.
 """
 
 from __future__ import annotations
@@ -24,19 +25,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lsip.model.params import ModelParameters
+from lsip.data.valence import pairing_fraction, valence_for_electrons
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import (
-    ANI,
-    CAT,
     NEU,
     PairGeometry,
     SolverPart,
     TermContext,
     TermOutput,
-    _channel_to_pairs,
-    _halves,
     register_term,
 )
 from lsip.physics.overlap import sto_1s_overlap
@@ -53,11 +50,7 @@ def valence(symbol: str) -> int:
     >>> [valence(s) for s in ("H", "Li", "C", "N", "O", "F", "Mg", "Si", "Cl")]
     [1, 1, 4, 3, 2, 1, 2, 4, 1]
     """
-    z = ATOMIC_NUMBERS[symbol]
-    if z <= 2:
-        return min(z, 2 - z)
-    n_v = (z - 2) % 8 if z <= 18 else (z - 18 if z <= 20 else 2)
-    return min(n_v, 8 - n_v)
+    return valence_for_electrons(ATOMIC_NUMBERS[symbol])
 
 
 def _zeros(ctx: TermContext) -> TermOutput:
@@ -74,10 +67,43 @@ def _channel_overlap(topo: BatchTopology, tables: ModelTables, r_sr: Tensor, sca
     return sto_1s_overlap(scale * tables.zeta[ed], scale * tables.zeta[ea], r_ch) * sw
 
 
-def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """(n,) k_A: the pairing energy of A's neutral state (hartree), -sum_B b_AB h_AB (half of each pair's -2 b h).
+def _shift_solver(name: str) -> Any:
+    """Solver part of a state-energy shift E = sum_A sum_k G_{A,k} w_A^k, G = ``ctx.cache(name)`` (n, 4)."""
 
-    Bond orders (docs/model.md section 10): atom A offers o_AB = nu_A h_AB / (sum_C h_AC + d) of its nu_A bonds
+    def solver(ctx: TermContext) -> SolverPart:
+        g, topo, w = ctx.cache(name), ctx.topo, ctx.weights
+        energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
+        if g is None:
+            return SolverPart(energy)
+        return SolverPart(energy.index_add(0, topo.mol, (g * w).sum(-1)), grad_w=g)
+
+    return solver
+
+
+def _shift_energy(name: str) -> Any:
+    """Decoder energy of a state-energy shift: per atom sum_k G_{A,k} w_A^k (hartree)."""
+
+    def energy(ctx: TermContext) -> TermOutput:
+        g = ctx.cache(name)
+        if g is None:
+            return _zeros(ctx)
+        return TermOutput((g * ctx.weights).sum(-1))
+
+    energy.__doc__ = f"Per-atom energy of the ``{name}`` term (hartree); docs/model.md section 10."
+    return energy
+
+
+def _closed_fraction_table(tables: ModelTables) -> Tensor:
+    """(n_e, 4) share of each element's state densities that is closed-shell: 1 - f (0 for no electrons)."""
+    counts = tables.n_electrons.tolist()
+    rows = [[0.0 if int(n) == 0 else 1.0 - pairing_fraction(int(n)) for n in row] for row in counts]
+    return torch.tensor(rows, dtype=tables.dtype, device=tables.device)
+
+
+def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """G[:, neutral] = -sum_B b_AB h_AB: the pairing energy of A's neutral state (half of each pair's -2 b h).
+
+    Bond orders (docs/model.md section 10.2): atom A offers o_AB = nu_A h_AB / (sum_C h_AC + d) of its nu_A bonds
     to neighbour B (in proportion to the couplings); the pair takes the harmonic mean of the two offers,
     b_AB = 2 o_AB o_BA / (o_AB + o_BA), so a bond is limited by the valence of both ends.
     """
@@ -92,76 +118,46 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
     offer = nu[topo.ch_donor] * h / (total[topo.ch_donor] + PAIRING_DELTA)
     other = nu[topo.ch_acceptor] * h / (total[topo.ch_acceptor] + PAIRING_DELTA)
     order = 2.0 * offer * other / (offer + other + 1e-30)
-    return torch.zeros_like(total).index_add(0, topo.ch_donor, -order * h)
-
-
-def _linear_solver(name: str, column: tuple[tuple[int, float], ...]) -> Any:
-    """Solver part of a term E = sum_A k_A sum_c sign_c w_A^c with k = ``ctx.cache(name)`` (linear in w)."""
-
-    def solver(ctx: TermContext) -> SolverPart:
-        k, topo, w = ctx.cache(name), ctx.topo, ctx.weights
-        energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
-        if k is None:
-            return SolverPart(energy)
-        grad = torch.zeros_like(w)
-        for col, sign in column:
-            grad[:, col] = sign * k
-        return SolverPart(energy.index_add(0, topo.mol, (grad * w).sum(-1)), grad_w=grad)
-
-    return solver
-
-
-def _pairing_enabled(params: ModelParameters) -> bool:
-    return params.pairing_strength != 0.0
+    k = torch.zeros_like(total).index_add(0, topo.ch_donor, -order * h)
+    g = torch.zeros(topo.n_atoms, 4, dtype=h.dtype, device=h.device)
+    return torch.cat([g[:, :NEU], k[:, None], g[:, NEU + 1:]], dim=1)
 
 
 @register_term("pairing", "Covalent pairing",
                "-sum_A w0_A sum_B b_AB h_AB: two electrons per bond order b_AB gain h_AB each; b from the valences "
                "nu of both atoms (bonds the element can form), h from valence-orbital overlaps",
-               geometry=_pairing_geometry, solver=_linear_solver("pairing", ((NEU, 1.0),)), enabled=_pairing_enabled)
+               geometry=_pairing_geometry, solver=_shift_solver("pairing"),
+               enabled=lambda params: params.pairing_strength != 0.0)
 def pairing_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom covalent pairing energy (hartree); docs/model.md section 10."""
-    k = ctx.cache("pairing")
-    if k is None:
-        return _zeros(ctx)
-    return TermOutput(k * ctx.weights[:, NEU])
+    """Per-atom covalent pairing energy (hartree); docs/model.md section 10.2."""
+    return _shift_energy("pairing")(ctx)
 
 
 def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """G_{A,k} = (1 - f_{A,k}) sum_B eps_r sqrt(I_A I_B) S_AB^2 / 2 (docs/model.md section 10.3)."""
     p = tables.params
     if not p.pauli_strength or not len(topo.ch_donor):
         return None
     ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
     s = _channel_overlap(topo, tables, shared.r_sr, p.pauli_decay)
-    # each unordered pair carries two channels: half the pair energy on each
-    return 0.5 * p.pauli_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * s * s
-
-
-def _pauli_solver(ctx: TermContext) -> SolverPart:
-    e = ctx.cache("pauli")
-    topo = ctx.topo
-    out = torch.zeros(topo.n_mols, dtype=ctx.weights.dtype, device=ctx.weights.device)
-    if e is not None:
-        out = out.index_add(0, topo.mol[topo.ch_donor], e)
-    return SolverPart(out)
+    half = 0.5 * p.pauli_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * s * s
+    field_ = torch.zeros(topo.n_atoms, dtype=s.dtype, device=s.device).index_add(0, topo.ch_donor, half)
+    return field_[:, None] * _closed_fraction_table(tables)[topo.elem]
 
 
 @register_term("pauli", "Pauli repulsion",
-               "eps_r sum_{A<B} sqrt(I_A I_B) S_AB^2: closed-shell overlap repulsion (no latent dependence)",
-               geometry=_pauli_geometry, solver=_pauli_solver,
+               "sum_A c_A sum_B eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A of "
+               "each atom's states (Li+, F-: all of it; H: none)",
+               geometry=_pauli_geometry, solver=_shift_solver("pauli"),
                enabled=lambda params: params.pauli_strength != 0.0)
 def pauli_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom (half of each pair) and per-pair Pauli repulsion (hartree)."""
-    e = ctx.cache("pauli")
-    if e is None:
-        return _zeros(ctx)
-    topo = ctx.topo
-    return TermOutput(_halves(ctx, topo.ch_donor, topo.ch_acceptor, e), _channel_to_pairs(ctx, e))
+    """Per-atom Pauli repulsion (hartree); docs/model.md section 10.3."""
+    return _shift_energy("pauli")(ctx)
 
 
 def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
                                 shared: PairGeometry) -> Any:
-    """(n,) d_A rho0_A: the shift of A's I and A in its promolecular host density (hartree)."""
+    """G = d_A rho0_A (+1 cation, -1 anion): I_A and A_A shifted in the promolecular host density (hartree)."""
     slopes = tables.params.electronegativity_slope
     if not slopes:
         return None
@@ -169,17 +165,14 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
                      device=positions.device)
     rho0 = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device)
     rho0 = rho0.index_add(0, topo.sr_i, shared.rho_at_i[:, NEU]).index_add(0, topo.sr_j, shared.rho_at_j[:, NEU])
-    return d[topo.elem] * rho0
+    sign = torch.tensor([1.0, 0.0, -1.0, 0.0], dtype=positions.dtype, device=positions.device)
+    return (d[topo.elem] * rho0)[:, None] * sign
 
 
 @register_term("electronegativity", "Environment electronegativity",
                "sum_A d_A rho0_A q_A: I_A and A_A both shifted by d_A times the promolecular host density",
-               geometry=_electronegativity_geometry,
-               solver=_linear_solver("electronegativity", ((CAT, 1.0), (ANI, -1.0))),
+               geometry=_electronegativity_geometry, solver=_shift_solver("electronegativity"),
                enabled=lambda params: bool(params.electronegativity_slope))
 def electronegativity_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10."""
-    k = ctx.cache("electronegativity")
-    if k is None:
-        return _zeros(ctx)
-    return TermOutput(k * ctx.charges)
+    """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10.4."""
+    return _shift_energy("electronegativity")(ctx)

@@ -43,6 +43,8 @@ class ModelParameters:
     max_iter : iteration limit of the equalization solver.
     time_limit_s : wall-clock bound of one equalization solve, s; past it the prediction is returned as not
         converged ("time limit reached"; docs/limits.md).
+    embedding_pairing : gamma of the pairing relief: the embedding of state k is scaled by 1 - gamma f_k, f_k the
+        fraction of its valence electrons that can pair (0: off); docs/model.md section 10.
     pairing_strength, pairing_decay : eps_p (dimensionless) and lambda of the covalent pairing term (0: off);
         docs/model.md section 10.
     pauli_strength, pauli_decay : eps_r and lambda_r of the Pauli overlap repulsion (0: off).
@@ -73,6 +75,7 @@ class ModelParameters:
     max_iter: int = 2000
     time_limit_s: float = 300.0
     precondition: bool = True
+    embedding_pairing: float = 0.0
     pairing_strength: float = 0.0
     pairing_decay: float = 1.0
     pauli_strength: float = 0.0

@@ -28,6 +28,7 @@ import torch
 from scipy.optimize import brentq
 from torch import Tensor
 
+from lsip.data.valence import pairing_fraction
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
@@ -82,7 +83,11 @@ class ModelTables:
         self.zeta = torch.tensor([e.decay_exponent for e in ent], **kw)
         self.n_electrons = torch.tensor([[e.states[k].n_electrons for k in STATE_LABELS] for e in ent], **kw)
         self.state_charge = torch.tensor(STATE_CHARGES, **kw)
-        self.embedding_factor = torch.tensor([params.embedding_factor(s) for s in self.symbols], **kw)
+        #: (n_e, 4) embedding factor per element and state: the set's scale times 1 - gamma f_k, f_k the fraction of
+        #: the state's valence electrons that can pair (docs/model.md section 10, "Pairing relief")
+        self.embedding_factor = torch.tensor([[params.embedding_factor(s) * (1.0 - params.embedding_pairing
+                                                                              * pairing_fraction(int(n)))
+                                                for n in row] for s, row in zip(self.symbols, self.n_electrons)], **kw)
         rho = torch.tensor(np.array([[e.states[k].radial_density for k in STATE_LABELS] for e in ent]), **kw)
         r_grid = torch.tensor(library.r_grid, **kw)
         self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
@@ -247,7 +252,7 @@ class ModelTables:
         rb = torch.clamp(rho_bar, min=1e-300)
         ln = torch.log(rb)[:, None].expand(-1, N_STATES)
         ratio = cubic_eval(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
-        return ratio * rho_bar[:, None] * self.embedding_factor[elem][:, None]
+        return ratio * rho_bar[:, None] * self.embedding_factor[elem]
 
     def embedding_with_slope(self, elem: Tensor, rho_bar: Tensor) -> tuple[Tensor, Tensor]:
         """F_{e,k}(rho_bar) and dF/drho_bar, both (n, 4) (hartree, hartree bohr^3), without an autograd graph.
@@ -258,5 +263,5 @@ class ModelTables:
         rb = torch.clamp(rho_bar, min=1e-300)
         ln = torch.log(rb)[:, None].expand(-1, N_STATES)
         ratio, slope = cubic_eval_with_slope(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
-        fac = self.embedding_factor[elem][:, None]
+        fac = self.embedding_factor[elem]
         return ratio * rho_bar[:, None] * fac, (ratio + slope) * fac

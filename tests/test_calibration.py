@@ -1,0 +1,168 @@
+"""The calibration data set, its recorded split and the fit's pieces (docs/calibration.md)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lsip.calibration.dataset import (
+    BOND_SCANS,
+    DIMER_SCANS,
+    SCAN_FACTORS,
+    SPLIT_FILE,
+    TARGET_MOLECULES,
+    build_dimer,
+    load_split,
+    make_split,
+)
+from lsip.calibration.fit import (
+    PARAMETERS,
+    Entry,
+    evaluate,
+    load_data,
+    minimum,
+    params_from_vector,
+    residual_vector,
+    side,
+    start_vector,
+    summary,
+)
+from lsip.calibration.report import markdown_report
+from lsip.cli import main
+from lsip.errors import LSIPError
+from lsip.model.params import ModelParameters, describe
+from lsip.reference.cache import ReferenceCache
+from lsip.units import HARTREE_TO_EV
+from lsip.validation.molecules import available, load
+
+
+def test_recorded_split_is_the_reproducible_one():
+    assert load_split() == make_split()
+    data = json.loads(SPLIT_FILE.read_text())
+    assert data["made_by"].endswith("make_split")
+
+
+def test_split_sides_and_targets():
+    split = load_split()
+    assert set(available()) <= set(split)
+    assert all(split[m] == "test" for m in TARGET_MOLECULES)
+    n_test = sum(v == "test" for v in split.values())
+    assert 0.3 < n_test / len(split) < 0.5
+    # every category keeps training data
+    from lsip.validation.molecules import category
+
+    for cat in ("ionic", "covalent", "ion"):
+        assert any(split[m] == "train" for m in available() if category(m) == cat)
+
+
+def test_scans_and_dimers_sit_on_their_molecules_side():
+    split = load_split()
+    for item in (*BOND_SCANS, *DIMER_SCANS):
+        assert item.molecule in split, item.name
+        entry = Entry("scan", item.name, item.molecule, [], np.zeros(0))
+        assert side(entry, split) == split[item.molecule]
+
+
+def test_bond_scan_geometry():
+    scan = next(s for s in BOND_SCANS if s.molecule == "h2o")
+    sts = scan.structures()
+    r0 = np.linalg.norm(load("h2o").positions[1] - load("h2o").positions[0])
+    got = [np.linalg.norm(s.positions[1] - s.positions[0]) for s in sts]
+    np.testing.assert_allclose(got, np.array(SCAN_FACTORS) * r0, atol=1e-12)
+    # the other O-H bond does not move
+    np.testing.assert_allclose([np.linalg.norm(s.positions[2] - s.positions[0]) for s in sts],
+                               np.linalg.norm(load("h2o").positions[2] - load("h2o").positions[0]), atol=1e-12)
+
+
+def test_dimer_builder_puts_the_acceptor_on_the_donor_line():
+    dimer = build_dimer("h2o", 1, "nh3", 1.95)
+    h, o, n = dimer.positions[1], dimer.positions[0], dimer.positions[3]
+    assert np.linalg.norm(n - h) == pytest.approx(1.95, abs=1e-9)
+    cos = np.dot(h - o, n - h) / np.linalg.norm(h - o) / np.linalg.norm(n - h)
+    assert cos == pytest.approx(1.0, abs=1e-9)  # linear O-H...N
+    ion = build_dimer("Li+", None, "h2o", 1.85)
+    assert ion.charge == 1 and ion.symbols[0] == "Li"
+    assert np.linalg.norm(ion.positions[0] - ion.positions[1]) == pytest.approx(1.85, abs=1e-9)
+    with pytest.raises(LSIPError, match="no N-H, O-H or F-H"):
+        build_dimer("ch4", None, "h2o", 2.0)
+
+
+def test_dimer_scans_move_the_second_monomer_rigidly():
+    for dim in DIMER_SCANS:
+        sts = dim.structures()
+        n1, n2 = dim.monomers()
+        assert all(s.n_atoms == n1 + n2 for s in sts)
+        for s in sts[1:]:
+            d1 = np.linalg.norm(s.positions[:n1, None] - s.positions[None, :n1], axis=-1)
+            d2 = np.linalg.norm(s.positions[n1:, None] - s.positions[None, n1:], axis=-1)
+            d1_0 = np.linalg.norm(sts[0].positions[:n1, None] - sts[0].positions[None, :n1], axis=-1)
+            d2_0 = np.linalg.norm(sts[0].positions[n1:, None] - sts[0].positions[None, n1:], axis=-1)
+            np.testing.assert_allclose(d1, d1_0, atol=1e-12)
+            np.testing.assert_allclose(d2, d2_0, atol=1e-12)
+
+
+def test_minimum_of_a_parabola_is_exact_and_ends_are_reported():
+    r = np.array([0.8, 0.9, 1.0, 1.1, 1.3])
+    assert minimum(r, 3.0 * (r - 0.97) ** 2) == pytest.approx(0.97, abs=1e-12)
+    assert minimum(r, -r) == 1.3  # minimum beyond the scan: its end
+
+
+def test_parameter_vector_round_trip():
+    x = start_vector()
+    params = params_from_vector(x, ModelParameters())
+    for (name, transform, start), value in zip(PARAMETERS, x, strict=True):
+        if transform == "log":
+            want = np.log(start)
+        elif transform == "logit":
+            want = np.log(start / (1 - start))
+        else:
+            want = start
+        assert value == pytest.approx(want)
+        if ":" in name:
+            assert params.electronegativity_slope[name.split(":")[1]] == pytest.approx(start)
+        else:
+            assert getattr(params, name) == pytest.approx(start)
+
+
+def test_evaluate_measures_model_minus_reference(shipped_model):
+    """Targets equal to the model's own numbers give zero error; a shifted target gives exactly the shift."""
+    st = load("h2o")
+    pred = shipped_model.predict(st)
+    e_model = pred.energy * HARTREE_TO_EV
+    entry = Entry("molecule", "h2o", "h2o", [st], np.array([e_model - 0.3]), pred.charges.numpy() + 0.01, None)
+    ev = evaluate(shipped_model.params, [entry])
+    assert ev.errors["atomization"] == [pytest.approx(0.1, abs=1e-9)]  # 0.3 eV over 3 atoms
+    np.testing.assert_allclose(ev.errors["charge"], -0.01, atol=1e-9)
+    assert ev.failures == 0
+    r = residual_vector(ev)
+    assert len(r) == 4 and np.all(np.isfinite(r))
+    assert summary(ev)["atomization_mae"] == pytest.approx(0.1, abs=1e-9)
+
+
+def test_missing_references_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path))
+    with pytest.raises(LSIPError, match="lsip calibrate --generate"):
+        load_data(cache=ReferenceCache())
+
+
+def test_calibrate_command_is_registered(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", "--help"])
+    assert exc.value.code == 0
+    assert "--generate" in capsys.readouterr().out
+
+
+def test_report_and_description_of_a_fitted_set():
+    row = {"atomization_mae": 0.5, "scan_mae": 0.2, "bond_length_mae": 0.03, "dimer_mae": 0.1,
+           "charge_mae": 0.1, "dipole_mae": 0.4, "failures": 0.0}
+    report = {"name": "x", "level": "PBE0/def2-SVP", "train_entries": ["a"], "test_entries": ["b"],
+              "split_file": "split.json", "evaluations": 3, "seconds": 1.0, "git": "abc", "optimizer": "o",
+              "status": "s", "first_principles": {"train": row, "test": row}, "calibrated": {"train": row, "test": row},
+              "test_per_entry": [{"kind": "molecule", "name": "b", "model_eV": -1.0, "dft_eV": -1.5}]}
+    text = markdown_report(report)
+    assert "| atomization energy | eV/atom | 0.500 |" in text and "| b | atomization, eV | -1.00 | -1.50 |" in text
+    params = ModelParameters(name="x", fitted_to={"level": "PBE0/def2-SVP", "train_size": 1, "test_size": 1,
+                                                  "test_mae": row})
+    assert "fitted to PBE0/def2-SVP" in describe(params) and "atomization_mae: 0.5" in describe(params)
