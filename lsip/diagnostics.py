@@ -26,7 +26,7 @@ from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
 from lsip.scan import FINE_STEP, PathContinuity, path_continuity, scan_structures
-from lsip.structure import Structure
+from lsip.structure import Structure, atom_label
 from lsip.units import ANGSTROM_TO_BOHR
 
 #: Largest structure on which the checks that re-solve the encoder run (each is one to nine solves).
@@ -172,7 +172,7 @@ def check_symmetry(structure: Structure, pred: Prediction, tol: float = SYMMETRY
     q, w = as_numpy(pred.charges), as_numpy(pred.weights)
     spread = [(max(np.ptp(q[c]), float(np.ptp(w[c], axis=0).max())), c) for c in classes]
     worst, members = max(spread, key=lambda t: t[0])
-    labels = ", ".join(f"{structure.symbols[a]}{a}" for a in members[:6]) + (" ..." if len(members) > 6 else "")
+    labels = ", ".join(atom_label(structure.symbols, a) for a in members[:6]) + (" ..." if len(members) > 6 else "")
     return _result(name, worst, tol, f"{len(classes)} classes of equivalent atoms; largest spread of a charge or "
                    f"weight within a class {worst:.1e} e ({labels}: q = "
                    + ", ".join(f"{q[a]:+.4f}" for a in members[:6]) + ")")
@@ -252,7 +252,8 @@ def check_permutation(model: LSIPModel, structure: Structure, pred: Prediction) 
     order = np.arange(structure.n_atoms)
     order[[i, j]] = order[[j, i]]
     new = model.predict(structure.with_positions(structure.positions[order]), forces=False, raise_on_failure=False)
-    return _compare(name, pred, new, order, f"atoms {structure.symbols[i]}{i} <-> {structure.symbols[j]}{j} swapped")
+    pair = f"{atom_label(structure.symbols, i)} <-> {atom_label(structure.symbols, j)}"
+    return _compare(name, pred, new, order, f"atoms {pair} swapped")
 
 
 def check_free_atoms(model: LSIPModel, structure: Structure, spacing: float = FREE_ATOM_SPACING) -> CheckResult:
@@ -307,7 +308,8 @@ def check_forces_fd(model: LSIPModel, structure: Structure, pred: Prediction, n_
         fd = -(energies[0] - energies[1]) / (2.0 * step * ANGSTROM_TO_BOHR)
         dev = abs(float(pred.forces[atom, axis]) - fd)
         worst = max(worst, dev)
-        rows.append(f"{structure.symbols[atom]}{atom}{'xyz'[axis]} {float(pred.forces[atom, axis]):+.5f}/{fd:+.5f}")
+        label = atom_label(structure.symbols, atom) + "xyz"[axis]
+        rows.append(f"{label} {float(pred.forces[atom, axis]):+.5f}/{fd:+.5f}")
     return _result(name, worst, tol, f"max |F - F_fd| in Ha/bohr, h = {step:g} A; F/F_fd: " + ", ".join(rows))
 
 

@@ -31,9 +31,10 @@ import numpy as np
 from lsip import __version__
 from lsip.io import extxyz_text
 from lsip.model.decoder import Prediction, term_labels
+from lsip.model.flows import net_pair_flows
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters
-from lsip.structure import Structure
+from lsip.structure import Structure, atom_label
 from lsip.units import (
     BOHR_TO_ANGSTROM,
     E_BOHR_TO_DEBYE,
@@ -111,7 +112,7 @@ def channel_records(pred: Prediction) -> list[Record]:
     d, a = pred.donor.numpy().astype(int), pred.acceptor.numpy().astype(int)
     occ, beta = _np(pred.occupation), _np(pred.beta) * HARTREE_TO_EV
     dist = _distances_A(pred, d, a)
-    rows = [{"donor": f"{pred.symbols[i]}{i}", "acceptor": f"{pred.symbols[j]}{j}", "donor_index": int(i),
+    rows = [{"donor": atom_label(pred.symbols, i), "acceptor": atom_label(pred.symbols, j), "donor_index": int(i),
              "acceptor_index": int(j), "occupation": float(c), "beta_eV": float(b), "distance_A": float(r)}
             for i, j, c, b, r in zip(d, a, occ, beta, dist)]
     return sorted(rows, key=lambda r: -r["occupation"])
@@ -130,23 +131,14 @@ def flow_records(pred: Prediction, threshold: float = 0.0) -> list[Record]:
     ``net_flow``, ``forward`` (c donor -> acceptor), ``backward`` (c acceptor -> donor), ``distance_A``,
     ``donor_index``, ``acceptor_index``.
     """
-    occ: dict[tuple[int, int], float] = {}
-    for i, j, c in zip(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist()):
-        occ[(int(i), int(j))] = float(c)
-    merged: dict[tuple[int, int], tuple[float, float]] = {}
-    for (i, j), c in occ.items():
-        back = occ.get((j, i), 0.0)
-        if (j, i) in merged or (i, j) in merged:
-            continue
-        merged[(i, j) if c >= back else (j, i)] = (max(c, back), min(c, back))
-    items = sorted(merged.items(), key=lambda kv: -(kv[1][0] - kv[1][1]))
     rows = []
-    for (i, j), (fwd, bwd) in items:
-        if fwd - bwd < threshold:
+    for f in net_pair_flows(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist()):
+        if f.net < threshold:
             continue
-        rows.append({"rank": len(rows) + 1, "donor": f"{pred.symbols[i]}{i}", "acceptor": f"{pred.symbols[j]}{j}",
-                     "net_flow": fwd - bwd, "forward": fwd, "backward": bwd,
-                     "distance_A": float(_distances_A(pred, np.array([i]), np.array([j]))[0]),
+        i, j = f.donor, f.acceptor
+        rows.append({"rank": len(rows) + 1, "donor": atom_label(pred.symbols, i),
+                     "acceptor": atom_label(pred.symbols, j), "net_flow": f.net, "forward": f.forward,
+                     "backward": f.backward, "distance_A": float(_distances_A(pred, np.array([i]), np.array([j]))[0]),
                      "donor_index": i, "acceptor_index": j})
     return rows
 
@@ -172,7 +164,7 @@ def pair_records(pred: Prediction) -> list[Record]:
     terms = {k: _np(v) * HARTREE_TO_EV for k, v in pred.pair_terms.items()}
     rows = []
     for p, (a, b) in enumerate(zip(i, j)):
-        row: Record = {"i": f"{pred.symbols[a]}{a}", "j": f"{pred.symbols[b]}{b}", "distance_A": float(dist[p])}
+        row: Record = {"i": atom_label(pred.symbols, a), "j": atom_label(pred.symbols, b), "distance_A": float(dist[p])}
         row.update({f"E_{name}_eV": float(v[p]) for name, v in terms.items()})
         row["E_pair_eV"] = float(sum(v[p] for v in terms.values()))
         rows.append(row)

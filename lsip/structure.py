@@ -49,6 +49,15 @@ MIN_VOLUME_PER_ATOM: float = 1.0
 _AXES = "abc"
 
 
+def atom_label(symbols: tuple[str, ...] | list[str], index: int) -> str:
+    """The label of atom ``index`` in every table, figure and message: element + 0-based index.
+
+    >>> atom_label(("O", "H", "H"), 2)
+    'H2'
+    """
+    return f"{symbols[int(index)]}{int(index)}"
+
+
 def _integer(value: object, what: str, *, allow_none: bool = False) -> int | None:
     """``value`` as a Python int (integral floats and numpy integers accepted), else :class:`StructureError`."""
     if value is None and allow_none:

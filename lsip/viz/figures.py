@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from lsip.model.decoder import Prediction, term_labels
 from lsip.model.library import STATE_LABELS, LatentLibrary
+from lsip.structure import atom_label
 from lsip.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
 
 STATE_COLORS = {"cation": "#d62728", "neutral": "#7f7f7f", "anion": "#1f77b4", "excited": "#ff7f0e"}
@@ -21,7 +22,7 @@ _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "template": "plotly_w
 
 def atom_labels(symbols: Sequence[str]) -> list[str]:
     """``["O0", "H1", ...]``: element + 0-based index, the label used in every table and figure."""
-    return [f"{s}{k}" for k, s in enumerate(symbols)]
+    return [atom_label(tuple(symbols), k) for k in range(len(symbols))]
 
 
 def energy_waterfall(pred: Prediction, font_size: int = 13) -> go.Figure:

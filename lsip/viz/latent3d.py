@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from lsip.model.decoder import Prediction
-from lsip.structure import Structure
+from lsip.model.flows import net_pair_flows
+from lsip.structure import Structure, atom_label
 from lsip.units import HARTREE_TO_EV
 from lsip.viz.molview import MoleculeView, molecule_view
 
@@ -39,22 +40,10 @@ def hover_texts(pred: Prediction, extra: dict[str, Sequence[float]] | None = Non
 
 
 def net_flows(pred: Prediction) -> list[tuple[int, int, float, float, float]]:
-    """(donor, acceptor, net c_AB - c_BA, c_AB, c_BA) per atom pair, donor = the side that gives more."""
-    occ: dict[tuple[int, int], float] = {}
-    for d, a, c in zip(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist()):
-        occ[(d, a)] = c
-    out, seen = [], set()
-    for (d, a), c in occ.items():
-        key = (min(d, a), max(d, a))
-        if key in seen:
-            continue
-        seen.add(key)
-        back = occ.get((a, d), 0.0)
-        if c >= back:
-            out.append((d, a, c - back, c, back))
-        else:
-            out.append((a, d, back - c, back, c))
-    return sorted(out, key=lambda t: -t[2])
+    """(donor, acceptor, net c_AB - c_BA, c_AB, c_BA) per atom pair, donor = the side that gives more
+    (:func:`lsip.model.flows.net_pair_flows`)."""
+    flows = net_pair_flows(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist())
+    return [(f.donor, f.acceptor, f.net, f.forward, f.backward) for f in flows]
 
 
 def _arrow(view: object, p0: np.ndarray, p1: np.ndarray, radius: float, color: str, hover: str) -> None:
@@ -112,7 +101,7 @@ def force_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.2,
         u = f[k] / norm[k]
         length = max_length * norm[k] / top
         start = pos[k] + 0.35 * u  # from the atom's surface
-        out.append((start, start + length * u, 0.06, f"{pred.symbols[k]}{k}: |F| = {norm[k]:.2f} eV/Å"))
+        out.append((start, start + length * u, 0.06, f"{atom_label(pred.symbols, k)}: |F| = {norm[k]:.2f} eV/Å"))
     return out
 
 
@@ -131,13 +120,14 @@ def _add_channels(view: object, pos: np.ndarray, pred: Prediction, threshold: fl
             off = np.cross(pos[a] - pos[d], [0.0, 0.0, 1.0])
             off = 0.08 * off / (np.linalg.norm(off) or 1.0)
             _arrow(view, pos[d] + off, pos[a] + off, 0.03 + 0.25 * np.sqrt(c), ARROW_COLOR,
-                   f"{pred.symbols[d]}{d} -> {pred.symbols[a]}{a}: c = {c:.4f}")
+                   f"{atom_label(pred.symbols, d)} -> {atom_label(pred.symbols, a)}: c = {c:.4f}")
         return
     for d, a, net, c_f, c_b in net_flows(pred):
         if net < threshold:
             continue
         _arrow(view, pos[d], pos[a], 0.03 + 0.25 * np.sqrt(net), ARROW_COLOR,
-               f"{pred.symbols[d]}{d} -> {pred.symbols[a]}{a}: net {net:.4f} (c = {c_f:.4f}, back {c_b:.4f})")
+               f"{atom_label(pred.symbols, d)} -> {atom_label(pred.symbols, a)}: net {net:.4f} "
+               f"(c = {c_f:.4f}, back {c_b:.4f})")
 
 
 def _add_glyphs(view: object, pos: np.ndarray, pred: Prediction) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from lsip.errors import StructureError
 from lsip.gallery import load_gallery
+from lsip.structure import atom_label
 
 #: Charges closer than this (e) count as equal when judging a guess.
 TIE_TOLERANCE = 1e-3
@@ -70,12 +71,12 @@ def judge_negative_guess(symbols: Sequence[str], charges: Sequence[float] | np.n
     if not 0 <= guess < len(q):
         raise StructureError(f"atom index {guess} out of range 0..{len(q) - 1}")
     best = most_negative_atoms(q)
-    labels = [f"{symbols[k]}{k}" for k in best]
+    labels = [atom_label(symbols, k) for k in best]
     answer = labels[0] if len(labels) == 1 else ", ".join(labels) + " (tied)"
     detail = f"the model puts q = {q[best[0]]:+.3f} e on {answer}"
     if guess in best:
         return True, f"**Right.** {detail[0].upper()}{detail[1:]}."
-    return False, (f"**Not quite.** You chose {symbols[guess]}{guess} (q = {q[guess]:+.3f} e), but {detail}. "
+    return False, (f"**Not quite.** You chose {atom_label(symbols, guess)} (q = {q[guess]:+.3f} e), but {detail}. "
                    "The atom that binds an extra electron more strongly (larger electron affinity, "
                    "larger ionization energy) pulls charge towards itself.")
 

@@ -18,7 +18,7 @@ from lsip.export import flow_records, net_outflow
 from lsip.model.decoder import Prediction
 from lsip.model.library import LatentLibrary
 from lsip.reference.flows import ChargeFlow, bond_pairs, minimum_norm_flow
-from lsip.structure import Structure
+from lsip.structure import Structure, atom_label
 from lsip.viz.molview import MoleculeView, molecule_view
 
 #: Preferred order of DFT charge schemes (first available is the default): Hirshfeld-I first, as it is nearly
@@ -125,7 +125,7 @@ def comparison_records(pred: Prediction, flow: ChargeFlow, threshold: float = 0.
         f = dft.get((d, a), 0.0) - dft.get((a, d), 0.0)
         if max(abs(m), abs(f)) < threshold:
             continue
-        rows.append({"donor": f"{sym[d]}{d}", "acceptor": f"{sym[a]}{a}", "model_net_flow": m, "dft_flow": f})
+        rows.append({"donor": atom_label(sym, d), "acceptor": atom_label(sym, a), "model_net_flow": m, "dft_flow": f})
     return sorted(rows, key=lambda r: -max(abs(r["model_net_flow"]), abs(r["dft_flow"])))
 
 
@@ -157,5 +157,6 @@ def flow_view(structure: Structure, flow: ChargeFlow, *, threshold: float = 0.01
         mv.view.addArrow({"start": dict(zip("xyz", map(float, start))), "end": dict(zip("xyz", map(float, end))),
                           "radius": float(0.03 + 0.25 * np.sqrt(c)), "radiusRatio": 2.2, "mid": 0.75,
                           "color": DFT_ARROW_COLOR, "hoverable": True,
-                          "hover_label": f"{structure.symbols[d]}{d} -> {structure.symbols[a]}{a}: {c:.4f} (DFT)"})
+                          "hover_label": f"{atom_label(structure.symbols, d)} -> "
+                                         f"{atom_label(structure.symbols, a)}: {c:.4f} (DFT)"})
     return mv
