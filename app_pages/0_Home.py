@@ -1,6 +1,5 @@
 """Home: what LSIP Explorer is, the pages it offers, and a 3D demo molecule (water, element colours)."""
 
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -38,14 +37,10 @@ with left:
         """
     )
     st.subheader("Pages")
-    available = {spec.file for spec in common.available_pages(Path(__file__).resolve().parents[1])}
     for spec in common.PAGES[1:]:
-        if spec.file in available:
-            # page links are one line (longer labels are cut off): the summary goes below as a caption
-            st.page_link(common.page_path(spec), label=f"**{spec.title}**", icon=spec.icon)
-            st.caption(spec.summary)
-        else:
-            st.markdown(f"{spec.title} - {spec.summary} *(not in this build yet)*")
+        # page links are one line (longer labels are cut off): the summary goes below as a caption
+        st.page_link(common.page_path(spec), label=f"**{spec.title}**", icon=spec.icon)
+        st.caption(spec.summary)
     st.caption("Units on screen: eV, Å, e, debye. Charges are positive when an atom has lost electrons.")
 with right:
     st.markdown("**Demo: water** - drag to rotate, scroll to zoom, hover an atom.")

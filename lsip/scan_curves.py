@@ -33,7 +33,11 @@ from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
 
 if TYPE_CHECKING:  # the reference layer (PySCF) is imported only when DFT is asked for
+    from lsip.model.library import LatentLibrary
+    from lsip.model.model import LSIPModel
     from lsip.reference.broken_symmetry import FragmentReference, KSSolution
+    from lsip.reference.cache import ReferenceCache
+    from lsip.reference.driver import CancelToken, ReferenceSettings, SCFProgress
     from lsip.reference.timing import ScanEstimate
 
 #: Default tolerance on fragment charges at the last point, e.
@@ -131,7 +135,7 @@ class ScanCurves:
         return np.asarray(charges)[:, self.moved].sum(axis=1)
 
 
-def model_scan(model: object, structure: Structure, i: int, j: int, distances: np.ndarray,
+def model_scan(model: LSIPModel, structure: Structure, i: int, j: int, distances: np.ndarray,
                with_baselines: bool = True) -> ScanCurves:
     """Run the model along the scan, each point warm-started from the previous one, plus QEq and EEQ.
 
@@ -177,7 +181,7 @@ def _channel_curves(preds: list[Prediction]) -> dict[str, np.ndarray]:
     return out
 
 
-def _add_baselines(curves: ScanCurves, library: object) -> None:
+def _add_baselines(curves: ScanCurves, library: LatentLibrary) -> None:
     for m, fr in enumerate(curves.structures):
         q = qeq_charges(fr, library)
         curves.qeq_charges[m] = as_array(q.charges)
@@ -188,8 +192,8 @@ def _add_baselines(curves: ScanCurves, library: object) -> None:
         curves.eeq_error = f"EEQ unavailable: {exc}"
 
 
-def dft_scan_estimate(curves: ScanCurves, settings: object, cache: object | None = None,
-                      library: object | None = None) -> ScanEstimate:
+def dft_scan_estimate(curves: ScanCurves, settings: ReferenceSettings, cache: ReferenceCache | None = None,
+                      library: LatentLibrary | None = None) -> ScanEstimate:
     """Estimated wall time of :func:`add_dft` on this scan, and where it came from.
 
     ``points x (RKS + BS-UKS) + fragments`` over what the cache does not hold, each term fitted to the wall times
@@ -209,9 +213,9 @@ def dft_scan_estimate(curves: ScanCurves, settings: object, cache: object | None
                          cache=resolve_cache(cache))
 
 
-def add_dft(curves: ScanCurves, settings: object, cache: object | None = None,
-            progress: Callable[[int, object], None] | None = None, cancel: object = None,
-            max_total_s: float = DFT_SCAN_MAX_S, library: object | None = None) -> ScanCurves:
+def add_dft(curves: ScanCurves, settings: ReferenceSettings, cache: ReferenceCache | None = None,
+            progress: Callable[[int, SCFProgress], None] | None = None, cancel: CancelToken = None,
+            max_total_s: float = DFT_SCAN_MAX_S, library: LatentLibrary | None = None) -> ScanCurves:
     """Reference DFT along the scan: the lowest of RKS and broken-symmetry UKS per point, zeroed on the fragments.
 
     The two fragments (``curves.fragments``) are computed alone first (:func:`lsip.reference.broken_symmetry.
@@ -257,7 +261,7 @@ def add_dft(curves: ScanCurves, settings: object, cache: object | None = None,
                                   f"(limit {max_total_s:.0f} s; {est.detail}): use fewer points or a smaller basis")
     m, n = len(curves.structures), len(curves.symbols)
 
-    def reporter(k: int) -> Callable[[object], None] | None:
+    def reporter(k: int) -> Callable[[SCFProgress], None] | None:
         return (lambda pr: progress(k, pr)) if progress is not None else None
 
     frags = fragment_references(curves.structures[0], curves.fragments, settings, library=library, cache=store,
@@ -321,14 +325,14 @@ class DissociationVerdict:
     continuity: PathContinuity | None = None
 
 
-def _fragment_energy(model: object, structure: Structure, atoms: list[int], charge: int) -> float:
+def _fragment_energy(model: LSIPModel, structure: Structure, atoms: list[int], charge: int) -> float:
     """Model energy of one fragment alone with an integer charge (a free neutral atom: 0; an ion: I or -A)."""
     sub = Structure(tuple(structure.symbols[k] for k in atoms), structure.positions[atoms], charge=charge)
     pred = model.predict(sub, raise_on_failure=False)
     return pred.energy if pred.converged else float("nan")
 
 
-def dissociation_verdict(curves: ScanCurves, model: object, charge_tol: float = CHARGE_TOL,
+def dissociation_verdict(curves: ScanCurves, model: LSIPModel, charge_tol: float = CHARGE_TOL,
                          energy_tol: float = ENERGY_TOL) -> DissociationVerdict:
     """Do the fragments end with integer (neutral) charges, and is the energy that of separated fragments?"""
     fixed, moved = curves.fragments

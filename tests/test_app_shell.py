@@ -66,12 +66,10 @@ def test_views_must_load_the_local_3dmol():
     assert "loadScriptAsync('/app/static/3Dmol-min.js')" in molview.new_view(300, viewergrid=(1, 2)).write_html()
 
 
-def test_available_pages_follow_the_files(tmp_path):
-    (tmp_path / common.PAGES_DIR).mkdir()
-    for name in ("0_Home.py", "5_Scan.py", "notes.py", "scan.py"):
-        (tmp_path / common.PAGES_DIR / name).write_text("")
-    assert [s.file for s in common.available_pages(tmp_path)] == ["0_Home.py", "5_Scan.py"]
-    assert common.available_pages(ROOT)[0].file == "0_Home.py"
+def test_every_listed_page_has_its_file_and_every_file_is_listed():
+    files = sorted(p.name for p in (ROOT / common.PAGES_DIR).glob("*.py"))
+    assert sorted(spec.file for spec in common.PAGES) == files
+    assert common.PAGES[0].file == "0_Home.py"
     assert [s.url_path for s in common.PAGES[5:7]] == ["Scan", "Latent_library"]
     assert common.page_path(common.PAGES[5]) == "app_pages/5_Scan.py"
 
@@ -85,10 +83,9 @@ def test_no_legacy_pages_folder():
     assert all((ROOT / common.PAGES_DIR / spec.file).is_file() for spec in common.PAGES)
 
 
-def test_router_includes_a_page_dropped_into_the_pages_folder(tmp_path):
+def test_router_runs_the_page_file_of_each_listed_page(tmp_path):
     shutil.copy(ROOT / "app.py", tmp_path / "app.py")
-    (tmp_path / common.PAGES_DIR).mkdir()
-    shutil.copy(ROOT / common.PAGES_DIR / "0_Home.py", tmp_path / common.PAGES_DIR / "0_Home.py")
+    shutil.copytree(ROOT / common.PAGES_DIR, tmp_path / common.PAGES_DIR)
     (tmp_path / common.PAGES_DIR / "5_Scan.py").write_text(
         "import streamlit as st\nfrom lsip.ui import common\n"
         "common.page_header('Scan')\nst.markdown('scan page marker')\n"
@@ -96,7 +93,8 @@ def test_router_includes_a_page_dropped_into_the_pages_folder(tmp_path):
     at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30).run()
     assert not at.exception
     links = [el.proto for el in at.main if el.type == "page_link"]
-    assert len(links) == 1 and links[0].label == "**Scan**" and links[0].page == "Scan"
+    assert len(links) == len(common.PAGES) - 1
+    assert any(link.label == "**Scan**" and link.page == "Scan" for link in links)
     at.switch_page(f"{common.PAGES_DIR}/5_Scan.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Scan"]

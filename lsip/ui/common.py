@@ -100,17 +100,12 @@ def page_path(spec: PageSpec) -> str:
     return f"{PAGES_DIR}/{spec.file}"
 
 
-def available_pages(app_dir: Path) -> list[PageSpec]:
-    """The pages of :data:`PAGES` whose file exists in ``app_dir / PAGES_DIR``, in navigation order."""
-    return [spec for spec in PAGES if (Path(app_dir) / PAGES_DIR / spec.file).is_file()]
-
-
 def navigation(app_dir: Path) -> StreamlitPage:
-    """Build ``st.navigation`` from the available pages (the first one, Home, is the default); returns the
-    selected page, to be ``.run()`` by the router."""
+    """Build ``st.navigation`` from :data:`PAGES` (the first one, Home, is the default); returns the selected page,
+    to be ``.run()`` by the router."""
     pages = [
         st.Page(Path(app_dir) / PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=k == 0)
-        for k, spec in enumerate(available_pages(app_dir))
+        for k, spec in enumerate(PAGES)
     ]
     return st.navigation(pages, position="sidebar")
 
