@@ -37,7 +37,9 @@ with right:
     st.dataframe([{"term": r["label"], "energy (eV)": r["energy_eV"]} for r in terms], hide_index=True,
                  column_config={"energy (eV)": st.column_config.NumberColumn(format="%+.5f")})
     with st.expander("What the terms are"):
-        st.markdown("\n".join(f"- **{t.label}**: `{t.description}`" for t in ENERGY_TERMS.values()))
+        params = state.current_parameters()
+        st.markdown("\n".join(f"- **{t.label}**{'' if t.active(params) else ' (off in this parameter set)'}: "
+                               f"{t.meaning}. Formula: `{t.description}`" for t in ENERGY_TERMS.values()))
 
 st.subheader("Per atom")
 options = ["total", *pred.terms]

@@ -7,7 +7,7 @@ from lsip import diagnostics
 from lsip.errors import LSIPError
 from lsip.model import baselines
 from lsip.model.decoder import as_numpy
-from lsip.model.params import get_parameters
+from lsip.model.params import default_parameter_set, get_parameters
 from lsip.ui import common, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
@@ -46,7 +46,7 @@ if structure is None:
     st.stop()
 
 # --- live model parameters (drawn first: they decide which prediction is shown) -------------------------
-base = common.run_guarded(lambda: get_parameters(st.session_state.get(state.PARAMS_KEY, "first-principles")),
+base = common.run_guarded(lambda: get_parameters(st.session_state.get(state.PARAMS_KEY, default_parameter_set())),
                           "Parameter set")
 if base is None:
     st.stop()

@@ -20,6 +20,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from lsip.io import structure_from_ase
 from lsip.model.model import LSIPModel
+from lsip.model.params import default_parameter_set
 from lsip.units import BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
 
@@ -28,7 +29,7 @@ class LSIPCalculator(Calculator):
 
     implemented_properties: ClassVar[list[str]] = ["energy", "forces", "charges", "dipole", "energies",
                                                    "free_energy"]
-    default_parameters: ClassVar[dict] = {"charge": None, "params": "first-principles", "device": "auto",
+    default_parameters: ClassVar[dict] = {"charge": None, "params": default_parameter_set(), "device": "auto",
                                           "warm_start": True}
 
     def __init__(self, model: LSIPModel | None = None, **kwargs: object) -> None:

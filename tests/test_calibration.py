@@ -166,3 +166,23 @@ def test_report_and_description_of_a_fitted_set():
     params = ModelParameters(name="x", fitted_to={"level": "PBE0/def2-SVP", "train_size": 1, "test_size": 1,
                                                   "test_mae": row})
     assert "fitted to PBE0/def2-SVP" in describe(params) and "atomization_mae: 0.5" in describe(params)
+
+
+def test_a_set_becomes_default_only_when_it_beats_first_principles_on_every_test_measure():
+    from lsip.calibration.fit import DEFAULT_CRITERIA, beats_on_test
+
+    fp = {k: 1.0 for k in DEFAULT_CRITERIA} | {"failures": 0.0}
+    better = {k: 0.5 for k in DEFAULT_CRITERIA} | {"failures": 0.0}
+    assert beats_on_test(fp, better)
+    assert not beats_on_test(fp, better | {"charge_mae": 1.01})
+    assert not beats_on_test(fp, better | {"failures": 1.0})
+
+
+def test_default_parameter_set_is_a_shipped_set_marked_default():
+    from lsip.model.params import PARAM_DIR, available_parameter_sets, default_parameter_set, get_parameters
+
+    name = default_parameter_set()
+    assert name in available_parameter_sets()
+    if name != "first-principles":
+        assert get_parameters(name).fitted_to["default"] is True
+        assert (PARAM_DIR / f"{name}.json").is_file()

@@ -75,7 +75,8 @@ def test_batch_local_processes_skip_cached(tmp_path, capsys):
     db = tmp_path / "c.sqlite"
     code, out, err = _run(capsys, "--batch", folder, "--basis", "sto-3g", "--cache-path", db, "--json")
     rep = json.loads(out)
-    assert code == 0 and rep["computed"] == 2 and rep["cached"] == 0 and "skipping readme.txt" in err
+    assert code == 0, (err, rep)
+    assert rep["computed"] == 2 and rep["cached"] == 0 and "skipping readme.txt" in err
     code, out, _ = _run(capsys, "--batch", folder / "two.xyz", "--basis", "sto-3g", "--cache-path", db, "--json")
     rep = json.loads(out)
     assert rep["cached"] == 2 and rep["computed"] == 0

@@ -14,6 +14,7 @@ from lsip.errors import ConvergenceError, LSIPError
 from lsip.io import format_from_extension, read_structures
 from lsip.model.baselines import baseline
 from lsip.model.model import LSIPModel
+from lsip.model.params import default_parameter_set
 from lsip.results import baseline_to_dict, json_safe, prediction_to_dict
 from lsip.scan import predict_along, scan_structures
 from lsip.structure import Structure
@@ -39,7 +40,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="xyz, extxyz, cif, pdb, poscar, traj (default: from the file extension)")
     p.add_argument("--charge", type=int, default=None, help="total charge (default: from the file, else 0)")
     p.add_argument("--model", choices=["lsip", "qeq", "eeq"], default="lsip")
-    p.add_argument("--params", default="first-principles", help="parameter set name")
+    p.add_argument("--params", default=default_parameter_set(),
+                   help=f"parameter set name (default: {default_parameter_set()}; also: first-principles)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

@@ -127,7 +127,9 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
                "-sum_A w0_A sum_B b_AB h_AB: two electrons per bond order b_AB gain h_AB each; b from the valences "
                "nu of both atoms (bonds the element can form), h from valence-orbital overlaps",
                geometry=_pairing_geometry, solver=_shift_solver("pairing"),
-               enabled=lambda params: params.pairing_strength != 0.0)
+               enabled=lambda params: params.pairing_strength != 0.0,
+               meaning="covalent bonds: electrons of neighbouring atoms pairing up, limited by how many bonds each "
+                       "element can form")
 def pairing_energy(ctx: TermContext) -> TermOutput:
     """Per-atom covalent pairing energy (hartree); docs/model.md section 10.2."""
     return _shift_energy("pairing")(ctx)
@@ -149,7 +151,8 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
                "sum_A c_A sum_B eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A of "
                "each atom's states (Li+, F-: all of it; H: none)",
                geometry=_pauli_geometry, solver=_shift_solver("pauli"),
-               enabled=lambda params: params.pauli_strength != 0.0)
+               enabled=lambda params: params.pauli_strength != 0.0,
+               meaning="closed electron shells (e.g. Na+, Cl-, lone pairs) pushing each other away when they overlap")
 def pauli_energy(ctx: TermContext) -> TermOutput:
     """Per-atom Pauli repulsion (hartree); docs/model.md section 10.3."""
     return _shift_energy("pauli")(ctx)
@@ -172,7 +175,8 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
 @register_term("electronegativity", "Environment electronegativity",
                "sum_A d_A rho0_A q_A: I_A and A_A both shifted by d_A times the promolecular host density",
                geometry=_electronegativity_geometry, solver=_shift_solver("electronegativity"),
-               enabled=lambda params: bool(params.electronegativity_slope))
+               enabled=lambda params: bool(params.electronegativity_slope),
+               meaning="an atom surrounded by more neighbours' electron density pulls electrons harder (or less hard)")
 def electronegativity_energy(ctx: TermContext) -> TermOutput:
     """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10.4."""
     return _shift_energy("electronegativity")(ctx)

@@ -133,6 +133,21 @@ def available_parameter_sets() -> list[str]:
     return names
 
 
+def default_parameter_set() -> str:
+    """The set the app, the CLI and the ASE calculator use unless told otherwise: the shipped calibrated set
+    marked ``fitted_to["default"]`` (``lsip calibrate`` marks a set that beats first-principles on every test
+    measure; docs/calibration.md), else ``first-principles``. ``LSIPModel()`` itself defaults to
+    first-principles, the unfitted model."""
+    for name in available_parameter_sets()[1:]:
+        try:
+            data = json.loads((PARAM_DIR / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data.get("fitted_to"), dict) and data["fitted_to"].get("default") is True:
+            return name
+    return FIRST_PRINCIPLES.name
+
+
 def get_parameters(name: str = "first-principles") -> ModelParameters:
     """Return a shipped parameter set by name; raise LSIPError listing the available ones."""
     if name == FIRST_PRINCIPLES.name:

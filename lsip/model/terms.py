@@ -221,6 +221,7 @@ class EnergyTerm:
     core : evaluated inside the fused :class:`lsip.model.objective.EqualizationObjective` (the built-in six).
     enabled : optional ``params -> bool``; a term switched off by its parameters is skipped by the solver (the
         decoder still reports it, as zeros).
+    meaning : what the term means in plain words (the Energy page shows it before the formula).
     """
 
     name: str
@@ -231,6 +232,7 @@ class EnergyTerm:
     solver: Callable[[TermContext], SolverPart] | None = None
     core: bool = False
     enabled: Callable[[Any], bool] | None = None
+    meaning: str = ""
 
     def active(self, params: Any) -> bool:
         """Whether the term contributes with these parameters."""
@@ -242,16 +244,17 @@ ENERGY_TERMS: dict[str, EnergyTerm] = {}
 
 def register_term(name: str, label: str, description: str, *, geometry: Callable[..., Any] | None = None,
                   solver: Callable[[TermContext], SolverPart] | None = None, core: bool = False,
-                  enabled: Callable[[Any], bool] | None = None) -> Callable:
+                  enabled: Callable[[Any], bool] | None = None, meaning: str = "") -> Callable:
     """Decorator adding an energy component to :data:`ENERGY_TERMS` (order of registration is kept).
 
-    See :class:`EnergyTerm` for ``geometry``, ``solver``, ``core`` and ``enabled``; a name registered twice is an error.
+    See :class:`EnergyTerm` for ``geometry``, ``solver``, ``core``, ``enabled`` and ``meaning``; a name registered
+    twice is an error.
     """
 
     def wrap(func: Callable[[TermContext], TermOutput]) -> Callable[[TermContext], TermOutput]:
         if name in ENERGY_TERMS:
             raise ValueError(f"energy term {name!r} is already registered")
-        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func, geometry, solver, core, enabled)
+        ENERGY_TERMS[name] = EnergyTerm(name, label, description, func, geometry, solver, core, enabled, meaning)
         return func
 
     return wrap
@@ -275,7 +278,9 @@ def _channel_to_pairs(ctx: TermContext, e: Tensor) -> Tensor:
 
 
 @register_term("state", "State (ensemble) energy",
-               "sum_A w+ I - w- A + w* eps: the exact linear ensemble energy of free atoms", core=True)
+               "sum_A w+ I - w- A + w* eps: the exact linear ensemble energy of free atoms", core=True,
+               meaning="the cost of ionizing atoms (I) and the gain of adding electrons (A), weighted by how much "
+                       "of each atom is cation, anion or excited")
 def state_energy(ctx: TermContext) -> TermOutput:
     """E_state per atom = w+ I - w- A + w* eps (hartree)."""
     t, w, e = ctx.tables, ctx.weights, ctx.topo.elem
@@ -284,7 +289,8 @@ def state_energy(ctx: TermContext) -> TermOutput:
 
 @register_term("electrostatic", "Electrostatics",
                "mean-field Coulomb of nuclei + state densities (point charges + penetration) "
-               "with the per-channel configuration correction", core=True)
+               "with the per-channel configuration correction", core=True,
+               meaning="attraction and repulsion of the atoms' charges and overlapping electron clouds")
 def electrostatic_energy(ctx: TermContext) -> TermOutput:
     """E_es = q^T J q / 2 + sum_{A<B} w_A^T V w_B + sum_channels c (1 - c) X (hartree).
 
@@ -302,7 +308,9 @@ def electrostatic_energy(ctx: TermContext) -> TermOutput:
 
 @register_term("charge_transfer", "Charge-transfer resonance",
                "-2 sum_{A->B} beta_AB sqrt(c_AB) (w0_A w0_B)^(1/4): coupling of neutral and ionic configurations",
-               core=True)
+               core=True,
+               meaning="the energy gained because the neutral and the ionic configurations of a bonded pair mix "
+                       "(resonance)")
 def charge_transfer_energy(ctx: TermContext) -> TermOutput:
     """Resonance energy per channel, split between donor and acceptor (hartree)."""
     topo, w = ctx.topo, ctx.weights
@@ -329,7 +337,9 @@ def _delocalization_solver(ctx: TermContext) -> SolverPart:
 
 @register_term("delocalization", "Charge delocalization",
                "-2 sum_{A<B} beta_AB sqrt(r_A r_B): the net charge of an ion hops between coupled atoms "
-               "(zero in neutral structures)", solver=_delocalization_solver)
+               "(zero in neutral structures)", solver=_delocalization_solver,
+               meaning="the energy gained when an ion's extra charge spreads over several atoms instead of sitting "
+                       "on one")
 def delocalization_energy(ctx: TermContext) -> TermOutput:
     """Hueckel energy of the reservoir charge over the channel couplings, split donor/acceptor (hartree).
 
@@ -355,7 +365,9 @@ def host_density(ctx: TermContext) -> Tensor:
 
 @register_term("embedding", "Embedding",
                "sum_A sum_k w_A^k F_{A,k}(rho_bar_A): non-additive Thomas-Fermi + LDA energy in the host density",
-               core=True)
+               core=True,
+               meaning="the cost of squeezing an atom's electrons into its neighbours' electron cloud (Pauli "
+                       "principle and exchange)")
 def embedding_energy(ctx: TermContext) -> TermOutput:
     """E_emb per atom (hartree)."""
     f = ctx.tables.embedding(ctx.topo.elem, host_density(ctx))
@@ -363,7 +375,8 @@ def embedding_energy(ctx: TermContext) -> TermOutput:
 
 
 @register_term("repulsion", "Pair repulsion", "optional Born-Mayer pair term (zero in the first-principles set)",
-               core=True)
+               core=True,
+               meaning="an optional empirical pair repulsion")
 def repulsion_energy(ctx: TermContext) -> TermOutput:
     """Born-Mayer repulsion per atom (hartree)."""
     e = ctx.geometry.repulsion
@@ -371,7 +384,8 @@ def repulsion_energy(ctx: TermContext) -> TermOutput:
 
 
 @register_term("entropy", "Electronic entropy", "-T_e S(w), S = -sum_k w ln w per atom (off by default)",
-               core=True)
+               core=True,
+               meaning="an optional electronic temperature that smooths the charges")
 def entropy_energy(ctx: TermContext) -> TermOutput:
     """-T_e S per atom (hartree); zero when the electronic temperature is 0."""
     t = ctx.tables.params.electronic_temperature

@@ -27,7 +27,13 @@ from lsip.io import FORMATS, parse_xyz_text, read_structures
 from lsip.model.decoder import Prediction
 from lsip.model.library import LatentLibrary, default_library
 from lsip.model.model import LSIPModel
-from lsip.model.params import ModelParameters, available_parameter_sets, describe, get_parameters
+from lsip.model.params import (
+    ModelParameters,
+    available_parameter_sets,
+    default_parameter_set,
+    describe,
+    get_parameters,
+)
 from lsip.structure import Structure
 from lsip.ui import common
 
@@ -124,7 +130,7 @@ def get_model(params_json: str) -> LSIPModel:
 
 def current_parameters() -> ModelParameters:
     """The selected parameter set with any live overrides from the Diagnostics sliders."""
-    params = get_parameters(st.session_state.get(PARAMS_KEY, "first-principles"))
+    params = get_parameters(st.session_state.get(PARAMS_KEY, default_parameter_set()))
     overrides = st.session_state.get(OVERRIDES_KEY) or {}
     return params.with_(**overrides) if overrides else params
 
@@ -176,7 +182,7 @@ def _sync_to_url() -> None:
     if st.session_state.get(SOURCE_KEY, "Gallery") == "Gallery":
         qp["mol"] = st.session_state.get(GALLERY_KEY, DEFAULT_MOLECULE)
     qp["q"] = str(st.session_state.get(CHARGE_KEY, 0))
-    qp["params"] = st.session_state.get(PARAMS_KEY, "first-principles")
+    qp["params"] = st.session_state.get(PARAMS_KEY, default_parameter_set())
     if st.session_state.get("lsip_teaching_mode"):
         qp["teach"] = "1"
     for key, setting in URL_SETTINGS.items():
@@ -210,10 +216,12 @@ def structure_sidebar() -> None:
         else:
             _paste_widget()
         st.number_input("Total charge Q (e)", min_value=-20, max_value=20, step=1, key=CHARGE_KEY)
+        if st.session_state.get(PARAMS_KEY) not in available_parameter_sets():
+            st.session_state[PARAMS_KEY] = default_parameter_set()
         st.selectbox("Parameter set", available_parameter_sets(), key=PARAMS_KEY,
                      help="first-principles: nothing fitted (docs/model.md); others: calibrated sets "
                           "(docs/calibration.md).")
-        st.caption(describe(get_parameters(st.session_state[PARAMS_KEY])))
+        st.caption(describe(get_parameters(st.session_state.get(PARAMS_KEY, default_parameter_set()))))
     _sync_to_url()
 
 

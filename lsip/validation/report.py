@@ -13,7 +13,8 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def statistics_table(report: dict, groups: tuple[str, ...] = ("all", "ionic", "covalent", "ion", "complex")) -> str:
+def statistics_table(report: dict, groups: tuple[str, ...] = ("all", "ionic", "covalent", "ion", "complex",
+                                                          "test")) -> str:
     """Markdown table: one row per comparison, MAE (RMSE, max) per group, and the worst cases overall."""
     cols = " | ".join(f"{g} MAE / RMSE / max (n)" for g in groups)
     head = f"| comparison | unit | {cols} | worst (pred vs ref) |"
@@ -21,7 +22,7 @@ def statistics_table(report: dict, groups: tuple[str, ...] = ("all", "ionic", "c
     for label, entry in report["statistics"].items():
         cells = []
         for g in groups:
-            s = entry[g]
+            s = entry.get(g, {"n": 0})
             cells.append("-" if not s["n"] else f"{_fmt(s['mae'])} / {_fmt(s['rmse'])} / {_fmt(s['max'])} ({s['n']})")
         worst = "; ".join(f"{w['label']} {w['pred']:.2f} vs {w['ref']:.2f}" for w in entry["all"]["worst"])
         lines.append(f"| {label} | {_UNITS[entry['quantity']]} | " + " | ".join(cells) + f" | {worst} |")

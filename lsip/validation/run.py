@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lsip.calibration.dataset import make_split
 from lsip.data.masses import atomic_mass
 from lsip.model.baselines import as_array, baseline
 from lsip.model.model import LSIPModel
@@ -77,6 +78,7 @@ def molecule_record(st: Structure, model: LSIPModel, settings: ReferenceSettings
         dip["dft_hirshfeld_i_point"] = _dipole_D(st.positions, st.symbols, ch["hirshfeld_i"])
     return {
         "name": st.name, "formula": st.formula, "category": st.info.get("category", "covalent"),
+        "split": make_split().get(st.name, "train"),
         "total_charge": int(st.charge), "symbols": list(st.symbols),
         "charges": {k: v.tolist() for k, v in charges.items()}, "dipole_D": dip,
         "energy_eV": {"model": pred.energy * HARTREE_TO_EV,
@@ -126,13 +128,17 @@ def error_stats(pred: np.ndarray, ref: np.ndarray, labels: list[str], n_worst: i
 
 
 def statistics(records: list[dict], categories: tuple[str, ...] = ("ionic", "covalent", "ion", "complex")) -> dict:
-    """{comparison label: {"all": stats, category: stats, ...}} over the converged records."""
+    """{comparison label: {"all": stats, category: stats, ..., "train": stats, "test": stats}} over the converged
+    records; train and test are the sides of the calibration split (docs/calibration.md)."""
     out = {}
     for label, quantity, pred, ref in COMPARISONS:
         entry = {"quantity": quantity, "pred": pred, "ref": ref,
                  "all": error_stats(*matched_pairs(records, quantity, pred, ref))}
         for cat in categories:
             entry[cat] = error_stats(*matched_pairs([r for r in records if r["category"] == cat], quantity, pred, ref))
+        for side in ("train", "test"):
+            entry[side] = error_stats(*matched_pairs([r for r in records if r.get("split") == side], quantity, pred,
+                                                     ref))
         out[label] = entry
     return out
 
