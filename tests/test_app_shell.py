@@ -279,3 +279,17 @@ def test_a_pasted_structure_brings_its_own_charge_and_the_user_may_change_it():
     assert at.session_state[state.CHARGE_KEY] == -1
     at.sidebar.selectbox(key=state.GALLERY_KEY).set_value("water").run()
     assert at.session_state[state.CHARGE_KEY] == 0
+
+
+def test_sidebar_names_the_active_parameter_set_and_what_it_was_fitted_to():
+    from lsip.model.params import available_parameter_sets, default_parameter_set, describe, get_parameters
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="lsip_params").value == default_parameter_set()
+    captions = [c.value for c in at.sidebar.caption]
+    assert describe(get_parameters(default_parameter_set())) in captions
+    at.sidebar.selectbox(key="lsip_params").set_value("first-principles").run()
+    assert "first-principles: nothing fitted; atomic DFT data only (docs/model.md)" in [c.value for c in
+                                                                                         at.sidebar.caption]
+    assert "first-principles" in available_parameter_sets()

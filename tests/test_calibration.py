@@ -186,3 +186,27 @@ def test_default_parameter_set_is_a_shipped_set_marked_default():
     if name != "first-principles":
         assert get_parameters(name).fitted_to["default"] is True
         assert (PARAM_DIR / f"{name}.json").is_file()
+
+
+def test_calibrate_is_deterministic_and_records_its_provenance(shipped_model):
+    """Two short fits on the same two entries (one per side of the split) give the same set; the report has
+    train and test errors for both sets and the provenance the parameter file carries."""
+    from lsip.calibration.fit import calibrate
+
+    entries = []
+    for name in ("hcl", "h2o"):  # train, test
+        st = load(name)
+        pred = shipped_model.predict(st)
+        entries.append(Entry("molecule", name, name, [st], np.array([pred.energy * HARTREE_TO_EV - 1.0]),
+                             pred.charges.numpy(), None))
+    runs = [calibrate("tiny", entries, max_nfev=2) for _ in range(2)]
+    (p1, rep1), (p2, _) = runs
+    d1, d2 = p1.to_dict(), p2.to_dict()
+    assert json.dumps(d1.pop("fitted_to")) == json.dumps(d2.pop("fitted_to"))  # NaN-safe (no dipoles here)
+    assert d1 == d2
+    assert rep1["train_entries"] == ["hcl"] and rep1["test_entries"] == ["h2o"]
+    assert set(rep1["first_principles"]) == set(rep1["calibrated"]) == {"train", "test"}
+    # the fit moved towards the shifted energy target on the training entry
+    assert rep1["calibrated"]["train"]["atomization_mae"] < rep1["first_principles"]["train"]["atomization_mae"]
+    assert p1.fitted_to["level"] == "PBE0/def2-SVP" and p1.fitted_to["train_size"] == 1
+    assert isinstance(p1.fitted_to["default"], bool)

@@ -56,7 +56,7 @@ _FORWARD = {"log": np.log, "logit": lambda p: np.log(p / (1 - p)), "linear": lam
 _INVERSE = {"log": np.exp, "logit": lambda x: 1 / (1 + np.exp(-x)), "linear": lambda x: x}
 
 #: Prior width of the per-element slopes (hartree bohr^3): a weak pull towards zero.
-SLOPE_PRIOR = 0.5
+SLOPE_PRIOR = 2.0
 
 
 @dataclass

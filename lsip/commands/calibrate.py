@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generate", action="store_true",
                    help="run the reference DFT the cache lacks (about 10 minutes on 2 cores from empty)")
     p.add_argument("--write-split", action="store_true", help=f"rewrite the recorded split ({SPLIT_FILE.name})")
-    p.add_argument("--max-evaluations", type=int, default=40, help="model evaluations of the training set")
+    p.add_argument("--max-iterations", type=int, default=60,
+                   help="iterations of the least-squares fit (each costs ~25 evaluations of the training set)")
     p.add_argument("--params-dir", type=Path, default=PARAM_DIR, help="where the parameter set is written")
     p.add_argument("--report-dir", type=Path, default=REPORT_DIR, help="where the report is written")
     p.set_defaults(func=run_calibrate)
@@ -39,7 +40,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         write_split()
         say(f"wrote {SPLIT_FILE}")
     entries = load_data(compute=args.generate, progress=say)
-    params, report = calibrate(args.name, entries, max_nfev=args.max_evaluations, progress=say)
+    params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say)
     write_parameter_set(params, args.params_dir / f"{args.name}.json")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
