@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from lsip.calibration.dataset import SPLIT_FILE, write_split
-from lsip.calibration.fit import calibrate, load_data, write_parameter_set
+from lsip.calibration.fit import assess, calibrate, load_data, write_parameter_set
 from lsip.calibration.report import markdown_report
-from lsip.model.params import PARAM_DIR
+from lsip.model.params import PARAM_DIR, get_parameters
 
 #: Where the report of a calibration is written (one markdown and one JSON file per parameter set).
 REPORT_DIR = Path("docs") / "calibration"
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write-split", action="store_true", help=f"rewrite the recorded split ({SPLIT_FILE.name})")
     p.add_argument("--max-iterations", type=int, default=60,
                    help="iterations of the least-squares fit (each costs ~25 evaluations of the training set)")
+    p.add_argument("--assess", action="store_true",
+                   help="no fit: measure the existing set --name on the split and rewrite its report and provenance")
     p.add_argument("--params-dir", type=Path, default=PARAM_DIR, help="where the parameter set is written")
     p.add_argument("--report-dir", type=Path, default=REPORT_DIR, help="where the report is written")
     p.set_defaults(func=run_calibrate)
@@ -40,7 +42,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
         write_split()
         say(f"wrote {SPLIT_FILE}")
     entries = load_data(compute=args.generate, progress=say)
-    params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say)
+    if args.assess:
+        params, report = assess(args.name, get_parameters(args.name), entries)
+    else:
+        params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say)
     write_parameter_set(params, args.params_dir / f"{args.name}.json")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
