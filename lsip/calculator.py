@@ -21,7 +21,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from lsip.io import structure_from_ase
 from lsip.model.model import LSIPModel
 from lsip.model.params import default_parameter_set
-from lsip.units import BOHR_TO_ANGSTROM, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
+from lsip.results import user_units
 
 
 class LSIPCalculator(Calculator):
@@ -47,20 +47,20 @@ class LSIPCalculator(Calculator):
                                 and "numbers" not in system_changes) else None
         pred = self.model.predict(st, guess=warm)
         self._latent, self._n_atoms = pred.latent, st.n_atoms
-        energies = sum(pred.terms.values()).numpy() * HARTREE_TO_EV
+        u = user_units(pred)
         self.results = {
-            "energy": pred.energy * HARTREE_TO_EV,
-            "free_energy": pred.energy * HARTREE_TO_EV,
-            "forces": pred.forces.numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
-            "charges": pred.charges.numpy().copy(),
-            "dipole": pred.dipole.numpy() * BOHR_TO_ANGSTROM,
-            "energies": energies,
-            "weights": pred.weights.numpy().copy(),
+            "energy": u.energy_eV,
+            "free_energy": u.energy_eV,
+            "forces": u.forces_eV_A,
+            "charges": u.charges_e,
+            "dipole": u.dipole_eA,
+            "energies": u.energies_eV,
+            "weights": u.weights,
             "charge_fluctuation": pred.charge_fluctuation.numpy().copy(),
             "channels": np.stack([pred.donor.numpy(), pred.acceptor.numpy()], axis=1),
             "channel_occupations": pred.occupation.numpy().copy(),
-            "terms": {k: v.numpy() * HARTREE_TO_EV for k, v in pred.terms.items()},
-            "mu": pred.mu * HARTREE_TO_EV,
+            "terms": u.terms_per_atom_eV,
+            "mu": u.mu_eV,
             "converged": pred.converged,
             "residual": pred.residual,
         }

@@ -30,29 +30,23 @@ import numpy as np
 
 from lsip import __version__
 from lsip.io import extxyz_text
-from lsip.model.decoder import Prediction, term_labels
+from lsip.model.decoder import Prediction, as_numpy, term_labels
 from lsip.model.flows import net_pair_flows
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters
+from lsip.results import user_units
 from lsip.structure import Structure, atom_label
 from lsip.units import (
     BOHR_TO_ANGSTROM,
-    E_BOHR_TO_DEBYE,
-    HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
     HARTREE_TO_EV,
 )
 
 Record = dict[str, Any]
 
 
-def _np(x: Any) -> np.ndarray:
-    """A tensor or array as a float64 numpy array."""
-    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
-
-
 def _distances_A(pred: Prediction, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """(m,) distances between atoms i and j, angstrom."""
-    pos = _np(pred.positions) * BOHR_TO_ANGSTROM
+    pos = as_numpy(pred.positions) * BOHR_TO_ANGSTROM
     return np.linalg.norm(pos[np.asarray(i, dtype=int)] - pos[np.asarray(j, dtype=int)], axis=-1)
 
 
@@ -65,17 +59,17 @@ def headline(pred: Prediction) -> Record:
     ``mu_eV`` (global chemical potential), ``converged``, ``iterations``, ``residual_Ha`` (KKT residual),
     ``time_ms``, ``device`` and ``max_force_eV_A`` (largest |F| on any atom).
     """
-    forces = _np(pred.forces) * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+    u = user_units(pred)
     return {
-        "energy_eV": pred.energy * HARTREE_TO_EV,
-        "dipole_D": float(np.linalg.norm(_np(pred.dipole)) * E_BOHR_TO_DEBYE),
-        "mu_eV": pred.mu * HARTREE_TO_EV,
+        "energy_eV": u.energy_eV,
+        "dipole_D": u.dipole_D,
+        "mu_eV": u.mu_eV,
         "converged": bool(pred.converged),
         "iterations": int(pred.iterations),
         "residual_Ha": float(pred.residual),
         "time_ms": pred.time_s * 1e3,
         "device": pred.device,
-        "max_force_eV_A": float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0,
+        "max_force_eV_A": u.max_force_eV_A,
     }
 
 
@@ -86,11 +80,9 @@ def atom_records(pred: Prediction) -> list[Record]:
     ``w_cation``, ``w_neutral``, ``w_anion``, ``w_excited``, ``E_<term>_eV`` for every registered term,
     ``E_atom_eV`` (their sum) and ``mu_A_eV``.
     """
-    pos = _np(pred.positions) * BOHR_TO_ANGSTROM
-    q, w = _np(pred.charges), _np(pred.weights)
-    terms = {k: _np(v) * HARTREE_TO_EV for k, v in pred.terms.items()}
-    e_atom = sum(terms.values()) if terms else np.zeros(pred.n_atoms)
-    mu = _np(pred.mu_atoms) * HARTREE_TO_EV
+    u = user_units(pred)
+    pos, q, w, terms, e_atom, mu = u.positions_A, u.charges_e, u.weights, u.terms_per_atom_eV, u.energies_eV, \
+        u.mu_atoms_eV
     rows = []
     for k, sym in enumerate(pred.symbols):
         row: Record = {"index": k, "symbol": sym, "x_A": pos[k, 0], "y_A": pos[k, 1], "z_A": pos[k, 2],
@@ -110,7 +102,7 @@ def channel_records(pred: Prediction) -> list[Record]:
     ``occupation`` (electrons moved donor -> acceptor), ``beta_eV`` (coupling), ``distance_A``.
     """
     d, a = pred.donor.numpy().astype(int), pred.acceptor.numpy().astype(int)
-    occ, beta = _np(pred.occupation), _np(pred.beta) * HARTREE_TO_EV
+    occ, beta = as_numpy(pred.occupation), as_numpy(pred.beta) * HARTREE_TO_EV
     dist = _distances_A(pred, d, a)
     rows = [{"donor": atom_label(pred.symbols, i), "acceptor": atom_label(pred.symbols, j), "donor_index": int(i),
              "acceptor_index": int(j), "occupation": float(c), "beta_eV": float(b), "distance_A": float(r)}
@@ -149,7 +141,7 @@ def net_outflow(pred: Prediction) -> np.ndarray:
     Equals the charge q_A up to the reservoir part of a charged system (docs/model.md section 2).
     """
     n = pred.n_atoms
-    d, a, c = pred.donor.numpy().astype(int), pred.acceptor.numpy().astype(int), _np(pred.occupation)
+    d, a, c = pred.donor.numpy().astype(int), pred.acceptor.numpy().astype(int), as_numpy(pred.occupation)
     return np.bincount(d, c, minlength=n) - np.bincount(a, c, minlength=n)
 
 
@@ -161,7 +153,7 @@ def pair_records(pred: Prediction) -> list[Record]:
     """
     i, j = pred.pair_i.numpy().astype(int), pred.pair_j.numpy().astype(int)
     dist = _distances_A(pred, i, j)
-    terms = {k: _np(v) * HARTREE_TO_EV for k, v in pred.pair_terms.items()}
+    terms = {k: as_numpy(v) * HARTREE_TO_EV for k, v in pred.pair_terms.items()}
     rows = []
     for p, (a, b) in enumerate(zip(i, j)):
         row: Record = {"i": atom_label(pred.symbols, a), "j": atom_label(pred.symbols, b), "distance_A": float(dist[p])}
@@ -173,10 +165,9 @@ def pair_records(pred: Prediction) -> list[Record]:
 
 def term_records(pred: Prediction) -> list[Record]:
     """Term totals (eV) in registration order, then ``total``; ``residual_eV`` = total - sum of the terms."""
-    labels = term_labels()
-    rows = [{"term": k, "label": labels.get(k, k), "energy_eV": v * HARTREE_TO_EV}
-            for k, v in pred.term_totals.items()]
-    total = pred.energy * HARTREE_TO_EV
+    labels, u = term_labels(), user_units(pred)
+    rows = [{"term": k, "label": labels.get(k, k), "energy_eV": v} for k, v in u.terms_eV.items()]
+    total = u.energy_eV
     rows.append({"term": "total", "label": "Total", "energy_eV": total})
     rows.append({"term": "residual", "label": "Total - sum of terms",
                  "energy_eV": total - sum(r["energy_eV"] for r in rows[:-1])})
@@ -215,19 +206,14 @@ def extxyz_export(structure: Structure, pred: Prediction) -> str:
     ``mu_eV``, ``converged``, ``lsip_params``. ASE reads ``energy``, ``forces``, ``charges`` and ``dipole`` back
     as calculator results (``ase.io.read(f).get_potential_energy()``, ``.get_forces()``, ``.get_charges()``).
     """
-    records = atom_records(pred)
+    u = user_units(pred)
     arrays: dict[str, np.ndarray] = {
-        "charges": _np(pred.charges), "weights": _np(pred.weights),
-        "energies": np.array([r["E_atom_eV"] for r in records]),
-        "mu_A": np.array([r["mu_A_eV"] for r in records]),
-        "charge_fluctuation": _np(pred.charge_fluctuation),
-        "forces": _np(pred.forces) * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
+        "charges": u.charges_e, "weights": u.weights, "energies": u.energies_eV, "mu_A": u.mu_atoms_eV,
+        "charge_fluctuation": as_numpy(pred.charge_fluctuation), "forces": u.forces_eV_A,
     }
-    arrays.update({f"E_{k}": np.array([r[f"E_{k}_eV"] for r in records]) for k in pred.terms})
-    head = headline(pred)
-    info = {"energy": head["energy_eV"], "dipole": _np(pred.dipole) * BOHR_TO_ANGSTROM,
-            "dipole_D": head["dipole_D"], "mu_eV": head["mu_eV"],
-            "converged": head["converged"], "lsip_params": pred.params_name or "first-principles",
+    arrays.update({f"E_{k}": v for k, v in u.terms_per_atom_eV.items()})
+    info = {"energy": u.energy_eV, "dipole": u.dipole_eA, "dipole_D": u.dipole_D, "mu_eV": u.mu_eV,
+            "converged": bool(pred.converged), "lsip_params": pred.params_name or "first-principles",
             "lsip_version": __version__}
     return extxyz_text(structure, arrays, info)
 
@@ -264,8 +250,8 @@ import numpy as np
 
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
+from lsip.results import user_units
 from lsip.structure import Structure
-from lsip.units import E_BOHR_TO_DEBYE, HARTREE_TO_EV
 
 NAME = {name}
 SYMBOLS = {symbols}
@@ -276,14 +262,15 @@ PARAMS = ModelParameters(**{params})
 structure = Structure(SYMBOLS, POSITIONS_A, charge=TOTAL_CHARGE, name=NAME)
 model = LSIPModel(params=PARAMS, device="cpu")  # device="auto" uses a CUDA GPU when there is one
 pred = model.predict(structure, raise_on_failure=False)
+result = user_units(pred)  # eV, angstrom, e, debye
 
 print(f"converged {{pred.converged}} iterations {{pred.iterations}} residual_Ha {{pred.residual:.3e}}")
-print(f"energy_eV {{pred.energy * HARTREE_TO_EV:.10f}}")
-print(f"dipole_D {{float(np.linalg.norm(pred.dipole.numpy())) * E_BOHR_TO_DEBYE:.10f}}")
-print(f"mu_eV {{pred.mu * HARTREE_TO_EV:.10f}}")
-for name, value in pred.term_totals.items():
-    print(f"term_eV {{name}} {{value * HARTREE_TO_EV:.10f}}")
-for k, (symbol, q) in enumerate(zip(pred.symbols, pred.charges.tolist())):
+print(f"energy_eV {{result.energy_eV:.10f}}")
+print(f"dipole_D {{result.dipole_D:.10f}}")
+print(f"mu_eV {{result.mu_eV:.10f}}")
+for name, value in result.terms_eV.items():
+    print(f"term_eV {{name}} {{value:.10f}}")
+for k, (symbol, q) in enumerate(zip(pred.symbols, result.charges_e.tolist())):
     print(f"charge_e {{k}} {{symbol}} {{q:+.10f}}")
 '''
 

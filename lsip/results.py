@@ -1,17 +1,20 @@
-"""Predictions as plain JSON-ready dictionaries in user units (eV, angstrom, e, debye).
+"""The one unit boundary: a prediction in user units (eV, angstrom, e, debye), and as JSON.
 
-The key names are the CLI's documented JSON schema (``docs/conventions.md``); the app's exports and the
-generated reproduction scripts use the same function, so every surface reports the same numbers.
+:func:`user_units` converts a :class:`~lsip.model.decoder.Prediction` (atomic units) once, with the per-atom
+energies summed once; the CLI's JSON (:func:`prediction_to_dict`, key names documented in
+``docs/conventions.md``), the app's headline and tables (:mod:`lsip.export`), the ASE calculator and the
+generated reproduction scripts all read it, so every surface reports the same numbers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lsip.model.baselines import BaselinePrediction
-from lsip.model.decoder import Prediction
+from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.library import STATE_LABELS
 from lsip.units import (
     BOHR_TO_ANGSTROM,
@@ -19,6 +22,49 @@ from lsip.units import (
     HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
     HARTREE_TO_EV,
 )
+
+
+@dataclass(frozen=True)
+class UserUnits:
+    """One prediction in user units. Energies eV (relative to free neutral atoms), lengths angstrom, charges e,
+    forces eV/angstrom, dipole e angstrom and debye (about the centre of mass), chemical potentials eV."""
+
+    energy_eV: float
+    terms_eV: dict[str, float]
+    terms_per_atom_eV: dict[str, np.ndarray]
+    energies_eV: np.ndarray
+    positions_A: np.ndarray
+    forces_eV_A: np.ndarray
+    charges_e: np.ndarray
+    weights: np.ndarray
+    dipole_eA: np.ndarray
+    dipole_D: float
+    mu_eV: float
+    mu_atoms_eV: np.ndarray
+
+    @property
+    def max_force_eV_A(self) -> float:
+        """Largest |F| on any atom (0 for no atoms)."""
+        return float(np.linalg.norm(self.forces_eV_A, axis=1).max()) if len(self.forces_eV_A) else 0.0
+
+
+def user_units(pred: Prediction) -> UserUnits:
+    """Convert ``pred`` to :class:`UserUnits` (the per-atom energy is the sum of the terms' per-atom values)."""
+    per_atom = {k: as_numpy(v) * HARTREE_TO_EV for k, v in pred.terms.items()}
+    return UserUnits(
+        energy_eV=pred.energy * HARTREE_TO_EV,
+        terms_eV={k: v * HARTREE_TO_EV for k, v in pred.term_totals.items()},
+        terms_per_atom_eV=per_atom,
+        energies_eV=sum(per_atom.values()) if per_atom else np.zeros(pred.n_atoms),
+        positions_A=as_numpy(pred.positions) * BOHR_TO_ANGSTROM,
+        forces_eV_A=as_numpy(pred.forces) * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM,
+        charges_e=as_numpy(pred.charges),
+        weights=as_numpy(pred.weights),
+        dipole_eA=as_numpy(pred.dipole) * BOHR_TO_ANGSTROM,
+        dipole_D=float(np.linalg.norm(as_numpy(pred.dipole)) * E_BOHR_TO_DEBYE),
+        mu_eV=pred.mu * HARTREE_TO_EV,
+        mu_atoms_eV=as_numpy(pred.mu_atoms) * HARTREE_TO_EV,
+    )
 
 
 def _list(x: Any, scale: float = 1.0, digits: int = 10) -> list:
@@ -39,19 +85,19 @@ def json_safe(obj: Any) -> Any:
 
 def prediction_to_dict(pred: Prediction, *, trace: bool = False) -> dict[str, Any]:
     """JSON-ready summary of a :class:`Prediction` (keys of the ``lsip predict --json`` schema)."""
-    dip_ea = pred.dipole.numpy() * BOHR_TO_ANGSTROM
+    u = user_units(pred)
     out: dict[str, Any] = {
         "model": "lsip",
         "params": pred.params_name,
         "n_atoms": pred.n_atoms,
         "symbols": list(pred.symbols),
-        "positions_A": _list(pred.positions, BOHR_TO_ANGSTROM),
+        "positions_A": _list(u.positions_A),
         "total_charge": pred.total_charge,
-        "energy_eV": pred.energy * HARTREE_TO_EV,
-        "terms_eV": {k: v * HARTREE_TO_EV for k, v in pred.term_totals.items()},
-        "energies_eV": _list(sum(pred.terms.values()), HARTREE_TO_EV),
-        "terms_per_atom_eV": {k: _list(v, HARTREE_TO_EV) for k, v in pred.terms.items()},
-        "charges_e": _list(pred.charges),
+        "energy_eV": u.energy_eV,
+        "terms_eV": u.terms_eV,
+        "energies_eV": _list(u.energies_eV),
+        "terms_per_atom_eV": {k: _list(v) for k, v in u.terms_per_atom_eV.items()},
+        "charges_e": _list(u.charges_e),
         "charge_fluctuation": _list(pred.charge_fluctuation),
         "weights": {lab: _list(pred.weights[:, k]) for k, lab in enumerate(STATE_LABELS)},
         "channels": [
@@ -59,11 +105,11 @@ def prediction_to_dict(pred: Prediction, *, trace: bool = False) -> dict[str, An
             for d, a, c, b in zip(pred.donor.tolist(), pred.acceptor.tolist(), pred.occupation.tolist(),
                                   pred.beta.tolist())
         ],
-        "dipole_eA": np.round(dip_ea, 10).tolist(),
-        "dipole_D": float(np.linalg.norm(pred.dipole.numpy()) * E_BOHR_TO_DEBYE),
-        "mu_eV": pred.mu * HARTREE_TO_EV,
-        "mu_atoms_eV": _list(pred.mu_atoms, HARTREE_TO_EV),
-        "forces_eV_per_A": _list(pred.forces, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM),
+        "dipole_eA": np.round(u.dipole_eA, 10).tolist(),
+        "dipole_D": u.dipole_D,
+        "mu_eV": u.mu_eV,
+        "mu_atoms_eV": _list(u.mu_atoms_eV),
+        "forces_eV_per_A": _list(u.forces_eV_A),
         "converged": pred.converged,
         **({"failure": pred.failure} if pred.failure else {}),
         "iterations": pred.iterations,

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lsip.errors import LSIPError
-from lsip.model.baselines import as_array, eeq_charges, qeq_charges
-from lsip.model.decoder import Prediction
+from lsip.model.baselines import eeq_charges, qeq_charges
+from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.library import STATE_LABELS
 from lsip.scan import PathContinuity, path_continuity, predict_along, scan_structures
 from lsip.structure import Structure
@@ -184,10 +184,10 @@ def _channel_curves(preds: list[Prediction]) -> dict[str, np.ndarray]:
 def _add_baselines(curves: ScanCurves, library: LatentLibrary) -> None:
     for m, fr in enumerate(curves.structures):
         q = qeq_charges(fr, library)
-        curves.qeq_charges[m] = as_array(q.charges)
+        curves.qeq_charges[m] = as_numpy(q.charges)
         curves.qeq_energy[m] = q.energy
     try:
-        curves.eeq_charges = np.stack([as_array(eeq_charges(fr).charges) for fr in curves.structures])
+        curves.eeq_charges = np.stack([as_numpy(eeq_charges(fr).charges) for fr in curves.structures])
     except (LSIPError, ValueError, KeyError, RuntimeError) as exc:  # tad-multicharge: unsupported input
         curves.eeq_error = f"EEQ unavailable: {exc}"
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -125,7 +124,3 @@ def baseline(name: str, structure: Structure, library: LatentLibrary | None = No
         return eeq_charges(structure, device)
     raise LSIPError(f"unknown baseline {name!r}; choose 'qeq' or 'eeq'")
 
-
-def as_array(t: Tensor) -> np.ndarray:
-    """float64 numpy copy."""
-    return t.detach().cpu().numpy().astype(np.float64)

@@ -157,6 +157,6 @@ def term_labels() -> dict[str, str]:
     return {k: t.label for k, t in ENERGY_TERMS.items()}
 
 
-def as_numpy(t: Tensor) -> np.ndarray:
-    """Detach to a float64 numpy array."""
-    return t.detach().cpu().numpy().astype(np.float64)
+def as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
+    """A tensor (detached, any device) or an array as a float64 numpy array: the package's one such helper."""
+    return np.asarray(t.detach().cpu() if isinstance(t, Tensor) else t, dtype=np.float64)

@@ -18,7 +18,8 @@ import numpy as np
 
 from lsip.calibration.dataset import make_split
 from lsip.data.masses import atomic_mass
-from lsip.model.baselines import as_array, baseline
+from lsip.model.baselines import baseline
+from lsip.model.decoder import as_numpy
 from lsip.model.model import LSIPModel
 from lsip.reference.broken_symmetry import flag_points, fragment_references, lowest_solution, unphysical_threshold
 from lsip.reference.cache import ReferenceCache
@@ -68,11 +69,11 @@ def molecule_record(st: Structure, model: LSIPModel, settings: ReferenceSettings
     e_atoms = [atoms.get(s) for s in st.symbols]
     e_at = None if any(e is None for e in e_atoms) or not ref.converged else (ref.energy - sum(e_atoms))
     ch = {k: np.asarray(v, float) for k, v in ref.charges.items()}
-    charges = {"model": as_array(pred.charges), "qeq": as_array(qeq.charges), "eeq": as_array(eeq.charges),
+    charges = {"model": as_numpy(pred.charges), "qeq": as_numpy(qeq.charges), "eeq": as_numpy(eeq.charges),
                **{f"dft_{k}": v for k, v in ch.items()}}
-    dip = {"model": float(np.linalg.norm(as_array(pred.dipole))) * E_BOHR_TO_DEBYE,
-           "qeq": float(np.linalg.norm(as_array(qeq.dipole))) * E_BOHR_TO_DEBYE,
-           "eeq": float(np.linalg.norm(as_array(eeq.dipole))) * E_BOHR_TO_DEBYE,
+    dip = {"model": float(np.linalg.norm(as_numpy(pred.dipole))) * E_BOHR_TO_DEBYE,
+           "qeq": float(np.linalg.norm(as_numpy(qeq.dipole))) * E_BOHR_TO_DEBYE,
+           "eeq": float(np.linalg.norm(as_numpy(eeq.dipole))) * E_BOHR_TO_DEBYE,
            "dft": None if ref.dipole is None else float(np.linalg.norm(ref.dipole)) * E_BOHR_TO_DEBYE}
     if "hirshfeld_i" in ch:
         dip["dft_hirshfeld_i_point"] = _dipole_D(st.positions, st.symbols, ch["hirshfeld_i"])
@@ -186,8 +187,8 @@ def scan_record(spec: ScanSpec, model: LSIPModel, settings: ReferenceSettings, c
         e_uks = _relative(sol.uks_energy if sol.uks_converged else None, e_ref)
         points.append({
             "distance_A": float(r),
-            "charges": {"model": as_array(pred.charges).tolist(), "qeq": as_array(qeq.charges).tolist(),
-                        "eeq": as_array(eeq.charges).tolist(),
+            "charges": {"model": as_numpy(pred.charges).tolist(), "qeq": as_numpy(qeq.charges).tolist(),
+                        "eeq": as_numpy(eeq.charges).tolist(),
                         "rks_hirshfeld_i": np.asarray(sol.rks_charges.get("hirshfeld_i", nan_q)).tolist(),
                         "uks_hirshfeld_i": np.asarray(sol.uks_charges.get("hirshfeld_i", nan_q)).tolist()},
             "energy_eV": {"model": pred.energy * HARTREE_TO_EV,
