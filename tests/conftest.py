@@ -37,6 +37,15 @@ def shipped_model():
 
 
 @pytest.fixture(scope="session")
+def default_model():
+    """The model with the parameter set the app, the CLI and the ASE calculator use by default."""
+    from lsip.model.model import LSIPModel
+    from lsip.model.params import default_parameter_set
+
+    return LSIPModel(params=default_parameter_set(), device="cpu")
+
+
+@pytest.fixture(scope="session")
 def all_terms_model():
     """The shipped library with every optional energy term switched on (docs/model.md section 10), at strengths
     of the order a calibration gives: a test set, not a fitted one."""

@@ -33,7 +33,11 @@ def _charges(at: AppTest):
 
 @pytest.fixture
 def page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    """The Diagnostics page on the first-principles set (the slider tests name it; the calibrated set's
+    invariants are checked in tests/test_model_calibrated.py)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lsip_params"] = "first-principles"
+    at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -95,9 +95,12 @@ def test_ase_calculator_units_and_results():
     # finite-difference force in eV/A at the ASE boundary
     h = 1e-4
     atoms2 = atoms.copy()
-    atoms2.calc = LSIPCalculator(device="cpu")
+    atoms2.calc = LSIPCalculator(params="first-principles", device="cpu")
     atoms2.positions[1, 2] += h
     ep = atoms2.get_potential_energy()
     atoms2.positions[1, 2] -= 2 * h
     em = atoms2.get_potential_energy()
     assert f[1, 2] == pytest.approx(-(ep - em) / (2 * h), abs=2e-4)
+    from lsip.model.params import default_parameter_set
+
+    assert LSIPCalculator(device="cpu").parameters.params == default_parameter_set()

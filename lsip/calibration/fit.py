@@ -294,7 +294,7 @@ def calibrate(name: str, entries: list[Entry], *, max_nfev: int = 40, base: Mode
 
 
 def assess(name: str, params: ModelParameters, entries: list[Entry], *, base: ModelParameters | None = None,
-           meta: dict | None = None) -> tuple[ModelParameters, dict]:
+           meta: dict | None = None, fitted_git: str | None = None) -> tuple[ModelParameters, dict]:
     """Train and test errors of ``params`` next to ``base`` (first-principles): the report, and the set with its
     provenance (``fitted_to``; ``default`` when it beats the base on every test measure)."""
     base = base or ModelParameters()
@@ -315,8 +315,11 @@ def assess(name: str, params: ModelParameters, entries: list[Entry], *, base: Mo
     }
     beats = beats_on_test(before["test"], after["test"])
     report["beats_first_principles_on_test"] = beats
+    fitted_at = fitted_git or report["git"]
+    report["fitted_git"] = fitted_at
     fitted_to = {"data": "lsip.calibration.dataset (molecules, bond scans, dimers)", "level": "PBE0/def2-SVP",
-                 "default": beats, "split": SPLIT_FILE.name, "git": report["git"], "train_size": len(train),
+                 "default": beats, "split": SPLIT_FILE.name, "git": fitted_at, "assessed_git": report["git"],
+                 "train_size": len(train),
                  "test_size": len(test), "test_mae": after["test"], "train_mae": after["train"]}
     return replace(params, name=name, fitted_to=fitted_to), report
 

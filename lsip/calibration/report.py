@@ -26,7 +26,8 @@ def markdown_report(report: dict, per_entry: bool = True) -> str:
     lines = [f"# Calibration `{report['name']}` ({report['level']})", "",
              f"Fitted on {len(report['train_entries'])} training entries, tested on {len(report['test_entries'])} "
              f"held-out entries (split `{report['split_file']}`); {report['evaluations']} evaluations, "
-             f"{report['seconds']:.0f} s; git {report['git'][:10]}; optimizer: {report['optimizer']} "
+             f"{report['seconds']:.0f} s; fitted at git {report.get('fitted_git', report['git'])[:10]}, assessed at "
+             f"{report['git'][:10]}; optimizer: {report['optimizer']} "
              f"({report['status']}).", "",
              "| quantity (MAE) | unit | first-principles train | calibrated train | first-principles test | "
              "calibrated test |", "|---|---|---:|---:|---:|---:|"]

@@ -42,8 +42,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
         write_split()
         say(f"wrote {SPLIT_FILE}")
     entries = load_data(compute=args.generate, progress=say)
-    if args.assess:
-        params, report = assess(args.name, get_parameters(args.name), entries)
+    if args.assess:  # keep the fit's record (commit, optimizer) from the existing report
+        given = get_parameters(args.name)
+        old = args.report_dir / f"{args.name}.json"
+        keep = ("cost", "evaluations", "optimizer", "status", "seconds")
+        meta = {k: v for k, v in json.loads(old.read_text()).items() if k in keep} if old.is_file() else None
+        params, report = assess(args.name, given, entries, meta=meta, fitted_git=given.fitted_to.get("git"))
     else:
         params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say)
     write_parameter_set(params, args.params_dir / f"{args.name}.json")

@@ -19,6 +19,7 @@ from conftest import AppPage, streamlit_server
 from lsip import export
 from lsip.gallery import gallery_structure, load_gallery
 from lsip.model.model import LSIPModel
+from lsip.model.params import default_parameter_set
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +40,7 @@ SETTLE_TIMEOUT_S = 600.0
 def serial_values(key: str) -> dict[str, str]:
     """The metric texts of gallery structure ``key`` from a fresh model in this process, formatted as the pages
     format them (``lsip.ui.widgets.headline_metrics`` and the Energy page)."""
-    pred = LSIPModel(device="cpu").predict(gallery_structure(key))
+    pred = LSIPModel(params=default_parameter_set(), device="cpu").predict(gallery_structure(key))
     h = export.headline(pred)
     total = export.term_records(pred)[-2]["energy_eV"]
     return {"Energy": f"{h['energy_eV']:.3f} eV", "Dipole": f"{h['dipole_D']:.3f} D",

@@ -13,7 +13,7 @@ import pytest
 from lsip import diagnostics, export
 from lsip.gallery import gallery_structure, load_gallery
 from lsip.model.model import LSIPModel
-from lsip.model.params import FIRST_PRINCIPLES
+from lsip.model.params import default_parameter_set, get_parameters
 from lsip.ui.common import PAGES, PAGES_DIR
 
 pytestmark = pytest.mark.browser
@@ -65,7 +65,8 @@ def test_explore_follows_the_gallery_choice(app_page):
     app_page.open("Explore", timeout_s=120)
     app_page.wait_for_molecule(min_drawn=1500, timeout_s=60)
     before = _metrics(app_page)
-    water = export.headline(LSIPModel(device="cpu").predict(gallery_structure("water")))
+    model = LSIPModel(params=default_parameter_set(), device="cpu")
+    water = export.headline(model.predict(gallery_structure("water")))
     assert before["Energy"] == f"{water['energy_eV']:.3f} eV", before
     title = load_gallery()["lih"].title
     sidebar = app_page.page.locator('[data-testid="stSidebar"]')
@@ -74,7 +75,7 @@ def test_explore_follows_the_gallery_choice(app_page):
     app_page.page.wait_for_timeout(300)
     app_page.wait_idle(120)
     after = _metrics(app_page)
-    lih = export.headline(LSIPModel(device="cpu").predict(gallery_structure("lih")))
+    lih = export.headline(model.predict(gallery_structure("lih")))
     assert after["Energy"] == f"{lih['energy_eV']:.3f} eV", after
     assert after["Dipole"] == f"{lih['dipole_D']:.3f} D", after
     assert after["Energy"] != before["Energy"] and after["Dipole"] != before["Dipole"]
@@ -92,13 +93,15 @@ def test_diagnostics_shows_the_default_parameters_and_passing_badges(app_page):
     # under load the idle criterion can be met before the page's first widgets arrive: wait for the last slider
     main.locator('[data-testid="stSliderThumbValue"]').nth(3).wait_for(timeout=60_000)
     # the count follows the package's invariants (run here on the same structure and parameters): all pass
-    model = LSIPModel(device="cpu")
+    model = LSIPModel(params=default_parameter_set(), device="cpu")
     results = diagnostics.run_diagnostics(model, gallery_structure("water"), include_slow=False)
     summary = f"{len(results)} passed, 0 failed, 0 skipped"
     assert all(r.passed is True for r in results), [(r.name, r.detail) for r in results if r.passed is not True]
     main.get_by_text(summary).wait_for(timeout=60_000)
     thumbs = main.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()
-    # kappa, embedding scale, T_e (meV) and the channel-overlap threshold of the first-principles set
-    assert thumbs == ["1.00", "1.00", "0.00", f"{FIRST_PRINCIPLES.channel_overlap_min:.0e}"], thumbs
+    # kappa, embedding scale, T_e (meV) and the channel-overlap threshold of the default set
+    p = get_parameters(default_parameter_set())
+    assert thumbs == [f"{p.kappa:.2f}", f"{p.embedding_scale:.2f}", f"{p.electronic_temperature * 27211.386:.2f}",
+                      f"{p.channel_overlap_min:.0e}"], thumbs
     assert main.get_by_text(summary).count() == 1
     assert _exceptions(app_page) == []

@@ -1,0 +1,86 @@
+"""The shipped calibrated parameter set (docs/calibration.md): it loads, is what its report says, binds molecules
+and keeps every invariant of the first-principles model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lsip.diagnostics import run_diagnostics
+from lsip.model.model import LSIPModel
+from lsip.model.params import PARAM_DIR, available_parameter_sets, default_parameter_set, get_parameters
+from lsip.structure import Structure
+from lsip.units import HARTREE_TO_EV
+from lsip.validation.molecules import available, load
+
+REPORT = PARAM_DIR.parents[1] / "docs" / "calibration" / "calibrated.json"
+
+pytestmark = pytest.mark.skipif("calibrated" not in available_parameter_sets(), reason="no calibrated set shipped")
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    return LSIPModel(params="calibrated", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def report():
+    return json.loads(REPORT.read_text())
+
+
+def test_set_carries_its_provenance_and_is_the_default_only_if_it_beats_first_principles(report):
+    p = get_parameters("calibrated")
+    fit = p.fitted_to
+    assert fit["level"] == "PBE0/def2-SVP" and fit["split"] == "split.json" and len(fit["git"]) == 40
+    assert fit["train_size"] == len(report["train_entries"]) and fit["test_size"] == len(report["test_entries"])
+    assert fit["default"] is report["beats_first_principles_on_test"]
+    assert (default_parameter_set() == "calibrated") is fit["default"]
+    for key, value in report["calibrated"]["test"].items():
+        if value == value:  # not NaN
+            assert fit["test_mae"][key] == pytest.approx(value)
+
+
+def test_report_numbers_are_reproduced_by_the_shipped_set(calibrated, report):
+    """Every held-out molecule's model atomization energy in the report is what the shipped set computes now."""
+    rows = [r for r in report["test_per_entry"] if r["kind"] == "molecule"]
+    assert len(rows) >= 20
+    preds = calibrated.predict([load(r["name"]) for r in rows], forces=False)
+    for r, p in zip(rows, preds, strict=True):
+        assert p.energy * HARTREE_TO_EV == pytest.approx(r["model_eV"], abs=1e-6), r["name"]
+
+
+def test_held_out_errors_beat_first_principles(report):
+    fp, cal = report["first_principles"]["test"], report["calibrated"]["test"]
+    assert cal["atomization_mae"] < 0.5 * fp["atomization_mae"]
+    assert cal["bond_length_mae"] < fp["bond_length_mae"]
+    assert cal["dimer_mae"] < fp["dimer_mae"]
+
+
+def test_covalent_molecules_are_bound(calibrated):
+    """The first-principles set leaves N2, CO, CO2 and C2H2 unbound; the calibrated set binds every neutral
+    molecule of the validation set against its free atoms."""
+    names = [n for n in available() if load(n).charge == 0]
+    preds = calibrated.predict([load(n) for n in names], forces=False)
+    unbound = [n for n, p in zip(names, preds, strict=True) if not p.energy < 0]
+    assert not unbound, unbound
+
+
+def _tetrahedral(center: str, d: float, charge: int) -> Structure:
+    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+    return Structure((center, "H", "H", "H", "H"), np.vstack([np.zeros(3), d * v]), charge, name=f"{center}H4")
+
+
+@pytest.mark.parametrize("structure", [_tetrahedral("C", 1.09, 0), _tetrahedral("N", 1.03, 1), load("lif")],
+                         ids=["ch4", "nh4+", "lif"])
+def test_calibrated_set_passes_every_diagnostic(calibrated, structure):
+    results = run_diagnostics(calibrated, structure, include_slow=True)
+    failed = [f"{r.name}: {r.detail}" for r in results if r.passed is False]
+    assert not failed, failed
+
+
+def test_heteronuclear_dimers_dissociate_to_neutral_atoms(calibrated):
+    for a, b in (("Li", "F"), ("Na", "Cl"), ("H", "F")):
+        pred = calibrated.predict(Structure((a, b), np.array([[0.0, 0, 0], [0, 0, 40.0]])))
+        assert float(pred.charges.abs().max()) < 1e-6 and abs(pred.energy) < 1e-9
