@@ -60,7 +60,10 @@ with st.expander("Model parameters (live)", expanded=True):
     for col, (field, (key, label, lo, hi, step, scale, help_)) in zip(cols, SLIDERS.items()):
         if key not in st.session_state:
             st.session_state[key] = min(hi, max(lo, round(getattr(current, field) * scale / step) * step))
-        values[field] = col.slider(label, lo, hi, step=step, key=key, help=help_) / scale
+        chosen = col.slider(label, lo, hi, step=step, key=key, help=help_)
+        # the slider's grid may not hold the set's own value (a calibrated kappa of 0.635): the grid point nearest
+        # to it stands for the set's value, so opening this page never overrides anything by itself
+        values[field] = diagnostics.slider_value(chosen, getattr(base, field), lo, hi, step, scale)
     overlap_options = list(OVERLAP_CHOICES)
     if not any(abs(float(o) / current.channel_overlap_min - 1) < 1e-9 for o in overlap_options):
         overlap_options = sorted([*overlap_options, f"{current.channel_overlap_min:.6g}"], key=float)

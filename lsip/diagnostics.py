@@ -367,6 +367,17 @@ EXPLANATIONS: dict[str, str] = {
 LIVE_PARAMETERS: tuple[str, ...] = ("kappa", "embedding_scale", "channel_overlap_min", "electronic_temperature")
 
 
+def slider_value(chosen: float, base_value: float, lo: float, hi: float, step: float, scale: float = 1.0) -> float:
+    """The parameter a live slider stands for: the set's own value while the slider sits on the grid point nearest
+    to it (a slider's grid may not hold a calibrated value), else the slider's value (unscaled).
+
+    >>> slider_value(0.65, 0.6354, 0.0, 3.0, 0.05), slider_value(0.70, 0.6354, 0.0, 3.0, 0.05)
+    (0.6354, 0.7)
+    """
+    snapped = min(hi, max(lo, round(base_value * scale / step) * step))
+    return float(base_value) if abs(chosen - snapped) < 1e-9 * max(1.0, abs(step)) else chosen / scale
+
+
 def parameter_overrides(base: ModelParameters, values: dict[str, float]) -> dict[str, object]:
     """The fields of ``values`` that differ from ``base`` (relative 1e-12), plus a ``name`` that says so.
 

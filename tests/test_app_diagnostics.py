@@ -141,3 +141,20 @@ def test_bond_continuity_on_request(page):
     labels = {m.label: m.value for m in page.metric}
     assert {"Largest energy step", "Largest charge step", "Force vs slope"} <= set(labels)
     assert any("continuous" in s.value for s in page.success)
+
+
+def test_opening_the_page_on_a_calibrated_set_overrides_nothing():
+    """The sliders' 0.05 grid cannot hold a calibrated kappa (0.635): the nearest grid point stands for it, so a
+    visit to Diagnostics never changes the model on every page by itself."""
+    from lsip.model.params import available_parameter_sets, get_parameters
+
+    if "calibrated" not in available_parameter_sets():
+        pytest.skip("no calibrated set shipped")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lsip_params"] = "calibrated"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.session_state[state.OVERRIDES_KEY] == {}
+    assert any("Parameter set **calibrated** unchanged." in c.value for c in at.caption)
+    assert at.slider(key="diag_kappa").value == pytest.approx(round(get_parameters("calibrated").kappa / 0.05) * 0.05)

@@ -99,9 +99,11 @@ def test_diagnostics_shows_the_default_parameters_and_passing_badges(app_page):
     assert all(r.passed is True for r in results), [(r.name, r.detail) for r in results if r.passed is not True]
     main.get_by_text(summary).wait_for(timeout=60_000)
     thumbs = main.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()
-    # kappa, embedding scale, T_e (meV) and the channel-overlap threshold of the default set
+    # kappa, embedding scale (0.05 grid), T_e (meV) and the channel-overlap threshold of the default set, the
+    # grid points nearest to the set's values; opening the page overrides nothing
     p = get_parameters(default_parameter_set())
-    assert thumbs == [f"{p.kappa:.2f}", f"{p.embedding_scale:.2f}", f"{p.electronic_temperature * 27211.386:.2f}",
-                      f"{p.channel_overlap_min:.0e}"], thumbs
+    assert thumbs == [f"{round(p.kappa / 0.05) * 0.05:.2f}", f"{round(p.embedding_scale / 0.05) * 0.05:.2f}",
+                      f"{p.electronic_temperature * 27211.386:.2f}", f"{p.channel_overlap_min:.0e}"], thumbs
+    main.get_by_text(f"Parameter set {p.name} unchanged.").wait_for(timeout=30_000)
     assert main.get_by_text(summary).count() == 1
     assert _exceptions(app_page) == []
