@@ -165,7 +165,7 @@ def test_report_and_description_of_a_fitted_set():
     assert "| atomization energy | eV/atom | 0.500 |" in text and "| b | atomization, eV | -1.00 | -1.50 |" in text
     params = ModelParameters(name="x", fitted_to={"level": "PBE0/def2-SVP", "train_size": 1, "test_size": 1,
                                                   "test_mae": row})
-    assert "fitted to PBE0/def2-SVP" in describe(params) and "atomization_mae: 0.5" in describe(params)
+    assert "fitted to PBE0/def2-SVP" in describe(params) and "atomization 0.50 eV/atom" in describe(params)
 
 
 def test_a_set_becomes_default_only_when_it_beats_first_principles_on_every_test_measure():

@@ -117,9 +117,12 @@ def describe(params: ModelParameters) -> str:
     if not fit:
         return f"{params.name}: nothing fitted; atomic DFT data only (docs/model.md)"
     test = fit.get("test_mae", {})
-    parts = [f"{k}: {test[k]:.3g}" for k in ("atomization_mae", "charge_mae", "dipole_mae") if k in test]
+    units = {"atomization_mae": ("atomization", "eV/atom"), "charge_mae": ("charges", "e"),
+             "dipole_mae": ("dipoles", "D")}
+    parts = [f"{label} {test[k]:.2f} {unit}" for k, (label, unit) in units.items() if k in test]
     return (f"{params.name}: fitted to {fit.get('level', '?')} data ({fit.get('train_size', '?')} training entries, "
-            f"{fit.get('test_size', '?')} held out; test MAE {', '.join(parts)}; docs/calibration.md)")
+            f"{fit.get('test_size', '?')} held out); mean error on the held-out ones: {', '.join(parts)} "
+            "(docs/calibration.md)")
 
 #: Folder of the shipped parameter sets (JSON, one per set).
 PARAM_DIR = Path(__file__).resolve().parents[2] / "assets" / "params"
