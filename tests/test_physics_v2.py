@@ -56,7 +56,9 @@ def test_v2_model_passes_every_diagnostic(v2_model, name):
     failed = [f"{r.name}: {r.detail}" for r in results if r.passed is False]
     assert not failed, failed
     pred = v2_model.predict(st)
-    assert all(abs(pred.term_totals[n]) > 1e-4 for n in ("pairing", "pauli"))
+    assert abs(pred.term_totals["pairing"]) > 1e-4
+    if name == "lif":  # closed shells on both sides (Li+ F-): the Pauli term acts; C-H and N-H have none
+        assert pred.term_totals["pauli"] > 1e-4
 
 
 def test_pairing_counts_two_electrons_per_bond_order(v2_model):
@@ -121,3 +123,13 @@ def test_bond_scan_is_continuous_with_v2_terms(v2_model):
     sts, moved = scan_structures(st, 0, 1, dist)
     report = path_continuity(v2_model, sts, dist, moved, predict_along(v2_model, sts))
     assert report.passed, report.message
+
+
+def test_two_sided_pauli_spares_bonds_to_hydrogen(v2_model):
+    """With ``pauli_two_sided`` the repulsion needs closed-shell density on both atoms: an O-H bond (c0_H = 0) pays
+    only through the hydridic share of H, Li+ F- still pays; one-sided, water's lone pairs repel its hydrogens."""
+    two = LSIPModel(params=v2_model.params.with_(pauli_two_sided=True), device="cpu")
+    water = Structure(("O", "H", "H"), np.array([[0.0, 0, 0], [0.757, 0.586, 0], [-0.757, 0.586, 0]]))
+    one_w, two_w = v2_model.predict(water).term_totals["pauli"], two.predict(water).term_totals["pauli"]
+    assert one_w > 1e-3 and 0.0 <= two_w < 0.2 * one_w
+    assert two.predict(load("lif")).term_totals["pauli"] > 1e-3

@@ -8,8 +8,8 @@ the solver) unless its strength in :class:`~lsip.model.params.ModelParameters` i
   E = -sum_A w0_A sum_B b_AB h_AB, h_AB = eps_p sqrt(I_A I_B) S_AB(lambda zeta_A, lambda zeta_B, R) (a
   valence-overlap coupling decaying as exp(-lambda zeta R)), b_AB the bond order from the valences nu of both ends.
 * ``pauli``: overlap repulsion of the closed-shell part of each atom's density,
-  E = sum_A c_A(w) sum_B eps_r sqrt(I_A I_B) S_AB(lambda_r zeta_A, lambda_r zeta_B, R)^2 / 2,
-  c_A(w) = sum_k w_A^k (1 - f_k).
+  E = sum_{A != B} c_A(w) x_B eps_r sqrt(I_A I_B) S_AB(lambda_r zeta_A, lambda_r zeta_B, R)^2 / 2,
+  c_A(w) = sum_k w_A^k (1 - f_k); x_B = 1, or c0_B = 1 - f of B's neutral state with ``pauli_two_sided``.
 * ``electronegativity``: state energies shifted by the promolecular host density, sum_A d_A rho0_A q_A (I and A
   both rise by d_A rho0_A: an environment-dependent Mulliken electronegativity).
 
@@ -136,20 +136,25 @@ def pairing_energy(ctx: TermContext) -> TermOutput:
 
 
 def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """G_{A,k} = (1 - f_{A,k}) sum_B eps_r sqrt(I_A I_B) S_AB^2 / 2 (docs/model.md section 10.3)."""
+    """G_{A,k} = (1 - f_{A,k}) sum_B x_B eps_r sqrt(I_A I_B) S_AB^2 / 2 (docs/model.md section 10.3): A's closed-shell
+    share in state k against all of B (x_B = 1) or, with ``pauli_two_sided``, against B's neutral closed-shell share
+    (x_B = c0_B)."""
     p = tables.params
     if not p.pauli_strength or not len(topo.ch_donor):
         return None
     ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
     s = _channel_overlap(topo, tables, shared.r_sr, p.pauli_decay)
+    closed = _closed_fraction_table(tables)
     half = 0.5 * p.pauli_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * s * s
+    if p.pauli_two_sided:
+        half = half * closed[ea, NEU]
     field_ = torch.zeros(topo.n_atoms, dtype=s.dtype, device=s.device).index_add(0, topo.ch_donor, half)
-    return field_[:, None] * _closed_fraction_table(tables)[topo.elem]
+    return field_[:, None] * closed[topo.elem]
 
 
 @register_term("pauli", "Pauli repulsion",
-               "sum_A c_A sum_B eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A of "
-               "each atom's states (Li+, F-: all of it; H: none)",
+               "sum_{A != B} c_A(w) eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A "
+               "of each atom's states (Li+, F-: all of it; H: none)",
                geometry=_pauli_geometry, solver=_shift_solver("pauli"),
                enabled=lambda params: params.pauli_strength != 0.0,
                meaning="closed electron shells (e.g. Na+, Cl-, lone pairs) pushing each other away when they overlap")

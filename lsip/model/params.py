@@ -48,6 +48,8 @@ class ModelParameters:
     pairing_strength, pairing_decay : eps_p (dimensionless) and lambda of the covalent pairing term (0: off);
         docs/model.md section 10.
     pauli_strength, pauli_decay : eps_r and lambda_r of the Pauli overlap repulsion (0: off).
+    pauli_two_sided : the repulsion needs closed-shell density on both atoms (docs/model.md section 10.3; measured
+        to fit better and transfer worse, off in the shipped set).
     electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
         d_A rho_bar_A q_A (empty: off).
     fitted_to : provenance of a calibrated set (data, split, losses, git hash); empty for first-principles.
@@ -80,6 +82,7 @@ class ModelParameters:
     pairing_decay: float = 1.0
     pauli_strength: float = 0.0
     pauli_decay: float = 1.0
+    pauli_two_sided: bool = False
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     fitted_to: dict = field(default_factory=dict)
 
