@@ -469,7 +469,7 @@ def _symbol(token: str, where: str) -> str:
     if sym in ATOMIC_NUMBERS:
         return sym
     if sym in _ASE_NUMBERS and sym != "X":
-        raise StructureError(f"{where}element {sym} (Z = {_ASE_NUMBERS[sym]}) is beyond krypton; LSIP knows H-Kr")
+        raise StructureError(f"{where}element {sym} (Z = {_ASE_NUMBERS[sym]}) {BEYOND_KRYPTON}")
     raise StructureError(f"{where}unknown element symbol {token[:20]!r}")
 
 
@@ -764,6 +764,12 @@ def _check_cellpar(cellpar: list, where: str) -> None:
                                  f"{180 - MIN_CELL_ANGLE:g}) deg")
 
 
+#: The one wording of an element beyond the readable range; the model's own limit is its latent library
+#: (:meth:`lsip.model.library.LatentLibrary.check_symbols`, same wording of what to do next).
+BEYOND_KRYPTON = ("is beyond krypton: structure files may hold H to Kr, and the model computes the elements of its "
+                  "latent library (`lsip library show`, the Latent library page)")
+
+
 def _symbols_of(atoms: Atoms, where: str) -> tuple[str, ...]:
     """Element symbols of ASE atoms, refusing atomic numbers outside H-Kr (and outside the periodic table) with
     a StructureError instead of ASE's IndexError."""
@@ -771,6 +777,6 @@ def _symbols_of(atoms: Atoms, where: str) -> tuple[str, ...]:
     for z in sorted({int(z) for z in numbers}):
         if z not in SYMBOLS_BY_NUMBER:
             if 0 < z < len(_ASE_SYMBOLS) and _ASE_SYMBOLS[z] != "X":
-                raise StructureError(f"{where}element {_ASE_SYMBOLS[z]} (Z = {z}) is beyond krypton; LSIP knows H-Kr")
+                raise StructureError(f"{where}element {_ASE_SYMBOLS[z]} (Z = {z}) {BEYOND_KRYPTON}")
             raise StructureError(f"{where}atomic number {z} is not an element LSIP knows (1-36)")
     return tuple(SYMBOLS_BY_NUMBER[int(z)] for z in numbers)

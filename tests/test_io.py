@@ -331,3 +331,19 @@ def test_poscar_reader_never_sees_sibling_files(tmp_path):
     with pytest.raises(StructureError, match=r"not a valid POSCAR file.*element-symbol line"):
         read_structure(tmp_path / "POSCAR", "poscar")
     assert {p.name for p in tmp_path.iterdir()} == {"POTCAR", "POSCAR"}
+
+
+def test_element_limits_say_the_same_thing_on_both_levels():
+    """Issue 14.7: uranium (beyond what files may hold) and bromine (readable, not in the library) get messages
+    that agree: both name the latent library as what the model computes and how to see or extend it."""
+    from lsip.errors import UnsupportedElementError
+    from lsip.io import parse_xyz_text
+    from lsip.model.library import load_library
+
+    with pytest.raises(StructureError) as beyond:
+        parse_xyz_text("1\n\nU 0 0 0\n")
+    with pytest.raises(UnsupportedElementError) as missing:
+        load_library().check_symbols(["Br"])
+    assert "latent library" in str(beyond.value) and "latent library, which has H" in str(missing.value)
+    assert "H-Kr" not in str(beyond.value) and "`lsip library" in str(beyond.value)
+    assert "`lsip library build --elements ...`" in str(missing.value)

@@ -137,8 +137,8 @@ class LatentLibrary:
             return self.elements[symbol]
         except KeyError:
             raise UnsupportedElementError(
-                f"element {symbol!r} is not in the latent library (available: {', '.join(self.symbols)}); "
-                "build it with `lsip library build --elements ...`"
+                f"element {symbol} is not in the latent library, which has {', '.join(self.symbols)}; "
+                "add it with `lsip library build --elements ...`"
             ) from None
 
     def check_symbols(self, symbols: list[str] | tuple[str, ...]) -> None:
@@ -146,8 +146,8 @@ class LatentLibrary:
         missing = sorted(set(symbols) - set(self.elements))
         if missing:
             raise UnsupportedElementError(
-                f"element(s) {', '.join(missing)} not in the latent library "
-                f"(available: {', '.join(self.symbols)})"
+                f"element(s) {', '.join(missing)} not in the latent library, which has {', '.join(self.symbols)}; "
+                "add them with `lsip library build --elements ...`"
             )
 
 
