@@ -95,6 +95,18 @@ URL_SETTINGS: dict[str, UrlSetting] = {
 }
 
 
+def _keep_page_settings() -> None:
+    """Keep the page controls of :data:`URL_SETTINGS` through runs that do not draw them (issue 14.1).
+
+    Streamlit drops a widget's state at the end of a run that does not draw the widget (e.g. Explore while the
+    pasted text is still empty), and the widget then came back at its minimum (threshold 0.000, glyphs off).
+    Re-assigning the value makes it plain session state, which survives; the widget picks it up again.
+    """
+    for key in URL_SETTINGS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def url_setting(key: str) -> None:
     """Give the widget ``key`` its default unless the URL or the user already set it; the page then creates
     the widget without a ``value=`` (Streamlit warns when both a default and session state set a widget)."""
@@ -194,6 +206,7 @@ def _sync_to_url() -> None:
 
 def structure_sidebar() -> None:
     """Sidebar widgets choosing the structure, its total charge and the parameter set (shared by all pages)."""
+    _keep_page_settings()
     _sync_from_url()
     gallery = load_gallery()
     with st.sidebar:

@@ -1,0 +1,33 @@
+"""Issue 14.1: page settings survive a change of the structure source (a real browser: Streamlit drops the state of
+widgets that a run does not draw, which AppTest does not reproduce)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+WATER = "3\nwater\nO 0 0 0\nH 0.757 0.586 0\nH -0.757 0.586 0\n"
+
+
+def _threshold(app_page) -> str:
+    main = app_page.page.locator('[data-testid="stMainBlockContainer"]')
+    return main.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
+
+
+def test_explore_settings_survive_switching_to_pasted_xyz(app_page):
+    app_page.open("Explore?mol=water", timeout_s=120)
+    app_page.wait_for_molecule(min_drawn=1500, timeout_s=60)
+    assert _threshold(app_page) == "0.010"
+    sidebar = app_page.page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Paste XYZ").click()
+    app_page.wait_idle(60)
+    area = sidebar.locator("textarea")
+    area.fill(WATER)
+    area.press("Control+Enter")
+    app_page.wait_idle(120)
+    app_page.wait_for_molecule(min_drawn=1500, timeout_s=60)
+    assert _threshold(app_page) == "0.010"
+    assert "explore_threshold" not in app_page.page.url and "explore_glyphs" not in app_page.page.url
+    checked = app_page.page.locator('[data-testid="stMainBlockContainer"] input[role="switch"]').first
+    assert checked.is_checked()  # the state-weight glyphs stay on
