@@ -41,17 +41,23 @@ if teach:
 # --- all elements against experiment -------------------------------------------------------------------
 st.subheader("All elements: computed vs experiment")
 table = library_views.element_table(library)
-number_cols = [c for c in table.columns if c not in ("Z", "element", "excited term (exp)", "flags")]
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in number_cols})
+st.dataframe(library_views.display_table(table), hide_index=True, width="stretch")
 st.caption(f"d = computed - experiment (eV); flagged above {library_views.DEVIATION_FLAG_EV} eV. Experiment: "
-           "I from NIST ASD, A from the CRC Handbook (empty: the anion is unbound in reality), excitation from "
+           "I from NIST ASD, A from the CRC Handbook (-: the anion is unbound in reality), excitation from "
            "NIST ASD levels. Unbound anions stay in the library with a flag.")
 st.download_button("Download table (CSV)", table.to_csv(index=False).encode(), "lsip-library-elements.csv",
                    "text/csv", key="lib_csv")
 
 # --- element selector: a periodic table of buttons ------------------------------------------------------
 symbols = library.symbols
+loaded = state.current_structure()
+in_structure = [] if loaded is None else sorted({s for s in loaded.symbols if s in symbols}, key=ATOMIC_NUMBERS.get)
+# the page follows the loaded structure: a new structure selects its heaviest element (the user's pick stays
+# until the structure changes)
+structure_token = None if loaded is None else state.fingerprint(loaded)
+if st.session_state.get("lsip_library_structure") != structure_token and in_structure:
+    st.session_state["lsip_library_structure"] = structure_token
+    st.session_state[ELEMENT_KEY] = in_structure[-1]
 if st.session_state.get(ELEMENT_KEY) not in symbols:
     st.session_state[ELEMENT_KEY] = "O" if "O" in symbols else symbols[0]
 
@@ -61,6 +67,8 @@ def _select(symbol: str) -> None:
 
 
 st.subheader("Element")
+if in_structure:
+    st.caption(f"In the loaded structure ({loaded.formula}): {', '.join(in_structure)}.")
 max_z = max(ATOMIC_NUMBERS[s] for s in symbols)
 last_period = library_views.periodic_position(SYMBOLS_BY_NUMBER[max_z])[0]
 rows: dict[int, dict[int, str]] = {}

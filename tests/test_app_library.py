@@ -39,9 +39,17 @@ def page() -> AppTest:
 
 def test_table_of_all_elements_against_experiment(page):
     assert [t.value for t in page.title] == ["Latent library"]
-    table = page.dataframe[0].value
+    shown = page.dataframe[0].value
     lib = default_library()
-    assert list(table["element"]) == lib.symbols and len(table) >= 17
+    assert list(shown["element"]) == lib.symbols and len(shown) >= 17
+    from lsip.viz.library_views import element_table
+
+    table = element_table(lib)  # the numbers behind the screen (and the CSV)
+    # on screen: two decimals, "-" where experiment has no value (never "None"; issue 14.6)
+    shown_cl = shown.set_index("element").loc["Cl"]
+    assert shown_cl["I exp"] == f"{IONIZATION_ENERGY_EV['Cl']:.2f}"
+    assert shown.set_index("element").loc["N"]["A exp"] == "-"
+    assert not shown.isin(["None", "nan"]).any().any()
     row = table.set_index("element").loc["Cl"]
     # experiment from NIST ASD (lsip/data/atomic_reference.py); docs/library.md: Cl I 12.96 vs 12.97 eV
     assert row["I exp"] == pytest.approx(IONIZATION_ENERGY_EV["Cl"])
@@ -136,3 +144,19 @@ def test_gaussian_fit_density_integrates_to_the_electron_count():
     n_fit = np.trapezoid(4 * np.pi * r**3 * library_views.gaussian_fit_density(st, r), np.log(r))
     assert n_fit == pytest.approx(sum(st.gauss_coefficients), abs=1e-6)  # each Gaussian holds one electron
     assert n_fit == pytest.approx(9.0, abs=0.05)  # O- has 9 electrons; fit error 0.02 e (docs/library.md)
+
+
+def test_page_follows_the_loaded_structure():
+    """Issue 14.6: with NaCl loaded the page opens on its heaviest element and names the structure's elements; a
+    pick by the user stays until the structure changes."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["mol"] = "nacl"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.session_state["lsip_library_element"] == "Cl"
+    assert any("In the loaded structure (ClNa): Na, Cl." in c.value for c in at.caption)
+    at.button(key="lib_el_Na").click().run()
+    assert at.session_state["lsip_library_element"] == "Na"
+    at.sidebar.selectbox(key="lsip_gallery_key").set_value("water").run()
+    assert at.session_state["lsip_library_element"] == "O"

@@ -76,6 +76,23 @@ def _element_row(library: LatentLibrary, symbol: str) -> dict:
     }
 
 
+def display_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """The element table for the screen: numbers with ``digits`` decimals, missing values as ``-`` (no
+    experimental value; Streamlit would print "None"). The CSV keeps the raw numbers.
+
+    >>> display_table(pd.DataFrame({"Z": [1, 4], "A exp": [0.754, None]}))["A exp"].tolist()
+    ['0.75', '-']
+    """
+    out = table.copy()
+    for col in out.columns:
+        values = list(out[col])
+        numeric = all(v is None or (isinstance(v, int | float | np.number) and not isinstance(v, bool))
+                      for v in values)
+        if col != "Z" and numeric:
+            out[col] = ["-" if v is None or v != v else f"{float(v):.{digits}f}" for v in values]
+    return out
+
+
 def element_table(library: LatentLibrary) -> pd.DataFrame:
     """One row per element (atomic-number order): computed I, A, eps, chi = (I+A)/2, eta = I-A in eV next to
     experiment, deviations computed - experiment, and flags (library flags, deviations above
