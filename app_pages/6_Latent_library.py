@@ -77,6 +77,9 @@ for z in range(1, max_z + 1):
     rows.setdefault(period, {})[group] = SYMBOLS_BY_NUMBER[z]
 if last_period <= 3:  # complete the last period up to its noble gas so the table keeps its shape
     rows[last_period].setdefault(18, SYMBOLS_BY_NUMBER[{1: 2, 2: 10, 3: 18}[last_period]])
+# 18 narrow columns: the buttons drop their side padding so two-letter symbols are not cut to "B." or "N."
+st.html('<style>[class*="st-key-lib_el_"] button {padding-left: 0; padding-right: 0; min-width: 0;}'
+        '[class*="st-key-lib_el_"] button p {font-size: 0.85rem; overflow: visible;}</style>')
 for period in sorted(rows):
     cols = st.columns(18, gap="small")
     for group, sym in sorted(rows[period].items()):
