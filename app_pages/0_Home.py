@@ -1,11 +1,12 @@
-"""Home: what LSIP Explorer is, the pages it offers, and a 3D demo molecule (water, element colours)."""
+"""Home: what LSIP Explorer is, the pages it offers, and the structure chosen in the sidebar in 3D (element colours;
+water at a textbook geometry when nothing is loaded)."""
 
 
 import numpy as np
 import streamlit as st
 
 from lsip.structure import Structure
-from lsip.ui import common
+from lsip.ui import common, state
 from lsip.viz.molview import molecule_view
 
 #: Water at a textbook geometry (O-H 0.958 A, H-O-H 104.5 deg), in the xy plane so 3Dmol (looking down -z)
@@ -43,8 +44,11 @@ with left:
         st.caption(spec.summary)
     st.caption("Units on screen: eV, Å, e, debye. Charges are positive when an atom has lost electrons.")
 with right:
-    st.markdown("**Demo: water** - drag to rotate, scroll to zoom, hover an atom.")
-    view = molecule_view(WATER, height=360, font_size=common.label_font_size(), camera_key="home-water")
+    shown = state.current_structure() or WATER
+    title = shown.name if shown.name and shown.name != "pasted" else shown.formula
+    st.markdown(f"**{title}** ({shown.formula}, from the sidebar) - drag to rotate, scroll to zoom, hover an atom.")
+    view = molecule_view(shown, height=360, font_size=common.label_font_size(),
+                         camera_key=f"home-{state.fingerprint(shown)}")
     common.py3dmol_iframe(view)
     st.caption("Atoms here have their usual element colours (O red, H white): no model result is shown. "
                "On the other pages atoms are coloured by what the model computes, e.g. charges in Explore.")

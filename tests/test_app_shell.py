@@ -13,6 +13,7 @@ import py3Dmol
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lsip.gallery import gallery_structure
 from lsip.ui import common
 from lsip.viz import molview
 
@@ -39,13 +40,14 @@ def test_home_explains_the_app(home):
         assert spec.title in text or any(spec.title in str(el.proto) for el in home.main)
 
 
-def test_home_shows_water_with_the_local_3dmol(home):
+def test_home_shows_the_default_gallery_water_with_the_local_3dmol(home):
     frames = _iframes(home)
     assert len(frames) == 1
     html = frames[0].srcdoc
     assert "/app/static/3Dmol-min.js" in html
     assert "cdn.jsdelivr" not in html and "https://" not in html  # offline: no CDN, no remote asset
-    assert "3\\nH2O\\nO 0.000000 0.000000 0.000000\\nH 0.757500 0.586500" in html
+    water = gallery_structure("water")  # the sidebar's default structure
+    assert f"3\\nH2O\\nO {water.positions[0, 0]:.6f} {water.positions[0, 1]:.6f}" in html
     assert "lsip-colorbar" not in html  # element colours only: no value legend on the demo
     assert '"color":' not in html.replace(" ", "")  # no per-atom value colours either
 
@@ -293,3 +295,14 @@ def test_sidebar_names_the_active_parameter_set_and_what_it_was_fitted_to():
     assert "first-principles: nothing fitted; atomic DFT data only (docs/model.md)" in [c.value for c in
                                                                                          at.sidebar.caption]
     assert "first-principles" in available_parameter_sets()
+
+
+def test_home_shows_the_structure_chosen_in_the_sidebar():
+    """Issue 14.11: the Home page's 3D view is the sidebar's structure, not always water."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["mol"] = "nacl"
+    at.run()
+    assert not at.exception
+    assert any("**nacl** (ClNa, from the sidebar)" in m.value for m in at.markdown)
+    at.sidebar.selectbox(key="lsip_gallery_key").set_value("water").run()
+    assert any("**water** (H2O, from the sidebar)" in m.value for m in at.markdown)
