@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from lsip import paths
 from lsip.errors import StructureError
 from lsip.io import read_structure
 from lsip.structure import Structure
 
 #: Folder holding ``index.json`` and the structure files.
-GALLERY_DIR: Path = Path(__file__).resolve().parents[1] / "assets" / "gallery"
+GALLERY_DIR: Path = paths.GALLERY_DIR
 #: Categories in display order.
 CATEGORIES: tuple[str, ...] = ("teaching", "molecules", "complexes", "larger")
 

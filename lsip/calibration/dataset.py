@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from lsip.errors import LSIPError
+from lsip.paths import CALIBRATION_DIR
 from lsip.scan import bond_graph, scan_structures
 from lsip.structure import Structure
-from lsip.validation.molecules import VALIDATION_DIR, available, category, load
+from lsip.validation.molecules import available, category, load
 
 #: The committed split (``lsip calibrate --write-split`` regenerates it; a change is a new data set version).
-SPLIT_FILE: Path = VALIDATION_DIR.parent / "calibration" / "split.json"
+SPLIT_FILE: Path = CALIBRATION_DIR / "split.json"
 
 #: Molecules whose bond lengths, binding curves or energies the targets name: always on the test side.
 TARGET_MOLECULES: tuple[str, ...] = ("h2", "n2", "co", "hf", "lif", "nacl", "h2o", "ch4", "water_dimer")

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lsip.errors import LibraryError, UnsupportedElementError
+from lsip.paths import LIBRARY_DIR
 
 #: State labels in the fixed order used by every tensor with a "state" axis.
 STATE_LABELS: tuple[str, ...] = ("cation", "neutral", "anion", "excited")
@@ -39,8 +40,7 @@ STATE_SYMBOLS: dict[str, str] = {"cation": "+", "neutral": "0", "anion": "-", "e
 STATE_ELECTRON_SHIFT: dict[str, int] = {"cation": -1, "neutral": 0, "anion": 1, "excited": 0}
 FORMAT_VERSION = 1
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-DEFAULT_LIBRARY_PATH = ASSETS / "library" / "lsip-library.npz"
+DEFAULT_LIBRARY_PATH = LIBRARY_DIR / "lsip-library.npz"
 
 
 @dataclass(frozen=True)

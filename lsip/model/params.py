@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 from lsip.errors import LSIPError
+from lsip.paths import PARAMS_DIR
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def describe(params: ModelParameters) -> str:
             "(docs/calibration.md)")
 
 #: Folder of the shipped parameter sets (JSON, one per set).
-PARAM_DIR = Path(__file__).resolve().parents[2] / "assets" / "params"
+PARAM_DIR = PARAMS_DIR
 
 
 def available_parameter_sets() -> list[str]:

@@ -9,16 +9,16 @@ reference level, PBE0/def2-SVP (PySCF + geomeTRIC), recording energy changes and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from lsip import paths
 from lsip.errors import LSIPError
 from lsip.io import read_structure
 from lsip.structure import Structure
 
 #: Folder of the committed xyz files.
-VALIDATION_DIR = Path(__file__).resolve().parents[2] / "assets" / "validation"
+VALIDATION_DIR = paths.VALIDATION_DIR
 
 #: Elements of the latent library that the set must cover.
 LIBRARY_ELEMENTS: tuple[str, ...] = ("H", "Li", "Be", "B", "C", "N", "O", "F", "Na", "Mg", "Al", "Si", "P", "S",
