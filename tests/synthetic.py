@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from lsip.model.library import STATE_LABELS, AtomicState, ElementEntry, LatentLibrary
+from lsip.structure import Structure
 from lsip.units import EV_TO_HARTREE
 
 # (Z, I eV, A eV, excitation eV, core electrons) - experimental I/A (NIST ASD / CRC), used only in tests
@@ -53,3 +54,10 @@ def synthetic_library(symbols: tuple[str, ...] = tuple(ELEMENTS), embedding: flo
                                       embedding * n * rhobar)
         elements[s] = ElementEntry(s, z, states, ("anion_unbound_experimentally",) if a_ev < 0 else ())
     return LatentLibrary({"xc": "synthetic", "basis": "none"}, r, rhobar, elements)
+
+
+def tetrahedral(center: str, d: float, charge: int = 0, ligand: str = "H") -> Structure:
+    """An exactly tetrahedral XL4 (bond length ``d``, angstrom): relaxed geometries are symmetric only to ~1e-6 A,
+    and the reservoir's response to that asymmetry is ~1e-6 e, the size of the symmetry tolerance."""
+    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+    return Structure((center,) + (ligand,) * 4, np.vstack([np.zeros(3), d * v]), charge, name=f"{center}{ligand}4")

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from synthetic import tetrahedral
 
 from lsip.diagnostics import run_diagnostics
 from lsip.model.model import LSIPModel
@@ -67,12 +68,7 @@ def test_covalent_molecules_are_bound(calibrated):
     assert not unbound, unbound
 
 
-def _tetrahedral(center: str, d: float, charge: int) -> Structure:
-    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
-    return Structure((center, "H", "H", "H", "H"), np.vstack([np.zeros(3), d * v]), charge, name=f"{center}H4")
-
-
-@pytest.mark.parametrize("structure", [_tetrahedral("C", 1.09, 0), _tetrahedral("N", 1.03, 1), load("lif")],
+@pytest.mark.parametrize("structure", [tetrahedral("C", 1.09, 0), tetrahedral("N", 1.03, 1), load("lif")],
                          ids=["ch4", "nh4+", "lif"])
 def test_calibrated_set_passes_every_diagnostic(calibrated, structure):
     results = run_diagnostics(calibrated, structure, include_slow=True)

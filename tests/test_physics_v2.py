@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from synthetic import tetrahedral
 
 from lsip.diagnostics import run_diagnostics
 from lsip.model.bonding import PAIRING_DELTA, valence
@@ -41,17 +42,10 @@ def test_terms_are_registered_and_off_in_first_principles(shipped_model, v2_mode
     assert all(pred.term_totals[n] == 0.0 for n in V2_TERMS)
 
 
-def _tetrahedral(center: str, d: float, charge: int) -> Structure:
-    """An exactly tetrahedral XH4 (the relaxed validation geometries are symmetric only to ~1e-6 A, and the
-    reservoir's response to that asymmetry is ~1e-6 e)."""
-    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
-    return Structure((center, "H", "H", "H", "H"), np.vstack([np.zeros(3), d * v]), charge, name=f"{center}H4")
-
-
 @pytest.mark.parametrize("name", ["ch4", "nh4+", "h2o", "lif"])
 def test_v2_model_passes_every_diagnostic(v2_model, name):
     water = Structure(("O", "H", "H"), np.array([[0.0, 0, 0], [0.757, 0.586, 0], [-0.757, 0.586, 0]]), name="H2O")
-    st = {"ch4": _tetrahedral("C", 1.09, 0), "nh4+": _tetrahedral("N", 1.03, 1), "h2o": water}.get(name) or load(name)
+    st = {"ch4": tetrahedral("C", 1.09, 0), "nh4+": tetrahedral("N", 1.03, 1), "h2o": water}.get(name) or load(name)
     results = run_diagnostics(v2_model, st, include_slow=True)
     failed = [f"{r.name}: {r.detail}" for r in results if r.passed is False]
     assert not failed, failed

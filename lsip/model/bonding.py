@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lsip.data.valence import pairing_fraction, valence_for_electrons
+from lsip.data.valence import valence_for_electrons
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import (
@@ -93,13 +93,6 @@ def _shift_energy(name: str) -> Any:
     return energy
 
 
-def _closed_fraction_table(tables: ModelTables) -> Tensor:
-    """(n_e, 4) share of each element's state densities that is closed-shell: 1 - f (0 for no electrons)."""
-    counts = tables.n_electrons.tolist()
-    rows = [[0.0 if int(n) == 0 else 1.0 - pairing_fraction(int(n)) for n in row] for row in counts]
-    return torch.tensor(rows, dtype=tables.dtype, device=tables.device)
-
-
 def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
     """G[:, neutral] = -sum_B b_AB h_AB: the pairing energy of A's neutral state (half of each pair's -2 b h).
 
@@ -113,7 +106,7 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
     ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
     h = p.pairing_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * _channel_overlap(topo, tables, shared.r_sr,
                                                                                         p.pairing_decay)
-    nu = torch.tensor([float(valence(s)) for s in tables.symbols], dtype=h.dtype, device=h.device)[topo.elem]
+    nu = tables.valence[topo.elem]
     total = torch.zeros(topo.n_atoms, dtype=h.dtype, device=h.device).index_add(0, topo.ch_donor, h)
     offer = nu[topo.ch_donor] * h / (total[topo.ch_donor] + PAIRING_DELTA)
     other = nu[topo.ch_acceptor] * h / (total[topo.ch_acceptor] + PAIRING_DELTA)
@@ -144,7 +137,7 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
         return None
     ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
     s = _channel_overlap(topo, tables, shared.r_sr, p.pauli_decay)
-    closed = _closed_fraction_table(tables)
+    closed = tables.closed_fraction
     half = 0.5 * p.pauli_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * s * s
     if p.pauli_two_sided:
         half = half * closed[ea, NEU]

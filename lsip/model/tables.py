@@ -28,7 +28,7 @@ import torch
 from scipy.optimize import brentq
 from torch import Tensor
 
-from lsip.data.valence import pairing_fraction
+from lsip.data.valence import pairing_fraction, valence_for_electrons
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
@@ -83,11 +83,16 @@ class ModelTables:
         self.zeta = torch.tensor([e.decay_exponent for e in ent], **kw)
         self.n_electrons = torch.tensor([[e.states[k].n_electrons for k in STATE_LABELS] for e in ent], **kw)
         self.state_charge = torch.tensor(STATE_CHARGES, **kw)
-        #: (n_e, 4) embedding factor per element and state: the set's scale times 1 - gamma f_k, f_k the fraction of
-        #: the state's valence electrons that can pair (docs/model.md section 10, "Pairing relief")
-        self.embedding_factor = torch.tensor([[params.embedding_factor(s) * (1.0 - params.embedding_pairing
-                                                                              * pairing_fraction(int(n)))
-                                                for n in row] for s, row in zip(self.symbols, self.n_electrons)], **kw)
+        counts = self.n_electrons.long().tolist()
+        #: (n_e, 4) share of each state's valence electrons that can pair, f_k (docs/model.md section 10)
+        self.pairing_fraction = torch.tensor([[pairing_fraction(n) for n in row] for row in counts], **kw)
+        #: (n_e, 4) share of each state's density that is closed-shell, 1 - f_k (0 for a state without electrons)
+        self.closed_fraction = torch.where(self.n_electrons > 0, 1.0 - self.pairing_fraction, 0.0)
+        #: (n_e,) covalent bonds each element's neutral atom can form, nu (docs/model.md section 10)
+        self.valence = torch.tensor([float(valence_for_electrons(int(z))) for z in self.Z.tolist()], **kw)
+        #: (n_e, 4) embedding factor per element and state: the set's scale times 1 - gamma f_k ("Pairing relief")
+        scale = torch.tensor([params.embedding_factor(s) for s in self.symbols], **kw)
+        self.embedding_factor = scale[:, None] * (1.0 - params.embedding_pairing * self.pairing_fraction)
         rho = torch.tensor(np.array([[e.states[k].radial_density for k in STATE_LABELS] for e in ent]), **kw)
         r_grid = torch.tensor(library.r_grid, **kw)
         self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
