@@ -49,7 +49,8 @@ if teach and st.toggle("Predict, then reveal", value=True, key="explore_predict"
         st.button("Ask again", on_click=_reveal, args=(reveal_key, False))
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs", "explore_forces"):
+for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs", "explore_forces",
+             "explore_dipoles"):
     state.url_setting(_key)
 threshold = c1.slider("Channel threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="explore_threshold",
                       help="Draw channels that move at least this many electrons.")
@@ -61,6 +62,9 @@ glyphs = c4.toggle("State-weight glyphs", key="explore_glyphs")
 show_forces = c5.toggle("Force arrows", key="explore_forces",
                         help="One arrow per atom along its force; the longest is 1.2 Å, the others to scale. "
                              "Hover an arrow for |F| in eV/Å.")
+show_dipoles = c5.toggle("Atomic dipoles", key="explore_dipoles",
+                         help="One purple arrow per atom along its atomic dipole (the shift of its electron cloud, "
+                              "from - to +); the longest is 1 Å, the others to scale. Hover for |p| in debye.")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -77,7 +81,8 @@ with left:
             height=common.VIEW_HEIGHT, font_size=common.label_font_size(), camera_key=f"explore-{fp}",
             labels=teaching.atom_labels_with_charges(structure.symbols, pred.charges.numpy()) if teach else None,
             vmin=0.0 if fluct else None,
-            vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None, show_forces=show_forces)
+            vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None, show_forces=show_forces,
+            show_dipoles=show_dipoles)
     common.show_molecule(mv.html(), mv.total_height)
 with right:
     widgets.headline_metrics(pred, charged=structure.charge != 0)
@@ -95,7 +100,8 @@ if hidden:
 
 st.subheader("Per-atom charges and state weights")
 records = export.atom_records(pred)
-shown = ["index", "symbol", "charge_e", "w_cation", "w_neutral", "w_anion", "w_excited", "E_atom_eV", "mu_A_eV"]
+shown = ["index", "symbol", "charge_e", "w_cation", "w_neutral", "w_anion", "w_excited", "p_D", "E_atom_eV",
+         "mu_A_eV"]
 st.dataframe([{k: r[k] for k in shown} for r in records], hide_index=True,
              column_config={k: st.column_config.NumberColumn(format="%.4f") for k in shown[2:]})
 st.caption("q = w+ - w- (e, positive = electrons lost). Weights: probabilities of the cation, neutral, anion and "

@@ -49,10 +49,13 @@ def grid_cubes(key: str, _fields: density.DensityFields, n_points: int) -> tuple
     return cubes, {k: density.integrate(v, grid) for k, v in vals.items()}, {"shape": grid.shape}
 
 
-fields = common.run_guarded(lambda: density.DensityFields(library, structure, weights, ref), "Density")
+tables = state.get_model(state.params_json(state.current_parameters())).tables
+shapes = [tables.dipole_shapes[tables.index[s]] for s in structure.symbols]
+dipoles = pred.atomic_dipoles.numpy()
+fields = common.run_guarded(lambda: density.DensityFields(library, structure, weights, ref, dipoles, shapes), "Density")
 if fields is None:
     st.stop()
-wkey = hashlib.sha256(np.round(weights, 12).tobytes()).hexdigest()[:12]
+wkey = hashlib.sha256(np.round(weights, 12).tobytes() + np.round(dipoles, 12).tobytes()).hexdigest()[:12]
 cache_key = f"{state.fingerprint(structure)}|{wkey}|{ref.key if ref is not None else '-'}|{points}"
 cubes, counts, info = grid_cubes(cache_key, fields, int(points))
 grid = density.display_grid(structure, int(points))

@@ -11,7 +11,7 @@ The public API is importable from here (loaded on first use, so ``import lsip`` 
 >>> lif = Structure(("Li", "F"), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.56]]))
 >>> pred = LSIPModel(device="cpu").predict(lif)
 >>> print(f"{pred.energy * 27.211386:.2f} eV", [round(float(q), 2) for q in pred.charges])
--8.37 eV [0.76, -0.76]
+-8.54 eV [0.76, -0.76]
 
 ``LSIPModel``, ``Prediction``, ``ModelParameters``, ``Structure``, ``read_structure``, ``read_structures``,
 ``gallery_structure``, ``LSIPCalculator`` (ASE) and the errors (``LSIPError`` and its subclasses).

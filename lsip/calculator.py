@@ -1,7 +1,8 @@
 """ASE calculator for the LSIP model (eV and angstrom at this boundary, atomic units inside).
 
 ``results`` keys: ``energy`` (eV, relative to free neutral atoms), ``forces`` (eV/A), ``charges`` (e),
-``dipole`` (e A, about the centre of mass), ``energies`` (per-atom eV), and the latent outputs:
+``dipole`` (e A, about the centre of mass, point charges plus atomic dipoles), ``energies`` (per-atom eV), and the
+latent outputs: ``atomic_dipoles`` (n, 3) e A (docs/model.md section 11),
 ``weights`` (n, 4: cation, neutral, anion, excited), ``charge_fluctuation`` (n,), ``channels`` (n_ch, 2) int
 donor/acceptor, ``channel_occupations`` (n_ch,), ``terms`` {name: per-atom eV}, ``mu`` (eV),
 ``converged`` (bool), ``residual`` (hartree).
@@ -54,6 +55,7 @@ class LSIPCalculator(Calculator):
             "forces": u.forces_eV_A,
             "charges": u.charges_e,
             "dipole": u.dipole_eA,
+            "atomic_dipoles": u.atomic_dipoles_eA,
             "energies": u.energies_eV,
             "weights": u.weights,
             "charge_fluctuation": pred.charge_fluctuation.numpy().copy(),

@@ -38,6 +38,7 @@ from lsip.results import user_units
 from lsip.structure import Structure, atom_label
 from lsip.units import (
     BOHR_TO_ANGSTROM,
+    E_ANGSTROM_TO_DEBYE,
     HARTREE_TO_EV,
 )
 
@@ -78,7 +79,8 @@ def atom_records(pred: Prediction) -> list[Record]:
 
     Keys: ``index``, ``symbol``, ``x_A``, ``y_A``, ``z_A`` (angstrom), ``charge_e`` (q = w+ - w-),
     ``w_cation``, ``w_neutral``, ``w_anion``, ``w_excited``, ``E_<term>_eV`` for every registered term,
-    ``E_atom_eV`` (their sum) and ``mu_A_eV``.
+    ``E_atom_eV`` (their sum), ``mu_A_eV``, the atomic dipole ``px_eA``, ``py_eA``, ``pz_eA`` (e angstrom) and its
+    size ``p_D`` (debye; docs/model.md section 11).
     """
     u = user_units(pred)
     pos, q, w, terms, e_atom, mu = u.positions_A, u.charges_e, u.weights, u.terms_per_atom_eV, u.energies_eV, \
@@ -91,6 +93,8 @@ def atom_records(pred: Prediction) -> list[Record]:
         row.update({f"E_{name}_eV": vals[k] for name, vals in terms.items()})
         row["E_atom_eV"] = e_atom[k]
         row["mu_A_eV"] = mu[k]
+        row.update({f"p{c}_eA": u.atomic_dipoles_eA[k, i] for i, c in enumerate("xyz")})
+        row["p_D"] = float(np.linalg.norm(u.atomic_dipoles_eA[k])) * E_ANGSTROM_TO_DEBYE
         rows.append(row)
     return rows
 

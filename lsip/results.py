@@ -41,6 +41,7 @@ class UserUnits:
     dipole_D: float
     mu_eV: float
     mu_atoms_eV: np.ndarray
+    atomic_dipoles_eA: np.ndarray
 
     @property
     def max_force_eV_A(self) -> float:
@@ -64,6 +65,7 @@ def user_units(pred: Prediction) -> UserUnits:
         dipole_D=float(np.linalg.norm(as_numpy(pred.dipole)) * E_BOHR_TO_DEBYE),
         mu_eV=pred.mu * HARTREE_TO_EV,
         mu_atoms_eV=as_numpy(pred.mu_atoms) * HARTREE_TO_EV,
+        atomic_dipoles_eA=as_numpy(pred.atomic_dipoles) * BOHR_TO_ANGSTROM,
     )
 
 
@@ -107,6 +109,7 @@ def prediction_to_dict(pred: Prediction, *, trace: bool = False) -> dict[str, An
         ],
         "dipole_eA": np.round(u.dipole_eA, 10).tolist(),
         "dipole_D": u.dipole_D,
+        "atomic_dipoles_eA": _list(u.atomic_dipoles_eA),
         "mu_eV": u.mu_eV,
         "mu_atoms_eV": _list(u.mu_atoms_eV),
         "forces_eV_per_A": _list(u.forces_eV_A),

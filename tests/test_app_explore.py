@@ -18,6 +18,7 @@ from lsip import export
 from lsip.gallery import gallery_structure
 from lsip.model.params import default_parameter_set
 from lsip.ui import common, state, widgets
+from lsip.units import E_BOHR_TO_DEBYE
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "app_pages/1_Explore.py"
@@ -76,6 +77,14 @@ def test_water_headline_view_table_and_exports(water_pred):
     (html,) = _iframes(at)
     assert "#2ca02c" in html and at.query_params["explore_forces"] == "1"
     assert html.count("addArrow") == 2 + 3
+    # atomic dipoles on request (issue 13.3): one purple arrow per atom above 0.01 D, the table shows |p|
+    at.toggle(key="explore_dipoles").set_value(True).run()
+    (html,) = _iframes(at)
+    n_dipoles = int((np.linalg.norm(water_pred.atomic_dipoles.numpy(), axis=1) * E_BOHR_TO_DEBYE >= 0.01).sum())
+    assert ("#9467bd" in html) == ("atomic dipole" in html) == (n_dipoles > 0)  # none in a set without dipoles
+    assert html.count("addArrow") == 2 + 3 + n_dipoles
+    np.testing.assert_allclose(at.dataframe[0].value["p_D"].to_numpy(),
+                               np.linalg.norm(water_pred.atomic_dipoles.numpy(), axis=1) * E_BOHR_TO_DEBYE, atol=1e-9)
 
 
 def test_controls_change_the_drawing_but_keep_the_camera(water_pred):

@@ -49,7 +49,9 @@ def _random_point(prob: _Problem, seed: int) -> torch.Tensor:
     x = prob.pack(initial_latent(prob.topo))
     x[: prob.n_ch] = 0.15 * torch.rand(prob.n_ch, generator=g, dtype=x.dtype)
     x[prob.n_ch : prob.n_ch + prob.n] = 0.03 * torch.rand(prob.n, generator=g, dtype=x.dtype)
-    x[prob.n_ch + prob.n :] = torch.randn(prob.n_res, generator=g, dtype=x.dtype)
+    start = prob.n_ch + prob.n
+    x[start : start + prob.n_p] = 0.2 * torch.randn(prob.n_p, generator=g, dtype=x.dtype)  # atomic dipoles
+    x[start + prob.n_p :] = torch.randn(prob.n_res, generator=g, dtype=x.dtype)
     return x
 
 

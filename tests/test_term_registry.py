@@ -120,6 +120,8 @@ def test_every_solver_part_equals_autograd_of_its_energy(all_terms_model, name):
     """Each registered term's hand-written solver gradient against autograd through its energy function (every
     optional term switched on)."""
     term, shipped_model = ENERGY_TERMS[name], all_terms_model
+    if not term.active(shipped_model.params):  # the applied field: switched on for its own check
+        shipped_model = shipped_model.with_params(shipped_model.params.with_(external_field=(0.002, -0.001, 0.003)))
     structures = [Structure(("N", "H", "H", "H", "H"), np.array(
         [[0, 0, 0], [0.6, 0.6, 0.6], [0.6, -0.6, -0.6], [-0.6, 0.6, -0.6], [-0.6, -0.6, 0.55]]), charge=1),
         Structure(("O", "H"), np.array([[0.0, 0, 0], [0, 0, 0.97]]), charge=-1), gallery_structure("water")]
@@ -129,16 +131,20 @@ def test_every_solver_part_equals_autograd_of_its_energy(all_terms_model, name):
     g = torch.Generator().manual_seed(3)
     x = prob.pack(initial_latent(topo))
     x[: prob.n_ch] = 0.15 * torch.rand(prob.n_ch, generator=g, dtype=x.dtype)
-    x[prob.n_ch + prob.n:] = torch.randn(prob.n_res, generator=g, dtype=x.dtype)
-    s, excited, r = prob.unpack(x)
+    start = prob.n_ch + prob.n
+    assert prob.n_p == 3 * prob.n  # the shipped library has a polarization channel for every element
+    x[start:start + prob.n_p] = 0.3 * torch.randn(prob.n_p, generator=g, dtype=x.dtype)
+    x[start + prob.n_p:] = torch.randn(prob.n_res, generator=g, dtype=x.dtype)
+    s, excited, r, p = prob.unpack(x)
     from lsip.model.latent import latent_weights
 
     w = latent_weights(s, excited, r, topo)
-    ctx = TermContext(w, s, geometry, topo, shipped_model.tables, totals_only=True, reservoir=r)
+    ctx = TermContext(w, s, geometry, topo, shipped_model.tables, totals_only=True, reservoir=r, dipoles=p)
     part = term.solver(ctx)
-    ref = _autograd_part(term, w, s, r, geometry, topo, shipped_model.tables)
+    ref = _autograd_part(term, w, s, r, geometry, topo, shipped_model.tables, p)
     torch.testing.assert_close(part.energy, ref.energy, rtol=0, atol=1e-12)
-    for got, want in ((part.grad_w, ref.grad_w), (part.grad_s, ref.grad_s), (part.grad_r, ref.grad_r)):
+    for got, want in ((part.grad_w, ref.grad_w), (part.grad_s, ref.grad_s), (part.grad_r, ref.grad_r),
+                      (part.grad_p, ref.grad_p)):
         got = torch.zeros_like(want) if got is None and want is not None else got
         want = torch.zeros_like(got) if want is None and got is not None else want
         if got is not None:

@@ -178,3 +178,45 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
 def electronegativity_energy(ctx: TermContext) -> TermOutput:
     """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10.4."""
     return _shift_energy("electronegativity")(ctx)
+
+
+def _overlap_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """(n_sr, 4, 4) K (c_k + c_l) / 2 int rho_{i,k} rho_{j,l}, switched with the short-range pair list (hartree)."""
+    p = tables.params
+    if not p.overlap_repulsion or not len(topo.sr_i):
+        return None
+    sw = cosine_switch(shared.r_sr, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
+    return p.overlap_repulsion * tables.closed_overlap(topo.sr_slot, shared.r_sr) * sw[:, None, None]
+
+
+def _overlap_solver(ctx: TermContext) -> SolverPart:
+    """E = sum_pairs w_i^T M w_j; dE/dw_i = M w_j, dE/dw_j = M^T w_i."""
+    m, topo, w = ctx.cache("overlap_repulsion"), ctx.topo, ctx.weights
+    energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
+    if m is None:
+        return SolverPart(energy)
+    i, j = topo.sr_i, topo.sr_j
+    mw_j = torch.einsum("pkl,pl->pk", m, w[j])
+    e = (w[i] * mw_j).sum(-1)
+    grad = torch.zeros_like(w).index_add(0, i, mw_j).index_add(0, j, torch.einsum("pkl,pk->pl", m, w[i]))
+    return SolverPart(energy.index_add(0, topo.mol[i], e), grad_w=grad)
+
+
+@register_term("overlap_repulsion", "Closed-shell repulsion",
+               "K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_{A,k} rho_{B,l}: density-overlap repulsion of "
+               "the closed-shell shares of the two atoms' states (state-resolved: Li+ is compact, F- diffuse)",
+               geometry=_overlap_geometry, solver=_overlap_solver,
+               enabled=lambda params: params.overlap_repulsion != 0.0,
+               meaning="filled electron shells of touching atoms (ions, lone pairs) repelling in proportion to how much "
+                       "their electron clouds overlap")
+def overlap_repulsion_energy(ctx: TermContext) -> TermOutput:
+    """Per-atom closed-shell overlap repulsion, each pair split half-and-half (hartree); docs/model.md section 10.6."""
+    m, topo, w = ctx.cache("overlap_repulsion"), ctx.topo, ctx.weights
+    if m is None:
+        return TermOutput(torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device),
+                          torch.zeros(len(topo.sr_i), dtype=w.dtype, device=w.device))
+    e = torch.einsum("pk,pkl,pl->p", w[topo.sr_i], m, w[topo.sr_j])
+    out = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
+    if ctx.totals_only:
+        return TermOutput(out.index_add(0, topo.sr_i, e), e)
+    return TermOutput(out.index_add(0, topo.sr_i, 0.5 * e).index_add(0, topo.sr_j, 0.5 * e), e)

@@ -33,7 +33,10 @@ class Prediction:
     charges : (n,) q_A = w+ - w-, e.  weights : (n, 4) cation, neutral, anion, excited.
     channels : donor (n_ch,), acceptor (n_ch,) local atom indices, occupation (n_ch,) c, coupling beta (n_ch,).
     pairs : short-range pairs (i, j) (n_sr,) and name -> (n_sr,) pair energies of the pair terms.
-    dipole : (3,) e bohr about the centre of mass (point charges).
+    dipole : (3,) e bohr about the centre of mass: sum_A q_A (R_A - R_cm) + sum_A p_A (point charges plus atomic
+        dipoles).
+    atomic_dipoles : (n, 3) atomic dipoles p_A, e bohr (zeros when the parameter set has none; docs/model.md
+        section 11).
     mu : global chemical potential, hartree.  mu_atoms : (n,) hartree.  host_density : (n,) bohr^-3.
     converged, residual, iterations, active_bounds, trace, time_s : encoder diagnostics.
     device : where it ran.  params_name : parameter set.
@@ -74,6 +77,11 @@ class Prediction:
     latent: Latent | None = None
     timings: dict[str, float] = field(default_factory=dict)
     failure: str = ""
+    atomic_dipoles: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.atomic_dipoles is None:
+            self.atomic_dipoles = torch.zeros(len(self.symbols), 3, dtype=self.positions.dtype)
 
     @property
     def charge_fluctuation(self) -> Tensor:
@@ -100,7 +108,8 @@ def decode(latent: Latent, topo: BatchTopology, tables: ModelTables, report: Enc
     forces = positions is not None and positions.requires_grad
     lat = latent.detach()
     w = latent_weights(lat.amplitude, lat.excited, lat.reservoir, topo)
-    ctx = TermContext(w, lat.amplitude, geometry, topo, tables, reservoir=lat.reservoir)
+    dipoles = lat.dipoles if tables.has_dipoles and tables.params.polarizability_scale > 0 else None
+    ctx = TermContext(w, lat.amplitude, geometry, topo, tables, reservoir=lat.reservoir, dipoles=dipoles)
     outs = evaluate_terms(ctx)
     total = sum(o.per_atom.sum() for o in outs.values())
     if forces:
@@ -127,6 +136,7 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
     pos = topo.positions.detach()[atoms].to(cpu)
     q = (w[atoms, 0] - w[atoms, 2]).to(cpu)
     mass_center = _mass_center(symbols, pos)
+    p_atoms = lat.dipoles[atoms].to(cpu)
     return Prediction(
         symbols=symbols, positions=pos, total_charge=float(topo.total_charge[m]),
         energy=float(sum(totals.values())), terms=terms, term_totals=totals, forces=forces[atoms].to(cpu),
@@ -134,14 +144,15 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
         acceptor=(topo.ch_acceptor[ch] - off).to(cpu), occupation=lat.occupation[ch].to(cpu),
         beta=geometry.beta.detach()[ch].to(cpu), pair_i=(topo.sr_i[pr] - off).to(cpu),
         pair_j=(topo.sr_j[pr] - off).to(cpu), pair_terms=pair_terms,
-        dipole=(q[:, None] * (pos - mass_center)).sum(0), mu=float(report.mu[m]),
+        dipole=(q[:, None] * (pos - mass_center)).sum(0) + p_atoms.sum(0), mu=float(report.mu[m]),
         mu_atoms=report.mu_atoms[atoms].to(cpu), host_density=rho_bar[atoms].to(cpu),
         converged=bool(report.converged[m]), residual=float(report.residual[m]),
         iterations=int(report.iterations_per_structure[m]),
         active_bounds=report.active_bounds[m], trace=report.trace, time_s=report.time_s,
         device=str(tables.device), params_name=params_name,
         latent=Latent(lat.amplitude[ch].to(cpu), lat.excited[atoms].to(cpu), lat.reservoir[atoms].to(cpu),
-                      (lat.donor[ch] - off).to(cpu), (lat.acceptor[ch] - off).to(cpu)),
+                      (lat.donor[ch] - off).to(cpu), (lat.acceptor[ch] - off).to(cpu), p_atoms),
+        atomic_dipoles=p_atoms,
     )
 
 

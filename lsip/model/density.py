@@ -135,6 +135,31 @@ class BasisDensities:
         return torch.cat(out) if out else pts.new_zeros(0)
 
 
+def dipole_density(points: Tensor | np.ndarray, positions: Tensor | np.ndarray, dipoles: Tensor | np.ndarray,
+                   shapes: list[tuple[np.ndarray, np.ndarray]]) -> Tensor:
+    """(M,) electron density of the atomic dipoles at ``points`` (bohr^-3; docs/model.md section 11).
+
+    An atomic dipole p_A (e bohr) carries the charge density -p_A . grad s_A(r - R_A), i.e. the electron density
+    p_A . grad s_A = sum_g c_g (a_g/pi)^(3/2) exp(-a_g d^2) (-2 a_g) p_A . d with d = r - R_A: a dipolar lobe that
+    integrates to zero electrons and has the moment p_A. ``shapes`` holds each atom's (coefficients, exponents).
+    """
+    pts = torch.as_tensor(np.asarray(points, dtype=np.float64)) if not torch.is_tensor(points) else points.double()
+    pos = torch.as_tensor(np.asarray(positions, dtype=np.float64)) if not torch.is_tensor(positions) \
+        else positions.double()
+    p = torch.as_tensor(np.asarray(dipoles, dtype=np.float64)) if not torch.is_tensor(dipoles) else dipoles.double()
+    out = torch.zeros(pts.shape[0], dtype=torch.float64)
+    for a, (c, x) in enumerate(shapes):
+        if not len(c) or not bool(p[a].abs().sum() > 0):
+            continue
+        d = pts - pos[a]
+        r2 = (d * d).sum(-1)
+        cx = torch.as_tensor(np.asarray(c, dtype=np.float64))
+        ax = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        radial = (cx * (ax / np.pi) ** 1.5 * (-2.0 * ax) * torch.exp(-r2[:, None] * ax)).sum(-1)
+        out += radial * (d @ p[a])
+    return out
+
+
 def promolecule_weights(n_atoms: int, dtype: torch.dtype = torch.float64) -> Tensor:
     """(n, 4) weights of the neutral-atom promolecule (w^0 = 1)."""
     w = torch.zeros(n_atoms, 4, dtype=dtype)

@@ -28,6 +28,9 @@ from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
 from lsip.physics.optimize import projected_lbfgs, segment_sum
 
+#: |p_A| components are bounded to +-DIPOLE_BOUND e bohr (a box far outside any physical dipole)
+DIPOLE_BOUND = 50.0
+
 
 @dataclass
 class EncoderReport:
@@ -57,9 +60,9 @@ class EncoderReport:
 
 
 def total_energy(weights: Tensor, amplitude: Tensor, geometry: PairGeometry, topo: BatchTopology,
-                 tables: ModelTables, reservoir: Tensor | None = None) -> Tensor:
+                 tables: ModelTables, reservoir: Tensor | None = None, dipoles: Tensor | None = None) -> Tensor:
     """Sum of all registered terms over the batch (hartree)."""
-    ctx = TermContext(weights, amplitude, geometry, topo, tables, reservoir=reservoir)
+    ctx = TermContext(weights, amplitude, geometry, topo, tables, reservoir=reservoir, dipoles=dipoles)
     return sum(out.per_atom.sum() for out in evaluate_terms(ctx).values())
 
 
@@ -72,6 +75,8 @@ class _Problem:
         charged_mol = topo.total_charge != 0
         self.charged_atoms = torch.nonzero(charged_mol[topo.mol]).flatten()
         self.n_res = len(self.charged_atoms)
+        # atomic dipoles (docs/model.md section 11): 3 unbounded variables per atom when the set has them
+        self.n_p = 3 * self.n if tables.has_dipoles and tables.params.polarizability_scale > 0 else 0
         self.dt, self.dev = topo.positions.dtype, topo.positions.device
         # atoms in a channel with beta > 0 have their minimum strictly inside w0 > 0 (infinite resonance slope at
         # w0 = 0); excluding w0 = 0 for them keeps the line search away from that singular face
@@ -86,39 +91,47 @@ class _Problem:
     def pack(self, latent: Latent) -> Tensor:
         r = latent.reservoir[self.charged_atoms]
         theta = torch.log(torch.clamp(r, min=1e-12))
-        return torch.cat([latent.amplitude, latent.excited, theta]).detach().to(self.dt)
+        p = latent.dipoles.reshape(-1) if self.n_p else latent.excited[:0]
+        return torch.cat([latent.amplitude, latent.excited, p.to(latent.excited), theta]).detach().to(self.dt)
 
     def bounds(self) -> tuple[Tensor, Tensor]:
         kw = {"dtype": self.dt, "device": self.dev}
         n_box = self.n_ch + self.n
-        lo = torch.cat([torch.zeros(n_box, **kw), torch.full((self.n_res,), -60.0, **kw)])
-        hi = torch.cat([torch.ones(n_box, **kw), torch.full((self.n_res,), 60.0, **kw)])
+        lo = torch.cat([torch.zeros(n_box, **kw), torch.full((self.n_p,), -DIPOLE_BOUND, **kw),
+                        torch.full((self.n_res,), -60.0, **kw)])
+        hi = torch.cat([torch.ones(n_box, **kw), torch.full((self.n_p,), DIPOLE_BOUND, **kw),
+                        torch.full((self.n_res,), 60.0, **kw)])
         return lo, hi
 
     def groups(self) -> Tensor:
         """Structure index of every variable."""
         t = self.topo
-        return torch.cat([t.mol[t.ch_donor], t.mol, t.mol[self.charged_atoms]])
+        p_mol = t.mol.repeat_interleave(3) if self.n_p else t.mol[:0]
+        return torch.cat([t.mol[t.ch_donor], t.mol, p_mol, t.mol[self.charged_atoms]])
 
-    def unpack(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def unpack(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Channel amplitudes, excited weights, reservoir and atomic dipoles (None without them) of ``x``."""
         s = x[: self.n_ch]
         excited = x[self.n_ch : self.n_ch + self.n]
+        start = self.n_ch + self.n
+        dipoles = x[start : start + self.n_p].reshape(self.n, 3) if self.n_p else None
         reservoir = torch.zeros(self.n, dtype=x.dtype, device=x.device)
         if self.n_res:
-            theta = x[self.n_ch + self.n :]
+            theta = x[start + self.n_p :]
             mol = self.topo.mol[self.charged_atoms]
             ex = torch.exp(theta - theta.detach().max())  # theta is bounded to +-60: no underflow in float64
             den = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, mol, ex)
             r = self.topo.total_charge.abs()[mol] * ex / den[mol]
             reservoir = reservoir.index_put((self.charged_atoms,), r)
-        return s, excited, reservoir
+        return s, excited, reservoir, dipoles
 
     def objective(self, x: Tensor) -> Tensor:
         """(n_mols,) energy per structure; +inf for structures outside the feasible set (w0 < 0, or w0 = 0 on a
         coupled atom), which the line search rejects."""
-        s, excited, reservoir = self.unpack(x)
+        s, excited, reservoir, dipoles = self.unpack(x)
         w = latent_weights(s, excited, reservoir, self.topo)
-        ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True, reservoir=reservoir)
+        ctx = TermContext(w, s, self.geometry, self.topo, self.tables, totals_only=True, reservoir=reservoir,
+                          dipoles=dipoles)
         per_atom = sum(out.per_atom for out in evaluate_terms(ctx).values())
         e = torch.zeros(self.topo.n_mols, dtype=x.dtype, device=x.device).index_add(0, self.topo.mol, per_atom)
         bad = self._infeasible(w)
@@ -141,11 +154,13 @@ class _Problem:
         """Energy per structure (+inf where infeasible) and its analytic gradient (zero for infeasible
         structures), from :class:`lsip.model.objective.EqualizationObjective`."""
         with torch.no_grad():
-            s, excited, reservoir = self.unpack(x)
+            s, excited, reservoir, dipoles = self.unpack(x)
             w = latent_weights(s, excited, reservoir, self.topo)
-            e, grad_w, grad_s_direct, grad_r_direct = self.energy(w, s, reservoir)
+            e, grad_w, grad_s_direct, grad_r_direct, grad_p = self.energy(w, s, reservoir, dipoles)
             g_s, g_x, g_r, transfer = latent_gradient(grad_w, grad_s_direct, s, self.topo, grad_r_direct)
             parts = [g_s, g_x]
+            if self.n_p:
+                parts.append(grad_p.reshape(-1))
             if self.n_res:
                 g_r = g_r[self.charged_atoms]
                 r = reservoir[self.charged_atoms]
@@ -175,6 +190,9 @@ class _Problem:
         c = s * s
         h_s = torch.clamp(2.0 * (transfer + (1.0 - 6.0 * c) * self.geometry.x_corr), min=1.0)
         parts = [1.0 / h_s, torch.full((self.n,), 1.0 / 2.5, dtype=s.dtype, device=s.device)]
+        if self.n_p:  # d2E/dp2 ~ 1 / alpha
+            alpha = torch.clamp(self.tables.polarizability[self.topo.elem], min=1e-3, max=100.0)
+            parts.append(alpha.repeat_interleave(3))
         if self.n_res:
             r = reservoir[self.charged_atoms]
             q = self.topo.total_charge.abs()[self.topo.mol[self.charged_atoms]]
@@ -204,8 +222,8 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     # failures on charged and ionic structures (measured on the gallery)
     result = projected_lbfgs(prob, prob.pack(start), lo, hi, prob.groups(), topo.n_mols, tol=p.tol,
                              max_iter=max_iter or p.max_iter, memory=7, time_limit_s=p.time_limit_s)
-    s, excited, reservoir = prob.unpack(result.x)
-    latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor)
+    s, excited, reservoir, dipoles = prob.unpack(result.x)
+    latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor, dipoles)
     residual = result.residual.cpu().numpy()
     converged = result.converged.cpu().numpy()
     mu_atoms, mu = chemical_potentials(latent, geometry, topo, tables, prob.energy)
@@ -228,11 +246,16 @@ def chemical_potentials(latent: Latent, geometry: PairGeometry, topo: BatchTopol
     objective = objective or EqualizationObjective(topo, tables, geometry)
     with torch.no_grad():
         w = latent_weights(latent.amplitude, latent.excited, latent.reservoir, topo)
-        _, grad_u, _, _ = objective(w, latent.amplitude, latent.reservoir)
+        _, grad_u, _, _, _ = objective(w, latent.amplitude, latent.reservoir, _dipoles_or_none(latent, tables))
     mu_atoms = 0.5 * (grad_u[:, 1] - grad_u[:, 0])
     counts = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device).index_add(0, topo.mol, torch.ones_like(mu_atoms))
     mu = torch.zeros_like(counts).index_add(0, topo.mol, mu_atoms) / counts
     return mu_atoms, mu
+
+
+def _dipoles_or_none(latent: Latent, tables: ModelTables) -> Tensor | None:
+    """The latent's atomic dipoles when the parameter set has them, else None."""
+    return latent.dipoles if tables.has_dipoles and tables.params.polarizability_scale > 0 else None
 
 
 def _active_bounds(latent: Latent, topo: BatchTopology) -> list[dict[str, int]]:

@@ -5,7 +5,9 @@ Independent variables:
 * channel amplitudes s_AB >= 0 for each ordered pair A->B within the channel cut-off; the occupation is
   c_AB = s_AB^2 (the square root makes the resonance term -2 beta sqrt(c) ... smooth at c = 0);
 * excited-state weights w_A^* >= 0;
-* reservoir occupations r_A >= 0 with sum_A r_A = |Q| per structure (charged structures only).
+* reservoir occupations r_A >= 0 with sum_A r_A = |Q| per structure (charged structures only);
+* atomic dipoles p_A (e bohr, unbounded) when the parameter set has a polarization channel (docs/model.md
+  section 11).
 
 Derived: w_A^+ = sum_B c_AB (+ r_A if Q > 0), w_A^- = sum_B c_BA (+ r_A if Q < 0),
 w_A^0 = 1 - w^+ - w^- - w^*, q_A = w^+ - w^-, so sum_A q_A = Q exactly.
@@ -31,6 +33,7 @@ class Latent:
     excited : (n,) excited-state weights.
     reservoir : (n,) reservoir occupations (zero in neutral structures).
     donor, acceptor : (n_ch,) atom indices of each channel (kept for warm starts).
+    dipoles : (n, 3) atomic dipoles p_A, e bohr (zeros when the parameter set has none).
     """
 
     amplitude: Tensor
@@ -38,6 +41,11 @@ class Latent:
     reservoir: Tensor
     donor: Tensor
     acceptor: Tensor
+    dipoles: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.dipoles is None:
+            self.dipoles = torch.zeros(len(self.excited), 3, dtype=self.excited.dtype, device=self.excited.device)
 
     @property
     def occupation(self) -> Tensor:
@@ -47,13 +55,13 @@ class Latent:
     def detach(self) -> Latent:
         """A copy cut from the autograd graph."""
         return Latent(self.amplitude.detach(), self.excited.detach(), self.reservoir.detach(), self.donor,
-                      self.acceptor)
+                      self.acceptor, self.dipoles.detach())
 
     def to_cpu(self) -> Latent:
         """A copy on the CPU (guesses from several structures are combined there)."""
         cpu = torch.device("cpu")
         return Latent(self.amplitude.to(cpu), self.excited.to(cpu), self.reservoir.to(cpu), self.donor.to(cpu),
-                      self.acceptor.to(cpu))
+                      self.acceptor.to(cpu), self.dipoles.to(cpu))
 
 
 def latent_weights(amplitude: Tensor, excited: Tensor, reservoir: Tensor, topo: BatchTopology) -> Tensor:
@@ -88,13 +96,14 @@ def concat_latents(parts: list[Latent]) -> Latent:
     return Latent(torch.cat([p.amplitude for p in parts]), torch.cat([p.excited for p in parts]),
                   torch.cat([p.reservoir for p in parts]),
                   torch.cat([p.donor + o for p, o in zip(parts, offsets)]),
-                  torch.cat([p.acceptor + o for p, o in zip(parts, offsets)]))
+                  torch.cat([p.acceptor + o for p, o in zip(parts, offsets)]),
+                  torch.cat([p.dipoles for p in parts]))
 
 
 def warm_latent(previous: Latent, topo: BatchTopology) -> Latent:
     """Start from ``previous`` (another geometry of the same atoms): channels present in both keep their
-    amplitudes, new channels start at zero; excited weights and reservoir are copied. A guess for another
-    number of atoms is ignored (the neutral start is used)."""
+    amplitudes, new channels start at zero; excited weights, reservoir and atomic dipoles are copied. A guess for
+    another number of atoms is ignored (the neutral start is used)."""
     start = initial_latent(topo)
     if previous.excited.shape != start.excited.shape:
         return start
@@ -114,4 +123,5 @@ def warm_latent(previous: Latent, topo: BatchTopology) -> Latent:
     counts = torch.zeros(topo.n_mols, dtype=amp.dtype, device=amp.device).index_add(0, topo.mol, reservoir)
     if not torch.allclose(counts, topo.total_charge.abs().to(amp), atol=1e-9):
         reservoir = start.reservoir
-    return Latent(amp, previous.excited.to(amp).clone(), reservoir, topo.ch_donor, topo.ch_acceptor)
+    return Latent(amp, previous.excited.to(amp).clone(), reservoir, topo.ch_donor, topo.ch_acceptor,
+                  previous.dipoles.to(amp).clone())

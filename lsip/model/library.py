@@ -13,7 +13,10 @@ One numpy ``.npz`` archive with plain numeric or fixed-width unicode arrays, no 
 * ``rhobar_grid`` (n_b,) bohr^-3: logarithmic grid of background densities for the embedding functions;
 * per element ``X`` and state ``s`` in :data:`STATE_LABELS`:
   ``X/s/radial_density`` (n_r,) bohr^-3, ``X/s/gauss_coefficients`` (G,) electrons,
-  ``X/s/gauss_exponents`` (G,) bohr^-2, ``X/s/embedding`` (n_b,) hartree.
+  ``X/s/gauss_exponents`` (G,) bohr^-2, ``X/s/embedding`` (n_b,) hartree;
+* optionally, per element, its polarization channel (docs/model.md section 11): ``X/transition/radial`` (n_r,)
+  bohr^-3, ``X/transition/shape_coefficients`` (G,), ``X/transition/shape_exponents`` (G,) bohr^-2, with the
+  label, transition dipole and fit error in ``meta`` (a library without them has no atomic dipoles).
 
 The density of a state is ``rho(r) = sum_g c_g (a_g / pi)^(3/2) exp(-a_g r^2)``: each Gaussian is normalised
 to one electron, so ``sum_g c_g = N`` electrons.
@@ -78,6 +81,29 @@ class AtomicState:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """The polarization channel of an element: ground -> excited state as a dipolar transition density
+    (docs/model.md section 11; computed by :mod:`lsip.reference.transitions`).
+
+    Attributes
+    ----------
+    label : the promoted shells, e.g. ``"2s->2p"``.
+    dipole : one-electron transition dipole mu_t = int R_a R_b r^3 dr / sqrt(3), bohr.
+    shape_coefficients, shape_exponents : (G,) the atomic dipole's shape s(r) = sum_g c_g (a_g/pi)^(3/2)
+        exp(-a_g r^2) with sum_g c_g = 1: an atomic dipole p has the charge density -p . grad s(r - R_A).
+    radial : (n_r,) t(r) = R_a(r) R_b(r) on the library grid, bohr^-3.
+    fit_error : relative error of the fitted -s'(r) against t(r) (weighted by r^4).
+    """
+
+    label: str
+    dipole: float
+    shape_coefficients: np.ndarray
+    shape_exponents: np.ndarray
+    radial: np.ndarray
+    fit_error: float
+
+
+@dataclass(frozen=True)
 class ElementEntry:
     """An element's states and derived scalars (hartree; zeta in bohr^-1)."""
 
@@ -85,6 +111,15 @@ class ElementEntry:
     Z: int
     states: dict[str, AtomicState]
     flags: tuple[str, ...] = ()
+    transition: Transition | None = None
+
+    @property
+    def polarizability(self) -> float:
+        """Two-state sum-over-states polarizability alpha = 2 mu_t^2 / eps of the polarization channel, bohr^3
+        (0 without a transition); docs/model.md section 11."""
+        if self.transition is None or self.excitation_energy <= 0:
+            return 0.0
+        return 2.0 * self.transition.dipole**2 / self.excitation_energy
 
     @property
     def ionization_energy(self) -> float:
@@ -163,7 +198,11 @@ def _element_meta(entry: ElementEntry) -> dict:
             "sphericity": st.sphericity,
             "spin": st.spin,
         }
-    return {"Z": entry.Z, "flags": list(entry.flags), "states": states}
+    meta = {"Z": entry.Z, "flags": list(entry.flags), "states": states}
+    if entry.transition is not None:
+        tr = entry.transition
+        meta["transition"] = {"label": tr.label, "dipole": tr.dipole, "fit_error": tr.fit_error}
+    return meta
 
 
 def save_library(library: LatentLibrary, path: str | Path) -> Path:
@@ -184,6 +223,9 @@ def save_library(library: LatentLibrary, path: str | Path) -> Path:
         for label, st in entry.states.items():
             for name in ("radial_density", "gauss_coefficients", "gauss_exponents", "embedding"):
                 arrays[f"{sym}/{label}/{name}"] = np.asarray(getattr(st, name), dtype=np.float64)
+        if entry.transition is not None:
+            for name in ("radial", "shape_coefficients", "shape_exponents"):
+                arrays[f"{sym}/transition/{name}"] = np.asarray(getattr(entry.transition, name), dtype=np.float64)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
@@ -230,7 +272,15 @@ def load_library(path: str | Path | None = None) -> LatentLibrary:
                 sphericity=float(sm.get("sphericity", 0.0)),
                 spin=int(sm.get("spin", 0)),
             )
-        elements[sym] = ElementEntry(symbol=sym, Z=int(em["Z"]), states=states, flags=tuple(em["flags"]))
+        transition = None
+        if "transition" in em:
+            tm = em["transition"]
+            transition = Transition(label=tm["label"], dipole=float(tm["dipole"]),
+                                    shape_coefficients=data[f"{sym}/transition/shape_coefficients"],
+                                    shape_exponents=data[f"{sym}/transition/shape_exponents"],
+                                    radial=data[f"{sym}/transition/radial"], fit_error=float(tm["fit_error"]))
+        elements[sym] = ElementEntry(symbol=sym, Z=int(em["Z"]), states=states, flags=tuple(em["flags"]),
+                                     transition=transition)
     return LatentLibrary(level=meta["level"], r_grid=data["r_grid"], rhobar_grid=data["rhobar_grid"],
                          elements=elements)
 

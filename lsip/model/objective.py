@@ -89,36 +89,41 @@ class EqualizationObjective:
             const_j = torch.cat([_free_part(v[:, NEU, :]), geometry.rho_at_j[:, NEU, None]], dim=1)
             self.field_const.index_add_(0, i, const_i).index_add_(0, j, const_j)
 
-    def __call__(self, w: Tensor, s: Tensor, reservoir: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Energy per structure (n_mols,), dE/du (n, 3), dE/ds at fixed w (n_ch,) and dE/dr at fixed w (n,);
-        hartree. The fused core terms plus :meth:`extra_terms`."""
+    def __call__(self, w: Tensor, s: Tensor, reservoir: Tensor | None = None,
+                 dipoles: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Energy per structure (n_mols,), dE/du (n, 3), dE/ds at fixed w (n_ch,), dE/dr at fixed w (n,) and
+        dE/dp (n, 3); hartree. The fused core terms plus :meth:`extra_terms`."""
         energy, grad, grad_s = self._core(w, s)
-        e_x, g_w, g_s, g_r = self.extra_terms(w, s, reservoir)
-        return energy + e_x, grad + _free_part(g_w), grad_s + g_s, g_r
+        e_x, g_w, g_s, g_r, g_p = self.extra_terms(w, s, reservoir, dipoles)
+        return energy + e_x, grad + _free_part(g_w), grad_s + g_s, g_r, g_p
 
-    def extra_terms(self, w: Tensor, s: Tensor, reservoir: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Sum of the registered non-core terms: energy (n_mols,), dE/dw (n, 4), dE/ds (n_ch,), dE/dr (n,).
+    def extra_terms(self, w: Tensor, s: Tensor, reservoir: Tensor | None,
+                    dipoles: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Sum of the registered non-core terms: energy (n_mols,), dE/dw (n, 4), dE/ds (n_ch,), dE/dr (n,),
+        dE/dp (n, 3).
 
         A term's ``solver=`` part gives its value and gradient; a term without one is differentiated by autograd
-        through its energy function (w, s and r treated as independent, like the analytic parts).
+        through its energy function (w, s, r and p treated as independent, like the analytic parts).
         """
         topo = self.topo
         r = reservoir if reservoir is not None else torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
         energy = torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device)
         g_w, g_s, g_r = torch.zeros_like(w), torch.zeros_like(s), torch.zeros_like(r)
+        g_p = torch.zeros(topo.n_atoms, 3, dtype=w.dtype, device=w.device)
         for term in ENERGY_TERMS.values():
             if term.core or not term.active(self.tables.params):
                 continue
             if term.solver is not None:
-                ctx = TermContext(w, s, self.geometry, topo, self.tables, totals_only=True, reservoir=r)
+                ctx = TermContext(w, s, self.geometry, topo, self.tables, totals_only=True, reservoir=r,
+                                  dipoles=dipoles)
                 part = term.solver(ctx)
             else:
-                part = _autograd_part(term, w, s, r, self.geometry, topo, self.tables)
+                part = _autograd_part(term, w, s, r, self.geometry, topo, self.tables, dipoles)
             energy = energy + part.energy
-            for acc, g in ((g_w, part.grad_w), (g_s, part.grad_s), (g_r, part.grad_r)):
+            for acc, g in ((g_w, part.grad_w), (g_s, part.grad_s), (g_r, part.grad_r), (g_p, part.grad_p)):
                 if g is not None:
                     acc += g
-        return energy, g_w, g_s, g_r
+        return energy, g_w, g_s, g_r, g_p
 
     def _core(self, w: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The fused core terms: energy per structure (n_mols,), dE/du (n, 3), dE/ds at fixed w (n_ch,)."""
@@ -173,11 +178,13 @@ class EqualizationObjective:
 
 
 def _autograd_part(term: EnergyTerm, w: Tensor, s: Tensor, r: Tensor, geometry: PairGeometry,
-                   topo: BatchTopology, tables: ModelTables) -> SolverPart:
+                   topo: BatchTopology, tables: ModelTables, dipoles: Tensor | None = None) -> SolverPart:
     """A term's solver part by autograd through its energy function (the generic path)."""
     with torch.enable_grad():
-        leaves = [x.detach().requires_grad_(True) for x in (w, s, r)]
-        ctx = TermContext(leaves[0], leaves[1], geometry, topo, tables, totals_only=True, reservoir=leaves[2])
+        p = dipoles if dipoles is not None else torch.zeros(topo.n_atoms, 3, dtype=w.dtype, device=w.device)
+        leaves = [x.detach().requires_grad_(True) for x in (w, s, r, p)]
+        ctx = TermContext(leaves[0], leaves[1], geometry, topo, tables, totals_only=True, reservoir=leaves[2],
+                          dipoles=leaves[3] if dipoles is not None else None)
         per_atom = term.func(ctx).per_atom
         energy = segment_sum(per_atom, topo.mol, topo.n_mols)
         if not energy.requires_grad:  # the term does not read the latent coordinates here (e.g. no pairs)

@@ -8,6 +8,7 @@ field here so it can change without touching the physics. Units: atomic (bohr, h
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from lsip.errors import LSIPError
@@ -50,8 +51,14 @@ class ModelParameters:
     pauli_strength, pauli_decay : eps_r and lambda_r of the Pauli overlap repulsion (0: off).
     pauli_two_sided : the repulsion needs closed-shell density on both atoms (docs/model.md section 10.3; measured
         to fit better and transfer worse, off in the shipped set).
+    overlap_repulsion : K (hartree bohr^3) of the closed-shell density-overlap repulsion
+        K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_k rho_l (0: off); docs/model.md section 10.6.
     electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
         d_A rho_bar_A q_A (empty: off).
+    polarizability_scale : factor on the library's two-state polarizabilities of the atomic dipoles (0: no atomic
+        dipoles); docs/model.md section 11.
+    external_field : a uniform applied electric field, hartree / (e bohr) (zero: none); used to measure
+        polarizabilities (docs/model.md section 11).
     fitted_to : provenance of a calibrated set (data, split, losses, git hash); empty for first-principles.
     precondition : scale the solver's steps by a diagonal curvature estimate (fewer iterations; off only to
         study the solver).
@@ -83,16 +90,24 @@ class ModelParameters:
     pauli_strength: float = 0.0
     pauli_decay: float = 1.0
     pauli_two_sided: bool = False
+    overlap_repulsion: float = 0.0
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
+    polarizability_scale: float = 1.0
+    external_field: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fitted_to: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.coulomb not in ("auto", "dense", "dsf"):
             raise LSIPError(f"coulomb must be 'auto', 'dense' or 'dsf', not {self.coulomb!r}")
-        if self.kappa < 0 or self.embedding_scale < 0 or self.electronic_temperature < 0:
-            raise LSIPError("kappa, embedding_scale and electronic_temperature must be >= 0")
+        if self.kappa < 0 or self.embedding_scale < 0 or self.electronic_temperature < 0 \
+                or self.polarizability_scale < 0:
+            raise LSIPError("kappa, embedding_scale, electronic_temperature and polarizability_scale must be >= 0")
         if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
             raise LSIPError("switch widths must be positive")
+        field_ = tuple(float(x) for x in self.external_field)
+        if len(field_) != 3 or not all(math.isfinite(x) for x in field_):
+            raise LSIPError("external_field must be three finite numbers (hartree / (e bohr))")
+        object.__setattr__(self, "external_field", field_)
 
     def with_(self, **changes: object) -> ModelParameters:
         """Return a copy with some fields changed (the app's sliders use this)."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.optimize import brentq
+from scipy.special import erf
 from torch import Tensor
 
 from lsip.data.valence import pairing_fraction, valence_for_electrons
@@ -50,6 +51,35 @@ _R_MIN = 0.2  # bohr: start of the penetration-potential grid
 _R_STEP = 0.01  # bohr
 
 
+#: the dipole shapes are widened until alpha * (-W''(0)) <= 1 / DIPOLE_MARGIN (docs/model.md section 11)
+DIPOLE_MARGIN = 1.05
+
+
+def _self_curvature(c: np.ndarray, x: np.ndarray) -> float:
+    """-W''(0) of a normalised Gaussian shape's Coulomb self-energy W(R) = sum c_g c_h erf(y R) / R, with
+    y = sqrt(a_g a_h / (a_g + a_h)): erf(y R) / R = 2 y / sqrt(pi) (1 - y^2 R^2 / 3 + ...), hartree / bohr^2."""
+    y = np.sqrt(np.outer(x, x) / (x[:, None] + x[None, :]))
+    return float((np.outer(c, c) * 4.0 * y**3 / (3.0 * math.sqrt(math.pi))).sum())
+
+
+def _erf_over_r(ca: np.ndarray, xa: np.ndarray, cb: np.ndarray, xb: np.ndarray, r: np.ndarray,
+                order: int) -> np.ndarray:
+    """d^order/dR^order of sum_gh ca_g cb_h erf(y_gh R) / R, y = sqrt(xa xb / (xa + xb)) (xb = inf: a point
+    charge, y = sqrt(xa)); order 1 or 2."""
+    point = np.isinf(xb)
+    xb_f = np.where(point, 1.0, xb)
+    y = np.where(point[None, :], np.sqrt(xa)[:, None] * np.ones((1, len(xb))),
+                 np.sqrt(np.outer(xa, xb_f) / (xa[:, None] + xb_f[None, :])))
+    w = np.outer(ca, cb).reshape(-1)
+    y = y.reshape(-1)[:, None]
+    yr = y * r[None, :]
+    gauss = 2.0 * y / math.sqrt(math.pi) * np.exp(-yr * yr)
+    erf_r = erf(yr)
+    if order == 1:
+        return w @ (gauss / r - erf_r / r**2)
+    return w @ (2.0 * erf_r / r**3 - 2.0 * gauss * (1.0 / r**2 + y * y))
+
+
 _LIBRARY_LOCK = threading.Lock()  # guards the per-library penetration-table cache (shared by models)
 
 
@@ -61,6 +91,8 @@ class PairTables:
     v_table: Tensor  # (16 n_slots, n_r - 1, 4) cubic coefficients
     v_blocks: Tensor  # (n_slots, n_r - 1, 4, 16)
     channel_cut: Tensor  # (n_slots,) bohr
+    d_blocks: Tensor  # (n_slots, n_r - 1, 4, 10) atomic-dipole kernels (docs/model.md section 11)
+    o_blocks: Tensor  # (n_slots, n_r - 1, 4, 16) closed-shell density overlaps (docs/model.md section 10.6)
 
 
 class ModelTables:
@@ -98,12 +130,16 @@ class ModelTables:
         self.rho_table = log_radial_table(r_grid, rho.reshape(-1, rho.shape[-1]))
         self.rho_blocks = cubic_blocks(self.rho_table[0], N_STATES)  # (n_e, n - 1, 4, 4 states)
         self._build_embedding(ent, kw)
+        self._build_polarizability(ent, kw)
         self._lock = threading.Lock()
         self._cut_cache: dict[tuple[int, int], float] = {}
         self._v_tables: list[Tensor] = []  # only touched under self._lock
+        self._d_tables: list[Tensor] = []
+        self._o_tables: list[Tensor] = []
         self._channel_cut: list[float] = []
         self._pairs = PairTables({}, torch.zeros((0, 1, 4), **kw), torch.zeros((0, 1, 4, 16), **kw),
-                                 torch.zeros(0, **kw))
+                                 torch.zeros(0, **kw), torch.zeros((0, 1, 4, 10), **kw),
+                                 torch.zeros((0, 1, 4, 16), **kw))
         n_r = math.ceil((params.short_range_cutoff - _R_MIN) / _R_STEP) + 1
         self.r_axis = _R_MIN + _R_STEP * np.arange(n_r)
 
@@ -117,6 +153,35 @@ class ModelTables:
         ratio = torch.tensor(f / grid, **kw).reshape(-1, len(grid))
         self.emb_table = cubic_table(ratio, float(h))
         self.emb_ln0, self.emb_h, self.emb_max = float(ln_b[0]), float(h), float(grid[-1])
+
+    def _build_polarizability(self, ent: list, kw: dict) -> None:
+        """Atomic polarizabilities and dipole shapes (docs/model.md section 11).
+
+        alpha_e = ``polarizability_scale`` x the library's two-state sum-over-states value. The shape s_e of the
+        dipole density is the library's transition shape, widened where needed so that alpha_e stays below the
+        bound 1 / (-W_ee''(0)) set by the shape's own Coulomb self-energy: then the dipoles' quadratic form
+        sum |p|^2 / (2 alpha) + E_dd is positive definite for any geometry (no polarization catastrophe).
+        """
+        scale = self.params.polarizability_scale
+        alpha = np.array([scale * e.polarizability for e in ent])
+        self.dipole_shapes: list[tuple[np.ndarray, np.ndarray]] = []
+        widen = []
+        for e, a in zip(ent, alpha):
+            tr = e.transition
+            if tr is None or a <= 0:
+                self.dipole_shapes.append((np.zeros(0), np.zeros(0)))
+                widen.append(1.0)
+                continue
+            c, x = np.asarray(tr.shape_coefficients), np.asarray(tr.shape_exponents)
+            lam = min(1.0, (1.0 / (DIPOLE_MARGIN * a * _self_curvature(c, x))) ** (2.0 / 3.0))
+            self.dipole_shapes.append((c, x * lam))
+            widen.append(lam)
+        #: (n_e,) atomic polarizabilities alpha_e, bohr^3 (0: the element carries no atomic dipole)
+        self.polarizability = torch.tensor(alpha, **kw)
+        #: (n_e,) factor on the shape exponents applied by the positivity bound (1: the library's shape)
+        self.shape_widening = torch.tensor(widen, **kw)
+        #: whether atomic dipoles are latent coordinates with these parameters
+        self.has_dipoles = bool((alpha > 0).any())
 
     # ----------------------------------------------------------------------------------------------
     def element_indices(self, symbols: tuple[str, ...] | list[str]) -> Tensor:
@@ -138,6 +203,11 @@ class ModelTables:
     def channel_cut(self) -> Tensor:
         """(n_slots,) channel cut-off distance per element-pair slot, bohr."""
         return self._pairs.channel_cut
+
+    @property
+    def d_blocks(self) -> Tensor:
+        """(n_slots, n_r - 1, 4, 10) atomic-dipole kernel coefficients of the current snapshot."""
+        return self._pairs.d_blocks
 
     def pair_slots(self, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
         """Slot of each ordered element pair, building missing tables; returns (P,) int64.
@@ -167,10 +237,15 @@ class ModelTables:
         for ea, eb in pairs:
             slots[(ea, eb)] = len(self._v_tables)
             self._v_tables.append(self._penetration_table(ea, eb))
+            self._d_tables.append(self._dipole_table(ea, eb))
+            self._o_tables.append(self._overlap_table(ea, eb))
             self._channel_cut.append(self._channel_cutoff(ea, eb))
         v_table = torch.cat(self._v_tables, dim=0)
+        d_table = torch.cat(self._d_tables, dim=0)
+        o_table = torch.cat(self._o_tables, dim=0)
         self._pairs = PairTables(slots, v_table, cubic_blocks(v_table, 16),
-                                 torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype))
+                                 torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype),
+                                 cubic_blocks(d_table, 10), cubic_blocks(o_table, 16))
 
     def _penetration_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of V^{kl}(R) for one ordered element pair on :attr:`r_axis`.
@@ -201,6 +276,80 @@ class ModelTables:
                 ab = torch.tensor(st_b.gauss_exponents, dtype=dt)
                 rows.append(penetration_potential(float(sa.Z), ca, aa, float(sb.Z), cb, ab, r))
         return cubic_table(torch.stack(rows), _R_STEP)
+
+    def _dipole_table(self, ea: int, eb: int) -> Tensor:
+        """Cubic table of the 10 atomic-dipole kernels of one ordered element pair (i of ea, j of eb) on
+        :attr:`r_axis` (docs/model.md section 11):
+
+        rows 0-3: U'_{i,jk}(R) - U'_{i,j0}(R), the radial slope of the interaction of i's dipole shape with j's
+        state k (nucleus minus state density) relative to j's neutral state; rows 4-7: the same for j's dipole;
+        rows 8, 9: W'(R), W''(R) of the shapes' mutual Coulomb
+        energy W_ij(R). All are erf sums of the Gaussian expansions, zero when an end carries no dipole.
+        """
+        r = np.asarray(self.r_axis, dtype=np.float64)
+        lib = self.library
+        ent = [lib.elements[self.symbols[e]] for e in (ea, eb)]
+        shapes = [self.dipole_shapes[ea], self.dipole_shapes[eb]]
+        rows = np.zeros((10, len(r)))
+        for side, (me, other) in enumerate(((0, 1), (1, 0))):
+            c, x = shapes[me]
+            if not len(c):
+                continue
+            z = float(ent[other].Z)
+            for k, label in enumerate(STATE_LABELS):
+                st = ent[other].states[label]
+                slope = z * _erf_over_r(c, x, np.full(1, 1.0), np.full(1, np.inf), r, 1)
+                if len(st.gauss_coefficients):
+                    slope = slope - _erf_over_r(c, x, np.asarray(st.gauss_coefficients),
+                                                np.asarray(st.gauss_exponents), r, 1)
+                rows[4 * side + k] = slope
+            # the dipole responds to the change of B's charge distribution from its neutral atom: the field of the
+            # charge-transfer densities (with their penetration), not the static field inside a neutral neighbour
+            rows[4 * side : 4 * side + 4] -= rows[4 * side + 1].copy()
+        if len(shapes[0][0]) and len(shapes[1][0]):
+            rows[8] = _erf_over_r(*shapes[0], *shapes[1], r, 1)
+            rows[9] = _erf_over_r(*shapes[0], *shapes[1], r, 2)
+        return cubic_table(torch.tensor(rows, dtype=torch.float64), _R_STEP).to(device=self.device,
+                                                                                  dtype=self.dtype)
+
+    def _overlap_table(self, ea: int, eb: int) -> Tensor:
+        """Cubic table of the 16 closed-shell overlaps (c_{ea,k} + c_{eb,l}) / 2 int rho_{ea,k} rho_{eb,l}(R) of one
+        ordered element pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6), c the closed-shell share."""
+        key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis))
+        with _LIBRARY_LOCK:
+            cache = self.library.__dict__.setdefault("_penetration_tables", {})
+            if key not in cache:
+                lib, r = self.library, np.asarray(self.r_axis, dtype=np.float64)
+                sa, sb = lib.elements[self.symbols[ea]], lib.elements[self.symbols[eb]]
+                closed = self.closed_fraction.double().cpu().numpy()
+                rows = np.zeros((16, len(r)))
+                for k, ka in enumerate(STATE_LABELS):
+                    ca, xa = np.asarray(sa.states[ka].gauss_coefficients), np.asarray(sa.states[ka].gauss_exponents)
+                    for l_, kb in enumerate(STATE_LABELS):
+                        cb = np.asarray(sb.states[kb].gauss_coefficients)
+                        xb = np.asarray(sb.states[kb].gauss_exponents)
+                        share = 0.5 * (closed[ea, k] + closed[eb, l_])
+                        if not len(ca) or not len(cb) or share == 0.0:
+                            continue
+                        g = np.outer(xa, xb) / (xa[:, None] + xb[None, :])
+                        w = (np.outer(ca, cb) * (g / math.pi) ** 1.5).reshape(-1)
+                        rows[4 * k + l_] = share * (w @ np.exp(-g.reshape(-1)[:, None] * r[None, :] ** 2))
+                cache[key] = cubic_table(torch.tensor(rows, dtype=torch.float64), _R_STEP)
+            table = cache[key]
+        return table.to(device=self.device, dtype=self.dtype)
+
+    def closed_overlap(self, slot: Tensor, r: Tensor) -> Tensor:
+        """(P, 4, 4) the overlaps of :meth:`_overlap_table` for pairs of slot ``slot`` at distances ``r`` (bohr)."""
+        return cubic_eval_blocks(self.o_blocks, slot, r, _R_MIN, _R_STEP).reshape(-1, 4, 4)
+
+    @property
+    def o_blocks(self) -> Tensor:
+        """(n_slots, n_r - 1, 4, 16) closed-shell overlap coefficients of the current snapshot."""
+        return self._pairs.o_blocks
+
+    def dipole_kernels(self, slot: Tensor, r: Tensor) -> Tensor:
+        """(P, 10) the kernels of :meth:`_dipole_table` for pairs of slot ``slot`` at distances ``r`` (bohr)."""
+        return cubic_eval_blocks(self.d_blocks, slot, r, _R_MIN, _R_STEP)
 
     def channel_cutoff(self, symbol_a: str, symbol_b: str) -> float:
         """Distance (bohr) beyond which atoms of these elements have no charge-transfer channel."""

@@ -117,8 +117,8 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     repulsion = _born_mayer(topo, tables, r_sr) * sw
     geometry = PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
     for name, term in ENERGY_TERMS.items():
-        if term.geometry is not None:
-            geometry.extra[name] = term.geometry(topo, tables, positions, geometry)
+        if term.geometry is not None:  # an inactive term's cache is None (its energy is then zero)
+            geometry.extra[name] = term.geometry(topo, tables, positions, geometry) if term.active(p) else None
     return geometry
 
 
@@ -163,10 +163,13 @@ class TermContext:
     totals_only: bool = False
     #: (n,) reservoir occupations r_A (the total charge's share on each atom; zero in neutral structures)
     reservoir: Tensor | None = None
+    #: (n, 3) atomic dipoles p_A, e bohr (None: the model has no atomic dipoles; docs/model.md section 11)
+    dipoles: Tensor | None = None
 
     def cache(self, name: str) -> Any:
-        """The per-geometry cache of registered term ``name`` (its ``geometry=`` hook's result)."""
-        return self.geometry.extra[name]
+        """The per-geometry cache of registered term ``name`` (its ``geometry=`` hook's result; None when the
+        term is inactive)."""
+        return self.geometry.extra.get(name)
 
     @property
     def reservoir_or_zero(self) -> Tensor:
@@ -200,6 +203,7 @@ class SolverPart:
 
     energy : (n_mols,) per structure.  grad_w : (n, 4) dE/dw on the state axis at fixed s and r.
     grad_s : (n_ch,) dE/ds at fixed w.  grad_r : (n,) dE/dr at fixed w (the reservoir's direct dependence).
+    grad_p : (n, 3) dE/dp, the atomic dipoles (docs/model.md section 11).
     Any gradient may be None (zero).
     """
 
@@ -207,6 +211,7 @@ class SolverPart:
     grad_w: Tensor | None = None
     grad_s: Tensor | None = None
     grad_r: Tensor | None = None
+    grad_p: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -401,5 +406,6 @@ def evaluate_terms(ctx: TermContext) -> dict[str, TermOutput]:
     return {name: term.func(ctx) for name, term in ENERGY_TERMS.items()}
 
 
-# the physics-v2 terms register themselves (docs/model.md, section 10)
-import lsip.model.bonding  # noqa: E402, F401
+# the physics-v2 terms register themselves (docs/model.md, sections 10 and 11)
+import lsip.model.bonding  # noqa: E402
+import lsip.model.polarization  # noqa: E402, F401

@@ -32,6 +32,7 @@ from lsip.data.atomic_reference import AtomicReference, atomic_reference
 from lsip.errors import UnsupportedElementError
 from lsip.model.library import STATE_LABELS, AtomicState, ElementEntry, LatentLibrary
 from lsip.reference.atoms import N_ANGULAR, SPHERICITY_RADII, AtomResult, atom_basis, run_atom
+from lsip.reference.transitions import add_transitions
 
 #: Elements of the shipped library (docs/library.md), in atomic-number order.
 DEFAULT_ELEMENTS: tuple[str, ...] = (
@@ -254,8 +255,10 @@ def build_library(elements: tuple[str, ...] | list[str] = DEFAULT_ELEMENTS, xc: 
     level = _level(xc, basis, diffuse_s, occupation, grid_level, r_range, n_r, rhobar_range, n_rhobar, conv_tol,
                    command)
     level["diagnostics"] = diagnostics
-    level["build_time_s"] = round(time.perf_counter() - t_start, 1)
-    return LatentLibrary(level=level, r_grid=r, rhobar_grid=rhobar, elements=entries)
+    library = LatentLibrary(level=level, r_grid=r, rhobar_grid=rhobar, elements=entries)
+    library = add_transitions(library, progress)
+    library.level["build_time_s"] = round(time.perf_counter() - t_start, 1)
+    return library
 
 
 def _level(xc: str, basis: str, diffuse_s: bool, occupation: str, grid_level: int, r_range: tuple[float, float],

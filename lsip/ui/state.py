@@ -88,6 +88,7 @@ URL_SETTINGS: dict[str, UrlSetting] = {
     "explore_color": UrlSetting("charge q", options=("charge q", "charge fluctuation")),
     "explore_glyphs": UrlSetting(True),
     "explore_forces": UrlSetting(False),
+    "explore_dipoles": UrlSetting(False),
     "ct_threshold": UrlSetting(0.01, bounds=(0.0, 0.5)),
     "ct_both": UrlSetting(False),
     "lsip_density_plane": UrlSetting("xy", options=("xy", "xz", "yz", "atoms")),

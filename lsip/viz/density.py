@@ -24,7 +24,7 @@ import numpy as np
 
 from lsip.cube import CubeGrid, cube_text
 from lsip.errors import LSIPError
-from lsip.model.density import BasisDensities
+from lsip.model.density import BasisDensities, dipole_density
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.structure import Structure
 from lsip.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM
@@ -54,6 +54,8 @@ class DensityFields:
     structure : the structure (positions in angstrom).
     model_weights : (n, 4) physical-encoder weights in STATE_LABELS order.
     reference : optional reference DFT result of the same geometry.
+    dipoles, dipole_shapes : optional (n, 3) atomic dipoles (e bohr) and each atom's dipole shape
+        (:attr:`lsip.model.tables.ModelTables.dipole_shapes`): their dipolar lobes are part of the model density.
 
     Raises
     ------
@@ -62,8 +64,11 @@ class DensityFields:
     """
 
     def __init__(self, library: LatentLibrary, structure: Structure, model_weights: np.ndarray,
-                 reference: object | None = None) -> None:
+                 reference: object | None = None, dipoles: np.ndarray | None = None,
+                 dipole_shapes: list | None = None) -> None:
         self.structure = structure
+        self.dipoles = None if dipoles is None or dipole_shapes is None else np.asarray(dipoles, dtype=np.float64)
+        self.dipole_shapes = dipole_shapes
         self.positions = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
         self.basis = BasisDensities(library, structure.symbols)
         w = np.asarray(model_weights, dtype=np.float64)
@@ -104,6 +109,9 @@ class DensityFields:
         for s in range(0, len(pts), step):
             b = self.basis.evaluate(pts[s:s + step], self.positions).numpy()
             model[s:s + step] = np.einsum("mak,ak->m", b, self.model_weights)
+            if self.dipoles is not None:
+                model[s:s + step] += dipole_density(pts[s:s + step], self.positions, self.dipoles,
+                                                    self.dipole_shapes).numpy()
             promol[s:s + step] = b[:, :, NEUTRAL].sum(axis=1)
         out = {"model": model, "promolecule": promol}
         if self.reference is not None:

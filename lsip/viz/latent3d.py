@@ -60,12 +60,13 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
                 show_channels: bool = True, both_directions: bool = False, show_glyphs: bool = True,
                 height: int = 440, font_size: int = 12, camera_key: str | None = None,
                 labels: Sequence[str] | None = None, vmin: float | None = None,
-                vmax: float | None = None, show_forces: bool = False) -> MoleculeView:
+                vmax: float | None = None, show_forces: bool = False, show_dipoles: bool = False) -> MoleculeView:
     """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs.
 
     ``vmin``/``vmax`` fix the colour range (default symmetric about zero, right for charges; pass
     ``vmin=0`` for non-negative quantities such as the charge fluctuation). ``show_forces`` adds one arrow per
-    atom along its force (:func:`force_arrows`)."""
+    atom along its force (:func:`force_arrows`), ``show_dipoles`` one along its atomic dipole
+    (:func:`dipole_arrows`)."""
     vals = pred.charges.numpy() if values is None else np.asarray(values, dtype=float)
     mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height, vmin=vmin, vmax=vmax,
                        font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels)
@@ -77,6 +78,9 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
     if show_forces:
         for start, end, radius, hover in force_arrows(pred, pos):
             view_arrow(mv.view, start, end, radius, FORCE_COLOR, hover)
+    if show_dipoles:
+        for start, end, radius, hover in dipole_arrows(pred, pos):
+            view_arrow(mv.view, start, end, radius, DIPOLE_COLOR, hover)
     return mv
 
 
@@ -102,6 +106,33 @@ def force_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.2,
         length = max_length * norm[k] / top
         start = pos[k] + 0.35 * u  # from the atom's surface
         out.append((start, start + length * u, 0.06, f"{atom_label(pred.symbols, k)}: |F| = {norm[k]:.2f} eV/Å"))
+    return out
+
+
+#: Colour of atomic-dipole arrows.
+DIPOLE_COLOR = "#9467bd"
+
+
+def dipole_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.0,
+                  min_dipole: float = 0.01) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
+    """One arrow per atom along its atomic dipole p_A (from the negative to the positive side of the atom's
+    electron cloud; docs/model.md section 11): (start, end, radius, hover), angstrom.
+
+    The longest arrow is ``max_length`` angstrom, the others to scale; atoms with |p| below ``min_dipole`` debye get
+    none. Hovers give |p| in debye and e angstrom.
+    """
+    from lsip.units import E_BOHR_TO_DEBYE
+
+    p = pred.atomic_dipoles.detach().cpu().numpy()
+    norm_d = np.linalg.norm(p, axis=1) * E_BOHR_TO_DEBYE
+    top = float(norm_d.max()) if len(norm_d) else 0.0
+    out = []
+    for k in np.nonzero(norm_d >= min_dipole)[0]:
+        u = p[k] / np.linalg.norm(p[k])
+        length = max_length * norm_d[k] / top
+        start = pos[k] - 0.5 * length * u  # centred on the atom, as the dipole it draws
+        out.append((start, start + length * u, 0.05,
+                    f"{atom_label(pred.symbols, k)}: atomic dipole |p| = {norm_d[k]:.3f} D"))
     return out
 
 

@@ -1,0 +1,176 @@
+"""Atomic dipoles (the polarization channel) and an optional uniform external field (docs/model.md section 11).
+
+Each atom A carries a dipole p_A (e bohr), a latent coordinate of the encoder: the mixing amplitude of its ground
+and excited library states, |0> + c |*> with p = 2 mu_t c (mu_t the transition dipole of the library). Its charge
+density is -p_A . grad s_A(r - R_A), s_A the normalised shape of the transition density (so its moment is p_A).
+
+    E_pol = sum_A |p_A|^2 / (2 alpha_A t_A)                               cost: eps |c|^2, alpha = 2 mu_t^2 / eps
+          + sum_{A,B} p_A . grad_{R_A} U_{A,B}(w_B)                       field of B's nucleus and state densities
+          + sum_{A<B} (p_A . grad_A)(p_B . grad_B) W_AB                   dipole-dipole, with penetration
+
+t_A = 1 - (1 - delta) w_A^+ is the share of the atom that still holds its valence electron (the cation state, which has
+lost it, does not polarize: Li+ has 0.2 bohr^3 against Li's 164); |p|^2 / t is jointly convex in (p, w).
+U_{A,B}(R) = sum_k w_B^k U_{A,Bk}(R), taken relative to B's neutral state, is the Coulomb energy of A's shape
+with B's charge (nucleus minus state-k density), W_AB that of the two shapes: erf sums, tabulated per element
+pair (:meth:`ModelTables.dipole_kernels`) and switched off with the short-range pair list. The energy is linear in
+w at fixed p and quadratic in p; the
+quadratic form in p is positive definite for every geometry (the shapes obey alpha_A (-W_AA''(0)) < 1,
+:meth:`ModelTables._build_polarizability`), so there is no polarization catastrophe.
+
+``field``: a uniform external field F (``params.external_field``, hartree / (e bohr)),
+E = -F . (sum_A q_A R_A + sum_A p_A); zero and skipped unless F is set (used to measure polarizabilities).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lsip.model.system import BatchTopology
+from lsip.model.tables import ModelTables
+from lsip.model.terms import ANI, CAT, PairGeometry, SolverPart, TermContext, TermOutput, register_term
+from lsip.physics.neighbors import pair_vectors, safe_norm
+from lsip.physics.optimize import segment_sum
+from lsip.physics.switching import cosine_switch
+
+#: inverse polarizability used for elements without a polarization channel (their dipole stays ~0), bohr^-3
+_NO_DIPOLE = 1e6
+#: delta of t_A = 1 - (1 - delta) w+: keeps the stiffness of a fully ionized atom finite (1 / delta times 1 / alpha)
+POLARIZABLE_FLOOR = 1e-3
+
+
+def polarizable_share(w: Tensor) -> Tensor:
+    """(n,) t_A = 1 - (1 - delta) w_A^+: the share of each atom that can polarize, 1 for a neutral atom and delta
+    for a bare cation (docs/model.md section 11)."""
+    return 1.0 - (1.0 - POLARIZABLE_FLOOR) * w[:, CAT]
+
+
+def inverse_polarizability(tables: ModelTables, elem: Tensor) -> Tensor:
+    """(n,) 1 / alpha of each atom (a stiff constant where alpha = 0), bohr^-3."""
+    alpha = tables.polarizability[elem]
+    return torch.where(alpha > 0, 1.0 / torch.clamp(alpha, min=1e-300), torch.full_like(alpha, _NO_DIPOLE))
+
+
+def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """Unit pair vectors (R_j - R_i) / R, distances and the switched kernels (n_sr, 10) of the pair list."""
+    p = tables.params
+    if not tables.has_dipoles:
+        return None
+    vec = pair_vectors(positions, topo.sr_i, topo.sr_j, topo.cell_shift)
+    r = safe_norm(vec)
+    sw = cosine_switch(r, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
+    kern = tables.dipole_kernels(topo.sr_slot, r) * sw[:, None]
+    return {"unit": vec / r[:, None], "r": r, "kernels": kern}
+
+
+def _pieces(ctx: TermContext) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per-pair charge-dipole and dipole-dipole energies, and the pieces their gradients need."""
+    cache, topo, w = ctx.cache("polarization"), ctx.topo, ctx.weights
+    p = ctx.dipoles
+    i, j = topo.sr_i, topo.sr_j
+    u, r, k = cache["unit"], cache["r"], cache["kernels"]
+    pi_u = (p[i] * u).sum(-1)
+    pj_u = (p[j] * u).sum(-1)
+    slope_i = (k[:, 0:4] * w[j]).sum(-1)  # U'_{i,j}(R): field on i's dipole from j's charge
+    slope_j = (k[:, 4:8] * w[i]).sum(-1)
+    e_cd = -pi_u * slope_i + pj_u * slope_j
+    w1, w2 = k[:, 8], k[:, 9]
+    e_dd = -(w2 * pi_u * pj_u + (w1 / r) * ((p[i] * p[j]).sum(-1) - pi_u * pj_u))
+    return e_cd, e_dd, pi_u, pj_u, r
+
+
+def _dipole_solver(ctx: TermContext) -> SolverPart:
+    """Value and analytic gradient in w (n, 4) and p (n, 3) of :func:`polarization_energy`."""
+    topo, tables, w, p = ctx.topo, ctx.tables, ctx.weights, ctx.dipoles
+    if p is None:  # a library without transitions: no atomic dipoles
+        return SolverPart(torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device))
+    t = polarizable_share(w)
+    inv_alpha = inverse_polarizability(tables, topo.elem) / t
+    p2 = (p * p).sum(-1)
+    e_atom = 0.5 * inv_alpha * p2
+    grad_p = inv_alpha[:, None] * p
+    grad_w = torch.zeros_like(w)
+    grad_w[:, CAT] = (1.0 - POLARIZABLE_FLOOR) * e_atom / t  # d/dw+ of p^2 / (2 alpha t)
+    energy = segment_sum(e_atom, topo.mol, topo.n_mols)
+    if len(topo.sr_i) and ctx.cache("polarization") is not None:
+        i, j = topo.sr_i, topo.sr_j
+        cache = ctx.cache("polarization")
+        u, k = cache["unit"], cache["kernels"]
+        e_cd, e_dd, pi_u, pj_u, r = _pieces(ctx)
+        energy = energy + segment_sum(e_cd + e_dd, topo.mol[i], topo.n_mols)
+        slope_i = (k[:, 0:4] * w[j]).sum(-1)
+        slope_j = (k[:, 4:8] * w[i]).sum(-1)
+        w1r, w2 = k[:, 8] / r, k[:, 9]
+        # d e_dd / d p_i = -(W'' (p_j.u) u + W'/R (p_j - (p_j.u) u)), and i <-> j
+        g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * p[j]
+        g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * p[i]
+        grad_p = grad_p.index_add(0, i, g_i).index_add(0, j, g_j)
+        grad_w = grad_w.index_add(0, j, -pi_u[:, None] * k[:, 0:4]).index_add(0, i, pj_u[:, None] * k[:, 4:8])
+    return SolverPart(energy, grad_w=grad_w, grad_p=grad_p)
+
+
+@register_term("polarization", "Atomic polarization",
+               "sum_A |p_A|^2 / (2 alpha_A) + p_A . grad U_A + dipole-dipole: atomic dipoles from mixing each atom's "
+               "ground and excited library states (alpha = 2 mu_t^2 / eps), in the field of the other atoms",
+               geometry=_dipole_geometry, solver=_dipole_solver,
+               enabled=lambda params: params.polarizability_scale > 0.0,
+               meaning="each atom's electron cloud shifting towards or away from its neighbours (an atomic dipole), "
+                       "paid for by mixing in its excited state")
+def polarization_energy(ctx: TermContext) -> TermOutput:
+    """Per-atom polarization energy (hartree): the self term on its atom, pair terms split half-and-half."""
+    topo, w = ctx.topo, ctx.weights
+    zeros = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
+    if ctx.dipoles is None or ctx.cache("polarization") is None:
+        return TermOutput(zeros, torch.zeros(len(topo.sr_i), dtype=w.dtype, device=w.device))
+    p = ctx.dipoles
+    per_atom = 0.5 * inverse_polarizability(ctx.tables, topo.elem) * (p * p).sum(-1) / polarizable_share(w)
+    if not len(topo.sr_i):
+        return TermOutput(per_atom, zeros[:0])
+    e_cd, e_dd, _, _, _ = _pieces(ctx)
+    e = e_cd + e_dd
+    if ctx.totals_only:
+        return TermOutput(per_atom.index_add(0, topo.sr_i, e), e)
+    per_atom = per_atom.index_add(0, topo.sr_i, 0.5 * e).index_add(0, topo.sr_j, 0.5 * e)
+    return TermOutput(per_atom, e)
+
+
+def _field_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """(n,) F . R_A (hartree / e), differentiable in the positions; None without a field."""
+    if not any(x != 0.0 for x in tables.params.external_field):
+        return None
+    field = torch.tensor(tables.params.external_field, dtype=positions.dtype, device=positions.device)
+    return positions @ field
+
+
+def _field_solver(ctx: TermContext) -> SolverPart:
+    topo, w = ctx.topo, ctx.weights
+    f_r = ctx.cache("field")
+    field = torch.tensor(ctx.tables.params.external_field, dtype=w.dtype, device=w.device)
+    e_atom = -f_r * (w[:, CAT] - w[:, ANI])
+    grad_w = torch.zeros_like(w)
+    grad_w[:, CAT] = -f_r
+    grad_w[:, ANI] = f_r
+    grad_p = None
+    if ctx.dipoles is not None:
+        e_atom = e_atom - ctx.dipoles @ field
+        grad_p = -field.expand(topo.n_atoms, 3).clone()
+    return SolverPart(segment_sum(e_atom, topo.mol, topo.n_mols), grad_w=grad_w, grad_p=grad_p)
+
+
+@register_term("field", "External field",
+               "-F . (sum_A q_A R_A + sum_A p_A): a uniform applied field (zero unless external_field is set)",
+               geometry=_field_geometry, solver=_field_solver,
+               enabled=lambda params: any(x != 0.0 for x in params.external_field),
+               meaning="an electric field applied from outside (used to measure polarizabilities)")
+def field_energy(ctx: TermContext) -> TermOutput:
+    """Per-atom energy in the external field (hartree); zero without a field."""
+    w = ctx.weights
+    if ctx.cache("field") is None:
+        return TermOutput(torch.zeros(ctx.topo.n_atoms, dtype=w.dtype, device=w.device))
+    field = torch.tensor(ctx.tables.params.external_field, dtype=w.dtype, device=w.device)
+    e = -ctx.cache("field") * ctx.charges
+    if ctx.dipoles is not None:
+        e = e - ctx.dipoles @ field
+    return TermOutput(e)
