@@ -8,10 +8,12 @@ distances (NIST CCCBDB / Huber-Herzberg; also HF, HCl and CO, which MMFF does no
 RDKit is *not* a project dependency: the code reads only the xyz files. Usage::
 
     python scripts/make_validation_set.py          # rewrites assets/validation/*.xyz
+    python scripts/make_validation_set.py h2o2 hcn # writes only these
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,12 @@ SMILES: dict[str, tuple[str, int]] = {
     "oh-": ("[OH-]", -1), "nh4+": ("[NH4+]", 1), "h3o+": ("[OH3+]", 1), "hcoo-": ("[O-]C=O", -1),
     "ch3coo-": ("CC(=O)[O-]", -1), "cn-": ("[C-]#N", -1), "hs-": ("[SH-]", -1), "no3-": ("[O-][N+](=O)[O-]", -1),
     "bf4-": ("F[B-](F)(F)F", -1), "ch3nh3+": ("C[NH3+]", 1),
+    # added for issue 13's second calibration round: more O-H, N-H, F-H and multiple bonds (split by hash,
+    # lsip.calibration.dataset.make_split)
+    "h2o2": ("OO", 0), "hocl": ("OCl", 0), "ethanol": ("CCO", 0), "nh2oh": ("NO", 0), "n2h4": ("NN", 0),
+    "hcn": ("C#N", 0), "ch3cho": ("CC=O", 0), "ch3cooh": ("CC(=O)O", 0), "ch3nh2": ("CN", 0), "hof": ("OF", 0),
+    "n2o": ("[N-]=[N+]=O", 0), "ch2nh": ("C=N", 0), "boh3": ("OB(O)O", 0), "hono": ("ON=O", 0),
+    "hnco": ("N=C=O", 0),
 }
 
 #: name -> (symbols, positions in angstrom, charge); experimental gas-phase bond lengths.
@@ -89,16 +97,20 @@ def write_xyz(path: Path, symbols: list[str] | tuple[str, ...], pos: np.ndarray,
     path.write_text("\n".join(lines) + "\n")
 
 
-def main() -> None:
-    """Rewrite every validation geometry."""
+def main(names: list[str] | None = None) -> None:
+    """Write the validation geometries ``names`` (default: every one; relaxed files are then overwritten)."""
     OUT.mkdir(parents=True, exist_ok=True)
     for name, (smi, q) in SMILES.items():
+        if names and name not in names:
+            continue
         sym, pos, ff = embed(smi)
         write_xyz(OUT / f"{name}.xyz", sym, pos, q, f"RDKit ETKDGv3+{ff} from {smi}")
     for name, (sym, pos, q) in HAND_BUILT.items():
+        if names and name not in names:
+            continue
         write_xyz(OUT / f"{name}.xyz", sym, np.array(pos, float), q, "hand-built, experimental distances")
-    print(f"wrote {len(SMILES) + len(HAND_BUILT)} geometries to {OUT}")
+    print(f"wrote {len(names) if names else len(SMILES) + len(HAND_BUILT)} geometries to {OUT}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or None)

@@ -75,6 +75,12 @@ BOND_SCANS: tuple[BondScan, ...] = (
     BondScan("C=C (C2H4)", "c2h4", 0, 1), BondScan("C-F (CH3F)", "ch3f", 0, 1), BondScan("C-Cl (CH3Cl)", "ch3cl", 0, 1),
     BondScan("C-O (CH3OH)", "ch3oh", 0, 1), BondScan("Be-O (BeO)", "beo", 0, 1), BondScan("Mg-O (MgO)", "mgo", 0, 1),
     BondScan("B-F (BF3)", "bf3", 0, 1), BondScan("C=O (CO2)", "co2", 0, 1),
+    # second round (molecules added after FIRST_ROUND; each sits on its molecule's side of the split)
+    BondScan("O-H (ethanol)", "ethanol", 2, 8), BondScan("O-H (HOCl)", "hocl", 0, 2),
+    BondScan("O-Cl (HOCl)", "hocl", 0, 1), BondScan("C#N (HCN)", "hcn", 0, 1), BondScan("N-N (N2H4)", "n2h4", 0, 1),
+    BondScan("C=N (CH2NH)", "ch2nh", 0, 1), BondScan("N=N (N2O)", "n2o", 0, 1),
+    BondScan("O-H (CH3COOH)", "ch3cooh", 3, 7), BondScan("N-O (NH2OH)", "nh2oh", 0, 1),
+    BondScan("O-H (H2O2)", "h2o2", 0, 2),
 )
 
 
@@ -207,14 +213,77 @@ def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
-def make_split(test_fraction: float = 1 / 3) -> dict[str, str]:
-    """{molecule: "train" | "test"}: :data:`TARGET_MOLECULES` on the test side, then per category the names
-    ordered by SHA-256 with every k-th (k = 1 / test_fraction) one on the test side as well."""
-    names = available()
-    split = {n: "test" if n in TARGET_MOLECULES else "train" for n in names}
-    for extra in ("li+ water", "na+ water", "f- water", "cl- water"):
-        split[extra] = "train"
-    step = round(1 / test_fraction)
+#: The molecules of the first calibration round (issue 13, first milestone). Later additions to the validation set
+#: are split among themselves by the same rule, so that no molecule ever changes side (the held-out numbers of
+#: successive rounds stay comparable).
+FIRST_ROUND: tuple[str, ...] = (
+    "alcl3",
+    "alf",
+    "alf3",
+    "bef2",
+    "beh2",
+    "beo",
+    "bf3",
+    "bf4-",
+    "c2h2",
+    "c2h4",
+    "cacl2",
+    "cao",
+    "ch2o",
+    "ch3cl",
+    "ch3cn",
+    "ch3coo-",
+    "ch3f",
+    "ch3nh3+",
+    "ch3oh",
+    "ch3sh",
+    "ch4",
+    "cl- water",
+    "cn-",
+    "co",
+    "co2",
+    "f- water",
+    "formamide",
+    "h2",
+    "h2o",
+    "h2s",
+    "h3n_bh3",
+    "h3o+",
+    "h3po4",
+    "hcl",
+    "hcoo-",
+    "hcooh",
+    "hf",
+    "hs-",
+    "kcl",
+    "kf",
+    "koh",
+    "li+ water",
+    "licl",
+    "lif",
+    "lih",
+    "mgcl2",
+    "mgf2",
+    "mgo",
+    "n2",
+    "na+ water",
+    "nacl",
+    "naf",
+    "nh3",
+    "nh4+",
+    "no3-",
+    "oh-",
+    "pf3",
+    "ph3",
+    "sif4",
+    "sih4",
+    "so2",
+    "water_dimer",
+)
+
+
+def _every_kth_by_hash(names: list[str], split: dict[str, str], step: int) -> None:
+    """Per category, names ordered by SHA-256: every ``step``-th goes to the test side (in place)."""
     by_cat: dict[str, list[str]] = {}
     for n in names:
         if n not in TARGET_MOLECULES:
@@ -224,6 +293,20 @@ def make_split(test_fraction: float = 1 / 3) -> dict[str, str]:
         for k, n in enumerate(members):
             if k % step == step - 1:
                 split[n] = "test"
+
+
+def make_split(test_fraction: float = 1 / 3) -> dict[str, str]:
+    """{molecule: "train" | "test"}: :data:`TARGET_MOLECULES` on the test side, then per category the names
+    ordered by SHA-256 with every k-th (k = 1 / test_fraction) one on the test side as well; first among the
+    :data:`FIRST_ROUND` molecules, then, separately, among the molecules added after it."""
+    names = available()
+    split = {n: "test" if n in TARGET_MOLECULES else "train" for n in names}
+    for extra in ("li+ water", "na+ water", "f- water", "cl- water"):
+        split[extra] = "train"
+    step = round(1 / test_fraction)
+    first = set(FIRST_ROUND)
+    _every_kth_by_hash([n for n in names if n in first], split, step)
+    _every_kth_by_hash([n for n in names if n not in first], split, step)
     # one ion-water pair of each sign on the test side
     split["na+ water"], split["cl- water"] = "test", "test"
     return dict(sorted(split.items()))
