@@ -103,7 +103,8 @@ records = export.atom_records(pred)
 shown = ["index", "symbol", "charge_e", "w_cation", "w_neutral", "w_anion", "w_excited", "p_D", "E_atom_eV",
          "mu_A_eV"]
 st.dataframe([{k: r[k] for k in shown} for r in records], hide_index=True,
-             column_config={k: st.column_config.NumberColumn(format="%.4f") for k in shown[2:]})
+             column_config={k: st.column_config.NumberColumn(format="%.4f", help=widgets.COLUMN_HELP.get(k))
+                            for k in shown[2:]})
 st.caption("q = w+ - w- (e, positive = electrons lost). Weights: probabilities of the cation, neutral, anion and "
            "excited state of each atom. E_atom: sum of the per-atom energy terms (eV); mu_A: atomic chemical "
            "potential (eV).")

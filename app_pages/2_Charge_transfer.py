@@ -80,13 +80,17 @@ elif not transfer.available_schemes(result):
 else:
     schemes = transfer.available_schemes(result)
     s1, s2 = st.columns(2)
-    scheme = s1.selectbox("DFT charges", schemes, key="ct_scheme",
-                          help="density_encoder: the DFT density projected on the latent states (like the model).")
+    scheme = s1.selectbox("DFT charges", schemes, key="ct_scheme", format_func=transfer.scheme_label,
+                          help="How the DFT density is split into atoms. Iterative Hirshfeld (default) is nearly "
+                               "independent of the basis; plain Hirshfeld pulls charges towards zero; Mulliken and "
+                               "Löwdin depend on the basis; 'density encoder' projects the DFT density on the latent "
+                               "states, like the model's own charges.")
     graph = s2.selectbox("Flow graph", transfer.GRAPHS, key="ct_graph",
                          help="Minimum-norm flow on covalent bonds, or on the pairs that carry model channels.")
     flow = transfer.dft_flow(structure, pred, result.charges[scheme], graph)
-    st.caption(f"{result.xc}/{result.basis} reference, cached; minimum-norm flow reproducing the {scheme} charges "
-               f"(reservoir, i.e. net fragment charge: {abs(flow.reservoir).sum():.3f} e in total).")
+    st.caption(f"{result.xc}/{result.basis} reference, cached; minimum-norm flow reproducing the "
+               f"{transfer.scheme_label(scheme)} charges (reservoir, i.e. net fragment charge: "
+               f"{abs(flow.reservoir).sum():.3f} e in total).")
     comparison = transfer.comparison_records(pred, flow, threshold)
     v1, v2 = st.columns(2, gap="large")
     with v1:
@@ -95,7 +99,8 @@ else:
                      column_config={k: st.column_config.NumberColumn(format="%+.4f")
                                     for k in ("model_net_flow", "dft_flow")})
     with v2:
-        st.markdown(f"**DFT flow ({scheme} charges)** - orange arrows; the model network is above")
+        st.markdown(f"**DFT flow ({transfer.scheme_label(scheme)} charges)** - orange arrows; the model network is "
+                    "above")
         dv = transfer.flow_view(structure, flow, threshold=threshold, height=common.VIEW_HEIGHT,
                                 font_size=common.label_font_size(), camera_key=f"ct-{fp}")
         common.show_molecule(dv.html(), dv.total_height)

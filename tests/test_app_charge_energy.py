@@ -129,7 +129,7 @@ def test_charge_transfer_with_cached_dft_reference(water_pred):
     at = _open(CT)
     assert not any("No DFT flows" in i.value for i in at.info)
     assert at.selectbox(key="ct_scheme").value == "hirshfeld_i"  # preferred scheme comes first
-    assert at.selectbox(key="ct_scheme").options == ["hirshfeld_i", "mulliken"]
+    assert at.selectbox(key="ct_scheme").options == ["iterative Hirshfeld (Hirshfeld-I)", "Mulliken"]  # plain names
     comparison = at.dataframe[1].value
     flow = charge_flow(water.symbols, water.positions, np.array(q_dft))
     assert sorted(flow.occupation.round(6).tolist()) == [0.35, 0.35]  # O-H bonds carry the H charges
@@ -150,7 +150,7 @@ def test_charge_transfer_with_cached_dft_reference(water_pred):
     at.run()
     assert at.selectbox(key="ct_basis").options == ["PBE0/def2-SVP", "PBE0/sto-3g"]
     at.selectbox(key="ct_basis").set_value("sto-3g").run()
-    assert at.selectbox(key="ct_scheme").options == ["mulliken"]
+    assert at.selectbox(key="ct_scheme").options == ["Mulliken"]
     assert at.dataframe[1].value["dft_flow"].abs().max() == pytest.approx(0.25, abs=1e-9)
     assert not at.exception
 

@@ -120,3 +120,15 @@ def test_force_arrows_point_along_the_forces(shipped_model):
     html = latent3d.latent_view(st, pred, show_forces=True).html()
     assert latent3d.FORCE_COLOR in html
     assert latent3d.FORCE_COLOR not in latent3d.latent_view(st, pred).html()
+
+
+def test_non_negative_quantities_use_the_sequential_map():
+    """Issue 14.10: a quantity that is never negative (vmin=0, e.g. the charge fluctuation) is drawn white-to-red,
+    not on the signed blue-white-red map."""
+    h2 = Structure(("H", "H"), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]]))
+    seq = molview.molecule_view(h2, values=[0.0, 0.2], vmin=0.0, vmax=0.2, value_title="w+ + w-")
+    assert molview.SEQUENTIAL_ANCHORS[0] in seq.legend_html and molview.DIVERGING_ANCHORS[0] not in seq.legend_html
+    assert "#fff5f0" in seq.html()  # the zero-valued atom is white-ish
+    signed = molview.molecule_view(h2, values=[-0.1, 0.1], value_title="q", unit="e")
+    assert molview.DIVERGING_ANCHORS[0] in signed.legend_html
+    assert molview.SEQUENTIAL_ANCHORS[0] not in signed.legend_html

@@ -149,9 +149,27 @@ def params_from_vector(x: np.ndarray, base: ModelParameters) -> ModelParameters:
     return replace(base, electronegativity_slope=slopes, **changes)
 
 
-def start_vector() -> np.ndarray:
-    """The fixed starting point of the fit."""
-    return np.array([_FORWARD[transform](v) for _, transform, v in PARAMETERS])
+def start_vector(start: ModelParameters | None = None) -> np.ndarray:
+    """The starting point of the fit: the fixed defaults of :data:`PARAMETERS`, or the values of a given set
+    (``lsip calibrate --start NAME``; a value outside a transform's domain, e.g. a strength of 0 in log space, and
+    a slope the set lacks take the default)."""
+    out = []
+    for name, transform, default in PARAMETERS:
+        value = default
+        if start is not None:
+            if name.startswith("electronegativity_slope:"):
+                value = start.electronegativity_slope.get(name.split(":")[1], default)
+            else:
+                value = float(getattr(start, name))
+            if (transform == "log" and value <= 0) or (transform == "logit" and not 0 < value < 1):
+                value = default
+        out.append(_FORWARD[transform](value))
+    return np.array(out)
+
+
+#: Solver iteration cap while fitting (a trial point whose solve would run to ``max_iter`` costs at most this; the
+#: converged structures take 10-70 iterations). The reported errors use the set's own ``max_iter``.
+FIT_MAX_ITER = 400
 
 
 @dataclass
@@ -268,8 +286,10 @@ def git_hash() -> str:
 
 
 def calibrate(name: str, entries: list[Entry], *, max_nfev: int = 40, base: ModelParameters | None = None,
-              progress: Callable[[str], None] | None = None) -> tuple[ModelParameters, dict]:
-    """Fit :data:`PARAMETERS` on the training side; returns the parameter set and the report (train and test)."""
+              progress: Callable[[str], None] | None = None,
+              start: ModelParameters | None = None) -> tuple[ModelParameters, dict]:
+    """Fit :data:`PARAMETERS` on the training side from :func:`start_vector` (``start``: a given set's values);
+    returns the parameter set and the report (train and test)."""
     say = progress or (lambda msg: None)
     base = base or ModelParameters()
     split = load_split()
@@ -280,17 +300,18 @@ def calibrate(name: str, entries: list[Entry], *, max_nfev: int = 40, base: Mode
 
     def fun(x: np.ndarray) -> np.ndarray:
         calls[0] += 1
-        ev = evaluate(params_from_vector(x, base), train)
+        ev = evaluate(params_from_vector(x, base).with_(max_iter=FIT_MAX_ITER), train)
         r = residual_vector(ev)
         prior = x[slope_idx] / SLOPE_PRIOR
         if calls[0] % 10 == 1:
             say(f"evaluation {calls[0]}: cost {0.5 * float(r @ r):.1f} ({time.perf_counter() - t0:.0f} s)")
         return np.concatenate([r, prior])
 
-    x0 = start_vector()
+    x0 = start_vector(start)
     fit = least_squares(fun, x0, method="trf", diff_step=1e-3, max_nfev=max_nfev, x_scale=1.0)
     meta = {"cost": float(fit.cost), "evaluations": calls[0], "optimizer": "scipy least_squares trf",
-            "status": fit.message, "seconds": time.perf_counter() - t0}
+            "status": fit.message, "seconds": time.perf_counter() - t0,
+            "start": "defaults" if start is None else f"{start.name} (git {start.fitted_to.get('git', '?')})"}
     return assess(name, params_from_vector(fit.x, base), entries, base=base, meta=meta)
 
 

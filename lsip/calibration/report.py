@@ -28,7 +28,7 @@ def markdown_report(report: dict, per_entry: bool = True) -> str:
              f"held-out entries (split `{report['split_file']}`); {report['evaluations']} evaluations, "
              f"{report['seconds']:.0f} s; fitted at git {report.get('fitted_git', report['git'])[:10]}, assessed at "
              f"{report['git'][:10]}; optimizer: {report['optimizer']} "
-             f"({report['status']}).", "",
+             f"({report['status']}); start: {report.get('start', 'defaults')}.", "",
              "| quantity (MAE) | unit | first-principles train | calibrated train | first-principles test | "
              "calibrated test |", "|---|---|---:|---:|---:|---:|"]
     for key, label, unit in ROWS:

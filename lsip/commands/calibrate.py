@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="iterations of the least-squares fit (each costs ~25 evaluations of the training set)")
     p.add_argument("--assess", action="store_true",
                    help="no fit: measure the existing set --name on the split and rewrite its report and provenance")
+    p.add_argument("--start", default=None,
+                   help="start the fit from a shipped set's values (default: the fixed defaults); recorded in the "
+                        "report")
     p.add_argument("--params-dir", type=Path, default=PARAM_DIR, help="where the parameter set is written")
     p.add_argument("--report-dir", type=Path, default=REPORT_DIR, help="where the report is written")
     p.set_defaults(func=run_calibrate)
@@ -45,11 +48,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.assess:  # keep the fit's record (commit, optimizer) from the existing report
         given = get_parameters(args.name)
         old = args.report_dir / f"{args.name}.json"
-        keep = ("cost", "evaluations", "optimizer", "status", "seconds")
+        keep = ("cost", "evaluations", "optimizer", "status", "seconds", "start")
         meta = {k: v for k, v in json.loads(old.read_text()).items() if k in keep} if old.is_file() else None
         params, report = assess(args.name, given, entries, meta=meta, fitted_git=given.fitted_to.get("git"))
     else:
-        params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say)
+        start = get_parameters(args.start) if args.start else None
+        params, report = calibrate(args.name, entries, max_nfev=args.max_iterations, progress=say, start=start)
     write_parameter_set(params, args.params_dir / f"{args.name}.json")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")

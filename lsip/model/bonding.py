@@ -207,8 +207,8 @@ def _overlap_solver(ctx: TermContext) -> SolverPart:
                "the closed-shell shares of the two atoms' states (state-resolved: Li+ is compact, F- diffuse)",
                geometry=_overlap_geometry, solver=_overlap_solver,
                enabled=lambda params: params.overlap_repulsion != 0.0,
-               meaning="filled electron shells of touching atoms (ions, lone pairs) repelling in proportion to how much "
-                       "their electron clouds overlap")
+               meaning="filled electron shells of touching atoms (ions, lone pairs) repelling in proportion to how "
+                       "much their electron clouds overlap")
 def overlap_repulsion_energy(ctx: TermContext) -> TermOutput:
     """Per-atom closed-shell overlap repulsion, each pair split half-and-half (hartree); docs/model.md section 10.6."""
     m, topo, w = ctx.cache("overlap_repulsion"), ctx.topo, ctx.weights

@@ -107,6 +107,20 @@ KNOWN_LIMITS = {
 }
 
 
+#: Plain-words help of the per-atom table columns (hover a column header).
+COLUMN_HELP: dict[str, str] = {
+    "charge_e": "Atomic charge q = w+ - w-: electrons given away (positive) or taken up (negative).",
+    "w_cation": "How much of the atom is in its cation state (one electron given away).",
+    "w_neutral": "How much of the atom is its neutral free atom.",
+    "w_anion": "How much of the atom is in its anion state (one electron taken up).",
+    "w_excited": "How much of the atom is in its excited (promoted) state, incoherently.",
+    "p_D": "Size of the atomic dipole: how far the atom's electron cloud is shifted off its nucleus, in debye.",
+    "E_atom_eV": "The atom's share of the total energy (every term's per-atom part, summed).",
+    "mu_A_eV": "The atom's own chemical potential μ_A: the energy gained per electron added to this atom. Atoms joined "
+               "by charge-transfer channels share one value at equalization; the headline μ is their average.",
+}
+
+
 def known_limits_note(params_name: str) -> None:
     """A visible note on the active parameter set's known failures (nothing for sets without a note)."""
     note = KNOWN_LIMITS.get(params_name or "first-principles")
@@ -119,15 +133,21 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
     tiles, ``per_row`` tiles to a row (2 fits a side column without truncating the numbers), then the known
     limits of the parameter set."""
     h = export.headline(pred)
-    dip_help = "Point-charge dipole about the centre of mass."
+    dip_help = ("Molecular dipole moment: the atomic charges times their positions about the centre of mass, plus "
+                "the atomic dipoles (the shift of each atom's electron cloud).")
     if charged:
         dip_help += " For a charged system it depends on that origin."
     tiles = [
         ("Energy", f"{h['energy_eV']:.3f} eV", "Total energy relative to the free neutral atoms (sum of the terms)."),
         ("Dipole", f"{h['dipole_D']:.3f} D", dip_help),
-        ("mu", f"{h['mu_eV']:.3f} eV", "Global chemical potential (Lagrange multiplier of Q)."),
+        ("Chemical potential μ", f"{h['mu_eV']:.3f} eV",
+         "The energy gained per electron added to the structure (μ = dE/dN, minus the electronegativity), averaged "
+         "over the atoms. At equalization electrons have no reason to move between atoms joined by a charge-transfer "
+         "channel; the per-atom values μ_A in the table differ where no channel joins two atoms, or where an atom's "
+         "weights sit at a limit (a fully ionized atom)."),
         ("Solver", "converged" if h["converged"] else "NOT converged",
-         "Charge-equalization solver (projected L-BFGS) on the KKT residual."),
+         "Whether the charges and weights were solved to tolerance: the largest remaining force on any latent "
+         "coordinate (the 'residual') is below the set's tolerance. Solver: projected L-BFGS."),
         ("Largest force", f"{h['max_force_eV_A']:.2f} eV/Å",
          "Largest |F| on any atom. Near zero at a minimum of this model; at a DFT-relaxed geometry it measures how "
          "far the model's minimum is from DFT's (turn on the force arrows in the 3D view to see where)."),
@@ -135,6 +155,6 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
     for start in range(0, len(tiles), per_row):
         for col, (label, value, help_text) in zip(st.columns(per_row), tiles[start:start + per_row]):
             col.metric(label, value, help=help_text)
-    st.caption(f"Solver: {h['iterations']} iterations · KKT residual {h['residual_Ha']:.1e} Ha · "
+    st.caption(f"Solver: {h['iterations']} iterations · residual {h['residual_Ha']:.1e} Ha (how far from equalized) · "
                f"{h['time_ms']:.0f} ms · device {h['device']} · parameters {pred.params_name or 'first-principles'}")
     known_limits_note(pred.params_name)

@@ -35,6 +35,8 @@ from lsip.structure import Structure
 JS_URL: str = "/app/static/3Dmol-min.js"
 #: Diverging colour map anchors, evenly spaced from vmin to vmax (ColorBrewer RdBu, 5 classes).
 DIVERGING_ANCHORS: tuple[str, ...] = ("#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b")
+#: Sequential map for quantities that are never negative (ColorBrewer Reds, 5 classes): white at 0.
+SEQUENTIAL_ANCHORS: tuple[str, ...] = ("#fff5f0", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d")
 #: Colour of atoms without a value (NaN).
 MISSING_COLOR: str = "#9e9e9e"
 #: Height in CSS pixels that the colour-bar legend adds below the viewer.
@@ -99,8 +101,9 @@ def symmetric_range(values: Sequence[float] | np.ndarray, vmin: float | None = N
 
 
 def diverging_colors(values: Sequence[float] | np.ndarray, vmin: float, vmax: float,
-                     reverse: bool = False) -> list[str]:
-    """Map values to ``#rrggbb`` colours on :data:`DIVERGING_ANCHORS` (values outside the range are clipped).
+                     reverse: bool = False, anchors: Sequence[str] = DIVERGING_ANCHORS) -> list[str]:
+    """Map values to ``#rrggbb`` colours on ``anchors`` (default :data:`DIVERGING_ANCHORS`; values outside the
+    range are clipped).
 
     Parameters
     ----------
@@ -116,26 +119,25 @@ def diverging_colors(values: Sequence[float] | np.ndarray, vmin: float, vmax: fl
     t = np.clip((arr - vmin) / (vmax - vmin), 0.0, 1.0)
     if reverse:
         t = 1.0 - t
-    anchors = np.stack([_hex_to_rgb(c) for c in DIVERGING_ANCHORS])
-    x = np.linspace(0.0, 1.0, len(anchors))
+    rgb_anchors = np.stack([_hex_to_rgb(c) for c in anchors])
+    x = np.linspace(0.0, 1.0, len(rgb_anchors))
     colors = []
     for k, tk in enumerate(t):
         if not np.isfinite(arr[k]):
             colors.append(MISSING_COLOR)
             continue
-        rgb = [round(float(np.interp(tk, x, anchors[:, c]))) for c in range(3)]
+        rgb = [round(float(np.interp(tk, x, rgb_anchors[:, c]))) for c in range(3)]
         colors.append("#{:02x}{:02x}{:02x}".format(*rgb))
     return colors
 
 
 def colorbar_html(vmin: float, vmax: float, title: str = "", unit: str = "", reverse: bool = False,
-                  n_ticks: int = 5, font_size: int = 13) -> str:
+                  n_ticks: int = 5, font_size: int = 13, anchors: Sequence[str] = DIVERGING_ANCHORS) -> str:
     """An HTML colour bar for :func:`diverging_colors` with ``n_ticks`` evenly spaced tick labels.
 
     The gradient uses the same anchors as the atom colours, so legend and atoms agree exactly.
     """
-    anchors = DIVERGING_ANCHORS[::-1] if reverse else DIVERGING_ANCHORS
-    gradient = ", ".join(anchors)
+    gradient = ", ".join(tuple(anchors)[::-1] if reverse else anchors)
     ticks = "".join(f"<span>{html_lib.escape(_fmt(v))}</span>" for v in np.linspace(vmin, vmax, n_ticks))
     label = html_lib.escape(f"{title} ({unit})" if unit else title)
     return (
@@ -314,7 +316,8 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     structure : the structure (positions in angstrom; drawn as given, bonds guessed by 3Dmol).
     values : (n,) per-atom values in display units (e.g. charges in e, energies in eV), or None for
         element colours. NaN marks atoms without a value.
-    vmin, vmax : colour range (see :func:`symmetric_range`; default symmetric about zero).
+    vmin, vmax : colour range (see :func:`symmetric_range`; default symmetric about zero, on the diverging blue-red
+        map; ``vmin >= 0`` marks a quantity that is never negative and switches to the sequential white-red map).
     value_title, unit : legend title and unit, also used in the default hover text.
     reverse : map vmin to red and vmax to blue instead.
     labels : n persistent per-atom label texts ("" for none).
@@ -340,8 +343,10 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
         if arr.shape[0] != structure.n_atoms:
             raise ValueError(f"values has {arr.shape[0]} entries for {structure.n_atoms} atoms")
         lo, hi = symmetric_range(arr, vmin, vmax)
-        legend = colorbar_html(lo, hi, value_title, unit, reverse, font_size=max(font_size, 12))
-    _set_atom_styles(view, style, None if arr is None else diverging_colors(arr, lo, hi, reverse))
+        # a range starting at zero is a quantity that is never negative: a sequential map, white at zero
+        anchors = SEQUENTIAL_ANCHORS if vmin is not None and vmin >= 0.0 else DIVERGING_ANCHORS
+        legend = colorbar_html(lo, hi, value_title, unit, reverse, font_size=max(font_size, 12), anchors=anchors)
+    _set_atom_styles(view, style, None if arr is None else diverging_colors(arr, lo, hi, reverse, anchors))
     if structure.cell is not None and any(structure.pbc):
         _add_cell(view, structure.cell)
     if labels is not None:

@@ -24,6 +24,17 @@ from lsip.viz.molview import MoleculeView, molecule_view
 #: Preferred order of DFT charge schemes (first available is the default): Hirshfeld-I first, as it is nearly
 #: basis-independent and not biased towards neutral atoms like plain Hirshfeld.
 SCHEME_ORDER = ("hirshfeld_i", "hirshfeld", "density_encoder", "meta_lowdin", "mulliken")
+#: Plain names of the charge schemes (the data keys stay as they are in the reference results and the JSON).
+SCHEME_LABELS: dict[str, str] = {"hirshfeld_i": "iterative Hirshfeld (Hirshfeld-I)", "hirshfeld": "Hirshfeld",
+                                 "density_encoder": "density encoder (latent states)", "meta_lowdin": "meta-Löwdin",
+                                 "mulliken": "Mulliken"}
+
+
+def scheme_label(scheme: str) -> str:
+    """The plain name of a charge scheme key (the key itself when unknown)."""
+    return SCHEME_LABELS.get(scheme, scheme)
+
+
 #: Graphs the DFT flow can be placed on.
 GRAPHS = ("bonds", "model channels")
 DFT_ARROW_COLOR = "#d9822b"
