@@ -356,10 +356,16 @@ def dissociation_verdict(curves: ScanCurves, model: LSIPModel, charge_tol: float
                                  max_extra=budget)
     passed = integer and energy_ok and continuity.passed
     r = curves.distances[-1]
+    if np.isfinite(gap):
+        gap_text = (f"E - E(fragments) = {gap * HARTREE_TO_EV:+.2e} eV ({'within' if energy_ok else 'NOT within'} "
+                    f"{energy_tol * HARTREE_TO_EV:g} eV)")
+    else:  # never print nan: say what is missing (issue 14.3)
+        gap_text = ("E - E(fragments) is not available: the model did not converge on a fragment alone, or the "
+                    "last scan point did not converge")
+    qeq_text = (f"QEq leaves {residual:.3f} e of fractional charge on each fragment" if np.isfinite(residual)
+                else "QEq gave no finite charges here")
     msg = (f"At R = {r:.2f} Å the model's fragments carry {qm[0]:+.2e} e and {qm[1]:+.2e} e "
-           f"({'integer' if integer else 'NOT integer'} within {charge_tol:g} e); E - E(fragments) = "
-           f"{gap * HARTREE_TO_EV:+.2e} eV ({'within' if energy_ok else 'NOT within'} "
-           f"{energy_tol * HARTREE_TO_EV:g} eV). QEq leaves {residual:.3f} e of fractional charge on each fragment"
+           f"({'integer' if integer else 'NOT integer'} within {charge_tol:g} e); {gap_text}. {qeq_text}"
            + (f", EEQ {np.max(np.abs(qe - np.round(qe))):.3f} e." if qe is not None else "."))
     if integer and not energy_ok and np.isfinite(gap):
         msg += (" The fragments still interact at this distance (e.g. dipole-dipole electrostatics): extend the "

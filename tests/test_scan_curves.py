@@ -130,3 +130,26 @@ def test_flagged_dft_points_are_marked_not_drawn(nacl):
     crosses = next(t for t in fig.data if t.name == "DFT point not drawn")
     assert list(crosses.x) == [pytest.approx(nacl.distances[4])] and "above the separated" in crosses.hovertext[0]
     assert any(t.name == "DFT point not drawn" for t in scan_views.fragment_charge_figure(curves).data)
+
+
+def test_verdict_never_prints_nan_when_a_fragment_fails(shipped_model, monkeypatch):
+    """Issue 14.3: a fragment whose solve fails gives a sentence saying so, never '+nan eV'."""
+    st = gallery_structure("nacl")
+    curves = S.model_scan(shipped_model, st, 0, 1, np.array([2.4, 6.0]))
+    monkeypatch.setattr(S, "_fragment_energy", lambda *args: float("nan"))
+    v = S.dissociation_verdict(curves, shipped_model)
+    assert not v.energy_ok and "nan" not in v.message.lower()
+    assert "not available" in v.message
+
+
+def test_atom_charge_plot_keeps_the_atoms_that_change_most(shipped_model):
+    """Issue 14.5: a scan of a cluster plots the ten atoms whose charge changes most, not a legend of every atom."""
+    from lsip.viz.scan_views import atom_charges_figure
+
+    st = gallery_structure("water_dimer")
+    curves = S.model_scan(shipped_model, st, 0, 3, np.linspace(2.9, 6.0, 3))
+    assert len(atom_charges_figure(curves).data) == 6  # six atoms: all shown
+    fig = atom_charges_figure(curves, top=2)
+    span = curves.charges.max(axis=0) - curves.charges.min(axis=0)
+    assert [t.name for t in fig.data] == [curves.labels[k] for k in sorted(np.argsort(-span)[:2])]
+    assert "2 atoms (of 6)" in fig.layout.title.text

@@ -65,10 +65,19 @@ def fragment_charge_figure(curves: ScanCurves, marker: float | None = None, font
     return fig
 
 
-def atom_charges_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13) -> go.Figure:
-    """Model charge of every atom along the scan, e."""
-    series = {lab: _nan_to_none(curves.charges[:, k]) for k, lab in enumerate(curves.labels)}
-    return scan_figure(curves.distances, series, "q / e", "Model charges per atom", marker, font_size)
+def atom_charges_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13,
+                        top: int = 10) -> go.Figure:
+    """Model charge along the scan of every atom, or, for more than ``top`` atoms, of the ``top`` atoms whose
+    charge changes most (issue 14.5: a legend of hundreds of atoms is unreadable), e."""
+    q = np.asarray(curves.charges, dtype=float)
+    order = list(range(q.shape[1]))
+    title = "Model charges per atom"
+    if q.shape[1] > top:
+        span = np.nanmax(q, axis=0) - np.nanmin(q, axis=0)
+        order = sorted(np.argsort(-np.nan_to_num(span, nan=-1.0))[:top].tolist())
+        title = f"Model charges of the {top} atoms (of {q.shape[1]}) whose charge changes most"
+    series = {curves.labels[k]: _nan_to_none(q[:, k]) for k in order}
+    return scan_figure(curves.distances, series, "q / e", title, marker, font_size)
 
 
 def channels_figure(curves: ScanCurves, marker: float | None = None, font_size: int = 13,
