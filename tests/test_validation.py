@@ -78,15 +78,17 @@ def test_quick_report_physics(quick_report):
     mols = {m["name"]: m for m in rep["molecules"]}
     water = mols["h2o"]
     assert water["symbols"][0] == "O"
-    for key in ("model", "eeq", "dft_hirshfeld_i", "dft_hirshfeld"):
+    for key in ("model", "eeq", "gfn2", "dft_hirshfeld_i", "dft_hirshfeld"):
         assert water["charges"][key][0] < -0.1, key  # O is negative in water in every scheme
     for m in mols.values():  # every scheme conserves the total charge
-        for key in ("model", "qeq", "eeq", "dft_hirshfeld_i"):
+        for key in ("model", "qeq", "eeq", "gfn2", "dft_hirshfeld_i"):
             assert sum(m["charges"][key]) == pytest.approx(m["total_charge"], abs=2e-3), (m["name"], key)
     lif = mols["lif"]
     assert lif["charges"]["model"][0] > 0.5 and lif["charges"]["dft_hirshfeld_i"][0] > 0.5  # Li+ F-
     assert water["energy_eV"]["dft_atomization"] < -5 and water["energy_eV"]["model"] < 0  # bound
     assert 0.5 < water["dipole_D"]["dft"] < 3.0
+    assert abs(water["dipole_D"]["gfn2"] - 2.3) < 0.2  # GFN2-xTB's water dipole (2.3 D at this geometry)
+    assert "GFN2-xTB vs Hirshfeld-I" in rep["statistics"]
     scan = rep["scans"][0]
     near, far = scan["points"][0], scan["points"][-1]
     assert near["energy_eV"]["uks"] < far["energy_eV"]["uks"] - 3  # H2 is bound (D_e 4.7 eV)

@@ -93,8 +93,8 @@ def plot_all(report: dict, out_dir: Path) -> list[Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     mols, paths = report["molecules"], []
-    panels = (("charges", "dft_hirshfeld_i", ("model", "qeq", "eeq", "dft_density_encoder"), "charge (e)"),
-              ("dipole_D", "dft", ("model", "qeq", "eeq"), "dipole (D)"),
+    panels = (("charges", "dft_hirshfeld_i", ("model", "qeq", "eeq", "gfn2", "dft_density_encoder"), "charge (e)"),
+              ("dipole_D", "dft", ("model", "qeq", "eeq", "gfn2"), "dipole (D)"),
               ("energy_eV", "dft_atomization", ("model",), "energy rel. to free atoms (eV)"))
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     for ax, (quantity, ref, preds, unit) in zip(axes, panels):

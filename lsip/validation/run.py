@@ -1,8 +1,8 @@
-"""Run the validation: model, QEq and EEQ against reference DFT on the validation set and the scans.
+"""Run the validation: model, QEq, EEQ and GFN2-xTB against reference DFT on the validation set and the scans.
 
 :func:`run_validation` returns a JSON-ready report (docs/validation.md explains every field):
 
-* ``molecules``: per entry the charges (model, QEq, EEQ, DFT Hirshfeld / Hirshfeld-I / Mulliken / density
+* ``molecules``: per entry the charges (model, QEq, EEQ, GFN2-xTB, DFT Hirshfeld / Hirshfeld-I / Mulliken / density
   encoder), dipoles (D, about the centre of mass), energies (eV; model and DFT relative to free neutral
   atoms, QEq's charge-equilibration energy) and density errors (e, integral |rho - rho_DFT|);
 * ``statistics``: MAE / RMSE / max with the worst cases for each comparison (:data:`COMPARISONS`);
@@ -29,6 +29,7 @@ from lsip.structure import Structure
 from lsip.units import E_ANGSTROM_TO_DEBYE, E_BOHR_TO_DEBYE, HARTREE_TO_EV
 from lsip.validation.dft import atom_energies
 from lsip.validation.molecules import QUICK_SCANS, QUICK_SET, SCANS, ScanSpec, covered_elements, load, load_set
+from lsip.validation.xtb import gfn2
 
 #: (label, quantity, predicted key, reference key) of every reported comparison.
 COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
@@ -40,9 +41,11 @@ COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
     ("EEQ vs Hirshfeld-I", "charges", "eeq", "dft_hirshfeld_i"),
     ("QEq vs Hirshfeld", "charges", "qeq", "dft_hirshfeld"),
     ("EEQ vs Hirshfeld", "charges", "eeq", "dft_hirshfeld"),
+    ("GFN2-xTB vs Hirshfeld-I", "charges", "gfn2", "dft_hirshfeld_i"),
     ("model dipole vs DFT", "dipole_D", "model", "dft"),
     ("QEq dipole vs DFT", "dipole_D", "qeq", "dft"),
     ("EEQ dipole vs DFT", "dipole_D", "eeq", "dft"),
+    ("GFN2-xTB dipole vs DFT", "dipole_D", "gfn2", "dft"),
     ("Hirshfeld-I point-charge dipole vs DFT", "dipole_D", "dft_hirshfeld_i_point", "dft"),
     ("model energy vs DFT atomization", "energy_eV", "model", "dft_atomization"),
     ("decoded density vs promolecule (error, e)", "density_error_e", "model", "promolecule"),
@@ -64,16 +67,18 @@ def molecule_record(st: Structure, model: LSIPModel, settings: ReferenceSettings
     pred = model.predict(st, forces=False, raise_on_failure=False)
     t_model = time.perf_counter() - t0
     qeq, eeq = baseline("qeq", st), baseline("eeq", st)
+    xtb = gfn2(st)
     ref = ReferenceDFT(st, settings, cache=cache if cache is not None else False).kernel(
         model_weights=pred.weights.detach().numpy(), raise_on_failure=False)
     e_atoms = [atoms.get(s) for s in st.symbols]
     e_at = None if any(e is None for e in e_atoms) or not ref.converged else (ref.energy - sum(e_atoms))
     ch = {k: np.asarray(v, float) for k, v in ref.charges.items()}
     charges = {"model": as_numpy(pred.charges), "qeq": as_numpy(qeq.charges), "eeq": as_numpy(eeq.charges),
-               **{f"dft_{k}": v for k, v in ch.items()}}
+               **({"gfn2": xtb.charges} if xtb is not None else {}), **{f"dft_{k}": v for k, v in ch.items()}}
     dip = {"model": float(np.linalg.norm(as_numpy(pred.dipole))) * E_BOHR_TO_DEBYE,
            "qeq": float(np.linalg.norm(as_numpy(qeq.dipole))) * E_BOHR_TO_DEBYE,
            "eeq": float(np.linalg.norm(as_numpy(eeq.dipole))) * E_BOHR_TO_DEBYE,
+           "gfn2": None if xtb is None else float(np.linalg.norm(xtb.dipole)) * E_BOHR_TO_DEBYE,
            "dft": None if ref.dipole is None else float(np.linalg.norm(ref.dipole)) * E_BOHR_TO_DEBYE}
     if "hirshfeld_i" in ch:
         dip["dft_hirshfeld_i_point"] = _dipole_D(st.positions, st.symbols, ch["hirshfeld_i"])
