@@ -59,6 +59,10 @@ direction = c2.radio("Channels", ["net flow", "both directions"], key="explore_d
 color_by = c3.radio("Colour atoms by", ["charge q", "charge fluctuation"], key="explore_color",
                     help="Charge fluctuation w+ + w-: ionic character of an atom's bonds even where q = 0.")
 glyphs = c4.toggle("State-weight glyphs", key="explore_glyphs")
+periodic = structure.cell is not None and any(structure.pbc)
+show_cell = c4.toggle("Periodic cell", value=True, key="explore_cell",
+                      help="Draw the edges of the periodic cell (a large cell can dwarf a small molecule).") \
+    if periodic else False
 show_forces = c5.toggle("Force arrows", key="explore_forces",
                         help="One arrow per atom along its force; the longest is 1.2 Å, the others to scale. "
                              "Hover an arrow for |F| in eV/Å.")
@@ -70,7 +74,7 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     if hidden:
         mv = molecule_view(structure, labels=labels, font_size=common.label_font_size(), height=common.VIEW_HEIGHT,
-                           camera_key=f"explore-{fp}")
+                           camera_key=f"explore-{fp}", show_cell=show_cell)
         st.caption("Element colours (O red, H white, ...) until you reveal the charges.")
     else:
         fluct = color_by == "charge fluctuation"
@@ -82,7 +86,7 @@ with left:
             labels=teaching.atom_labels_with_charges(structure.symbols, pred.charges.numpy()) if teach else None,
             vmin=0.0 if fluct else None,
             vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None, show_forces=show_forces,
-            show_dipoles=show_dipoles)
+            show_dipoles=show_dipoles, show_cell=show_cell)
     common.show_molecule(mv.html(), mv.total_height)
 with right:
     widgets.headline_metrics(pred, charged=structure.charge != 0)

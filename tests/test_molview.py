@@ -85,10 +85,23 @@ def test_periodic_cell_is_drawn():
 
 def test_small_molecules_are_zoomed_to_fill_the_view():
     # 3Dmol fits at least a 5 A box; water's atom-centre box diagonal is 2 * 0.7575 x 0.5865 = 1.6245 A
-    assert molview.fit_zoom(WATER.positions) == pytest.approx(5.0 / (np.hypot(1.515, 0.5865) + 2.0))
+    assert molview.fit_zoom(WATER.positions) == pytest.approx(5.0 / (np.hypot(1.515, 0.5865) + 1.4))
     assert molview.fit_zoom(np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])) == 1.0
     html = molview.molecule_view(WATER).html()
-    assert re.search(r"\.zoomTo\(\);\n\s*viewer_\d+\.zoom\(1\.37", html)
+    assert re.search(r"\.zoomTo\(\);\n\s*viewer_\d+\.zoom\(1\.65", html)
+
+
+def test_finite_structures_are_turned_onto_their_principal_axes_and_cells_are_optional():
+    """Issue 14.9: a rotation to the principal axes precedes the first zoom (none for crystals, which keep their
+    cell axes); the cell edges can be switched off."""
+    yz_water = Structure(("O", "H", "H"), np.array([[0.0, 0.0, 0.117], [0.0, 0.757, -0.469], [0.0, -0.757, -0.469]]))
+    html = molview.molecule_view(yz_water).html()
+    assert re.search(r"\.rotate\(120\.0\d*,", html) and html.index(".rotate(") < html.rindex(".zoomTo(")
+    assert ".rotate(" not in molview.molecule_view(yz_water, orient=False).html()
+    crystal = Structure(("Na", "Cl"), np.array([[0.0, 0, 0], [2.8, 2.8, 2.8]]), cell=np.eye(3) * 5.6,
+                        pbc=(True, True, True))
+    assert ".rotate(" not in molview.molecule_view(crystal).html()
+    assert molview.molecule_view(crystal, show_cell=False).html().count("addCylinder(") == 0
 
 
 def test_png_button_is_optional_and_names_its_file():

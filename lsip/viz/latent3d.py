@@ -60,7 +60,8 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
                 show_channels: bool = True, both_directions: bool = False, show_glyphs: bool = True,
                 height: int = 440, font_size: int = 12, camera_key: str | None = None,
                 labels: Sequence[str] | None = None, vmin: float | None = None,
-                vmax: float | None = None, show_forces: bool = False, show_dipoles: bool = False) -> MoleculeView:
+                vmax: float | None = None, show_forces: bool = False, show_dipoles: bool = False,
+                show_cell: bool = True) -> MoleculeView:
     """Structure coloured by ``values`` (default: charges) with channels and state-weight glyphs.
 
     ``vmin``/``vmax`` fix the colour range (default symmetric about zero, right for charges; pass
@@ -69,7 +70,8 @@ def latent_view(structure: Structure, pred: Prediction, values: Sequence[float] 
     (:func:`dipole_arrows`)."""
     vals = pred.charges.numpy() if values is None else np.asarray(values, dtype=float)
     mv = molecule_view(structure, values=vals, value_title=value_title, unit=unit, height=height, vmin=vmin, vmax=vmax,
-                       font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels)
+                       font_size=font_size, camera_key=camera_key, hover_texts=hover_texts(pred), labels=labels,
+                       show_cell=show_cell)
     pos = structure.positions
     if show_channels:
         _add_channels(mv.view, pos, pred, channel_threshold, both_directions)

@@ -288,7 +288,39 @@ def _add_png_button(view: py3Dmol.view, file_name: str) -> None:
     )
 
 
-def fit_zoom(positions: np.ndarray, atom_margin: float = 2.0) -> float:
+def principal_rotation(positions: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The rotation (angle in degrees, unit axis) that turns a structure onto its principal axes: the direction of
+    largest spread along the screen's x, the next along y, the smallest (the normal of a planar molecule) towards the
+    viewer (issue 14.9: water given in the yz plane is otherwise seen edge-on and looks linear). None when the
+    structure already lies so, or has fewer than two atoms.
+
+    >>> angle, axis = principal_rotation(np.array([[0.0, 0.0, 0.117], [0.0, 0.757, -0.469], [0.0, -0.757, -0.469]]))
+    >>> round(angle), np.round(np.abs(axis), 3).tolist()
+    (120, [0.577, 0.577, 0.577])
+    """
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(pos) < 2:
+        return None
+    centred = pos - pos.mean(axis=0)
+    vals, vecs = np.linalg.eigh(centred.T @ centred)
+    rows = vecs[:, np.argsort(-vals)].T  # rows: screen x, y, z in model coordinates
+    for k in range(3):  # a deterministic sign: each axis points along the positive model diagonal component
+        if rows[k] @ np.array([1.0, 1e-3, 1e-6]) < 0:
+            rows[k] = -rows[k]
+    if np.linalg.det(rows) < 0:
+        rows[2] = -rows[2]
+    cos = float(np.clip((np.trace(rows) - 1.0) / 2.0, -1.0, 1.0))
+    angle = float(np.degrees(np.arccos(cos)))
+    if angle < 1e-6:
+        return None
+    axis = np.array([rows[2, 1] - rows[1, 2], rows[0, 2] - rows[2, 0], rows[1, 0] - rows[0, 1]])
+    if np.linalg.norm(axis) < 1e-9:  # a half turn: the axis is the eigenvector of eigenvalue +1
+        w, v = np.linalg.eigh((rows + rows.T) / 2.0)
+        axis = v[:, int(np.argmax(w))]
+    return angle, axis / np.linalg.norm(axis)
+
+
+def fit_zoom(positions: np.ndarray, atom_margin: float = 1.4) -> float:
     """Extra zoom after ``zoomTo`` so that small molecules fill the view.
 
     3Dmol's ``zoomTo`` fits a box of at least 5 angstrom diagonal, so water (1.6 angstrom between atom
@@ -296,7 +328,7 @@ def fit_zoom(positions: np.ndarray, atom_margin: float = 2.0) -> float:
     ``atom_margin`` (angstrom, room for the spheres) the zoom is ``5 / d`` when ``d < 5``, else 1.
 
     >>> round(fit_zoom(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.74]])), 3)
-    1.825
+    2.336
     """
     pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     diagonal = float(np.linalg.norm(np.ptp(pos, axis=0))) + atom_margin if len(pos) else 5.0
@@ -308,7 +340,7 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
                   unit: str = "", reverse: bool = False, labels: Sequence[str] | None = None,
                   hover_texts: Sequence[str] | None = None, style: str = "ball_and_stick", height: int = 420,
                   font_size: int = 12, camera_key: str | None = None, js_url: str = JS_URL,
-                  png_name: str | None = "lsip-view") -> MoleculeView:
+                  png_name: str | None = "lsip-view", show_cell: bool = True, orient: bool = True) -> MoleculeView:
     """Build a 3Dmol view of ``structure``, coloured by element or by a per-atom value.
 
     Parameters
@@ -328,6 +360,9 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     camera_key : if given, the camera is remembered in the browser under this key across reruns.
     js_url : where the page loads 3Dmol.js from.
     png_name : file name of the view's "PNG" download button (None: no button).
+    show_cell : draw the periodic cell's edges (structures with a cell only).
+    orient : turn a finite structure onto its principal axes (:func:`principal_rotation`) before the first
+        zoom; periodic structures keep their cell axes. A camera remembered under ``camera_key`` wins.
 
     Returns
     -------
@@ -347,7 +382,8 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
         anchors = SEQUENTIAL_ANCHORS if vmin is not None and vmin >= 0.0 else DIVERGING_ANCHORS
         legend = colorbar_html(lo, hi, value_title, unit, reverse, font_size=max(font_size, 12), anchors=anchors)
     _set_atom_styles(view, style, None if arr is None else diverging_colors(arr, lo, hi, reverse, anchors))
-    if structure.cell is not None and any(structure.pbc):
+    periodic = structure.cell is not None and any(structure.pbc)
+    if periodic and show_cell:
         _add_cell(view, structure.cell)
     if labels is not None:
         _add_labels(view, structure, labels, font_size)
@@ -355,6 +391,9 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     if len(texts) != structure.n_atoms:
         raise ValueError(f"hover_texts has {len(texts)} entries for {structure.n_atoms} atoms")
     _add_hover(view, texts, font_size)
+    turn = principal_rotation(structure.positions) if orient and not periodic else None
+    if turn is not None:
+        view.rotate(turn[0], dict(zip("xyz", map(float, turn[1]))))
     view.zoomTo()
     zoom = fit_zoom(structure.positions)
     if zoom != 1.0:

@@ -49,11 +49,15 @@ CANVAS_STATS_JS = """
   const ctx = tmp.getContext('2d');
   ctx.drawImage(c, 0, 0);
   const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  let drawn = 0, red = 0, dark = 0, rx = 0, ry = 0;
+  let drawn = 0, red = 0, dark = 0, rx = 0, ry = 0, x0 = c.width, x1 = -1, y0 = c.height, y1 = -1;
   for (let i = 0; i < d.length; i += 4) {
     const diff = Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2])
       + Math.abs(d[i + 3] - d[3]);
-    if (diff > 30) drawn++;
+    if (diff > 30) {
+      drawn++;
+      const px = (i / 4) % c.width, py = Math.floor(i / 4 / c.width);
+      x0 = Math.min(x0, px); x1 = Math.max(x1, px); y0 = Math.min(y0, py); y1 = Math.max(y1, py);
+    }
     if (d[i] > 150 && d[i + 1] < 90 && d[i + 2] < 90) {
       red++; rx += (i / 4) % c.width; ry += Math.floor(i / 4 / c.width);
     }
@@ -62,7 +66,7 @@ CANVAS_STATS_JS = """
   const box = c.getBoundingClientRect();
   const sx = box.width / c.width, sy = box.height / c.height;
   return {index: k, width: c.width, height: c.height, drawn: drawn, red: red, dark: dark,
-          total: c.width * c.height,
+          total: c.width * c.height, bbox: drawn ? [x0, y0, x1, y1] : null,
           red_center: red ? [box.left + sx * rx / red, box.top + sy * ry / red] : null};
 })
 """

@@ -31,3 +31,21 @@ def test_explore_settings_survive_switching_to_pasted_xyz(app_page):
     assert "explore_threshold" not in app_page.page.url and "explore_glyphs" not in app_page.page.url
     checked = app_page.page.locator('[data-testid="stMainBlockContainer"] input[role="switch"]').first
     assert checked.is_checked()  # the state-weight glyphs stay on
+
+
+def test_a_planar_molecule_is_shown_face_on(app_page):
+    """Issue 14.9: water given in the yz plane (edge-on to the default camera, it looked linear) is turned onto its
+    principal axes: its drawing is wider than tall (H...H across the screen), not a vertical line."""
+    app_page.open("Explore?mol=water", timeout_s=120)
+    app_page.wait_for_molecule(min_drawn=1500, timeout_s=60)
+    sidebar = app_page.page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Paste XYZ").click()
+    app_page.wait_idle(60)
+    area = sidebar.locator("textarea")
+    area.fill("3\nwater in the yz plane\nO 0 0 0.117\nH 0 0.757 -0.469\nH 0 -0.757 -0.469\n")
+    area.press("Control+Enter")
+    app_page.wait_idle(120)
+    stat = app_page.wait_for_molecule(min_drawn=1500, timeout_s=60)
+    x0, y0, x1, y1 = stat["bbox"]
+    assert (x1 - x0) > 1.3 * (y1 - y0), stat["bbox"]
+    app_page.screenshot("explore-water-yz-face-on")
