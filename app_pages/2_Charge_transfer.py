@@ -4,6 +4,7 @@ and, when a cached DFT reference exists, the DFT-derived minimum-norm flows side
 import streamlit as st
 
 from lsip import export
+from lsip.reference.driver import ReferenceSettings
 from lsip.ui import common, dft_progress, state, widgets
 from lsip.viz import figures, transfer
 from lsip.viz.latent3d import latent_view
@@ -71,7 +72,10 @@ if len(references) > 1:
                                      format_func=lambda b: f"PBE0/{b}")]
 elif references:
     result = next(iter(references.values()))
-if result is None:
+if result is None and dft_progress.refused(structure, ReferenceSettings()):
+    st.info(f"No DFT flows to compare: {why}. A reference calculation of a structure this size is beyond this "
+            "machine's limits (the Density page says which).", icon=":material/info:")
+elif result is None:
     st.info(f"No DFT flows to compare: {why}. Compute a reference on the **Density** page, or from a shell: "
             f"`lsip reference {stem}.xyz --charge {structure.charge}` (PBE0/def2-SVP; the result is cached). "
             "This page only reads the cache; it never starts a DFT run.", icon=":material/info:")

@@ -35,7 +35,10 @@ with st.expander("Reference settings", expanded=False):
 settings = ReferenceSettings(basis=basis, time_limit_s=float(limit))
 
 ref = dft_progress.reference_section(structure, settings, weights)
-if ref is None:
+if ref is None and dft_progress.refused(structure, settings):
+    st.info("No DFT reference for a structure this size (see above): the viewers below show the model density and "
+            "the promolecule only.")
+elif ref is None:
     st.info("No DFT reference is shown: the viewers below show the model density and the promolecule only. "
             "Compute the reference above to see the DFT density, the difference density and the errors.")
 
@@ -70,10 +73,16 @@ html, height = density_views.linked_isosurfaces_html(structure, {k: cubes[k] for
                                                      density.isovalue_to_au(iso), height=360, font_size=fs,
                                                      camera_key=f"density-{state.fingerprint(structure)}")
 common.show_molecule(html, height)
-st.caption("Linked viewers: rotating one rotates all. Electrons on the grid: "
-           + ", ".join(f"{density.KIND_LABELS[k]} {counts[k]:.3f} e" for k in kinds)
-           + f" of {structure.n_electrons} (grid {info['shape'][0]}³, {density.DISPLAY_MARGIN} bohr margin; "
-           "the regular grid misses part of the tails and core cusps).")
+spacing = grid.spacing_bohr
+if density.grid_counts_electrons(counts["model"], structure.n_electrons, spacing):
+    st.caption("Linked viewers: rotating one rotates all. Electrons on the grid: "
+               + ", ".join(f"{density.KIND_LABELS[k]} {counts[k]:.3f} e" for k in kinds)
+               + f" of {structure.n_electrons} (grid {info['shape'][0]}³, spacing {spacing:.2f} bohr, "
+               f"{density.DISPLAY_MARGIN} bohr margin; the regular grid misses part of the tails and core cusps).")
+else:  # issue 14.4: a coarse grid's sum over points is no electron count (core cusps fall on or between points)
+    st.caption(f"Linked viewers: rotating one rotates all. The display grid ({info['shape'][0]}³ points, spacing "
+               f"{spacing:.2f} bohr) is too coarse to count electrons (core cusps fall on or between points); the "
+               f"model holds exactly {structure.n_electrons} electrons.")
 if teaching:
     st.info("Look for: where does the model put more or fewer electrons than DFT? A covalent bond piles up "
             "density between atoms, which spherical atomic states cannot do exactly.")

@@ -110,6 +110,11 @@ class CubeGrid:
         return math.prod(self.shape)
 
     @property
+    def spacing_bohr(self) -> float:
+        """The largest step between neighbouring points along an axis, bohr."""
+        return float(np.linalg.norm(self.axes, axis=1).max())
+
+    @property
     def voxel_volume(self) -> float:
         """Volume per point |det(axes)|, bohr^3 (the weight of a plain Riemann sum)."""
         return float(abs(np.linalg.det(self.axes)))

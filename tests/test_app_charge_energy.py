@@ -225,3 +225,14 @@ def test_energy_hydroxide_teaching_and_no_structure():
     assert any("No structure yet" in i.value for i in at.info) and not at.metric
     at.sidebar.text_area(key="lsip_paste_text").set_value("O 0 0 0\nO 0 0 0.01\n").run()  # overlapping atoms
     assert not at.exception and at.sidebar.error and not _plots(at)
+
+
+def test_charge_transfer_does_not_send_a_too_large_structure_to_the_density_page():
+    """Issue 14.4: for a structure above the reference limits the page says so instead of pointing to Density."""
+    xyz = "41\nfar apart\n" + "".join(f"H {3.0 * k:.1f} 0 0\n" for k in range(41))
+    from apptest_pages import open_app_page
+
+    at = open_app_page("app_pages/2_Charge_transfer.py", None, lsip_source="Paste XYZ", lsip_paste_text=xyz)
+    infos = [i.value for i in at.info]
+    assert any("beyond this machine's limits" in m for m in infos), infos
+    assert not any("Compute a reference on the **Density** page" in m for m in infos)

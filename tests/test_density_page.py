@@ -31,6 +31,8 @@ def test_model_only_without_reference():
     at = open_page("water")
     assert [t.value for t in at.title] == ["Density"]
     assert any("No DFT reference is shown" in i.value for i in at.info)
+    # a fine enough grid counts the electrons (water on 40^3 points: within 2 % of its 10)
+    assert any("Electrons on the grid" in c.value and "of 10" in c.value for c in at.caption)
     frames = iframes(at)
     assert len(frames) == 1  # linked model + promolecule viewers; no difference view without DFT
     html = frames[0].srcdoc
@@ -55,6 +57,7 @@ def test_h2_reference_runs_then_comes_from_the_cache():
     assert frames[0].srcdoc.count("addVolumetricData") == 3 and ">DFT<" in frames[0].srcdoc
     assert frames[1].srcdoc.count("addVolumetricData") == 2  # red positive and blue negative lobes
     assert len(at.get("dataframe")) == 1 and len(charts(at)) == 3  # slice, weights, errors
+    assert "lsip_dft_stop" not in [b.key for b in at.button]  # issue 14.4: no Stop button once the SCF is done
     assert len(at.get("download_button")) == 8  # per-atom CSV + 4 cubes + extxyz, settings, script
     assert any("Reconstruction error" in m.value for m in at.markdown)
     # a new session: the same reference comes from the persistent SQLite cache, no button needed
@@ -69,6 +72,10 @@ def test_too_large_system_is_refused_with_the_drivers_message():
     msgs = [w.value for w in at.warning]
     assert any("Reference DFT refused" in m and "limited to 40 atoms" in m for m in msgs), msgs
     assert len(iframes(at)) == 1  # the model density is still shown
+    # issue 14.4: no invitation to compute what was just refused; a coarse grid is not passed off as a count
+    assert not any("Compute the reference above" in i.value for i in at.info)
+    assert any("for a structure this size" in i.value for i in at.info)
+    assert any("too coarse to count electrons" in c.value and "exactly 41 electrons" in c.value for c in at.caption)
 
 
 def test_no_structure_and_bad_paste():

@@ -114,10 +114,17 @@ def reference_section(structure: Structure, settings: ReferenceSettings, model_w
         return None
     st.session_state.pop(REQUEST_KEY, None)
     st.session_state[RUNNING_KEY] = skey
-    st.button("Stop", key="lsip_dft_stop", help="Stops the SCF at its next cycle.")
+    stop_slot = st.empty()  # the Stop button lives only while the SCF runs (issue 14.4)
+    stop_slot.button("Stop", key="lsip_dft_stop", help="Stops the SCF at its next cycle.")
     res = _run(driver, model_weights, level)
+    stop_slot.empty()
     st.session_state.pop(RUNNING_KEY, None)
     return res
+
+
+def refused(structure: Structure, settings: ReferenceSettings) -> bool:
+    """Whether a reference calculation of ``structure`` at ``settings`` is above the size limits."""
+    return isinstance(size_check(structure, settings), str)
 
 
 def _run(driver: ReferenceDFT, model_weights: np.ndarray, level: str) -> ReferenceResult | None:

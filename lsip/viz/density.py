@@ -40,6 +40,21 @@ KINDS: tuple[str, ...] = ("dft", "model", "promolecule", "difference")
 KIND_LABELS: dict[str, str] = {"dft": "DFT", "model": "model (decoded)", "promolecule": "promolecule",
                                "difference": "model - DFT", "model_minus_promolecule": "model - promolecule"}
 NEUTRAL = STATE_LABELS.index("neutral")
+#: A sum over the display grid is reported as an electron count only while the model density (whose exact count is
+#: known) comes out between (1 - COUNT_TOLERANCE) N and N: a grid can miss electrons (tails beyond the margin, cores
+#: between points; water on 40^3 points: 9.60 of 10), but a sum above N means points sitting on nuclei dominate it
+#: (oxygen's 1s density changes by e^15 over 1 bohr; water_216 on 40^3 points, spacing 1.2 bohr: 2302 "electrons" of
+#: 2160), so it is no count at all.
+COUNT_TOLERANCE = 0.10
+#: ... and only on a grid no coarser than this (bohr): a hydrogen 1s density varies on that scale.
+COUNT_SPACING_BOHR = 0.5
+
+
+def grid_counts_electrons(model_sum: float, n_electrons: int, spacing_bohr: float,
+                          tol: float = COUNT_TOLERANCE) -> bool:
+    """Whether the grid's sums can be shown as electron counts (see :data:`COUNT_TOLERANCE`)."""
+    return (n_electrons > 0 and spacing_bohr <= COUNT_SPACING_BOHR
+            and (1.0 - tol) * n_electrons <= model_sum <= (1.0 + 1e-3) * n_electrons)
 #: Plane names accepted by :func:`plane_frame`.
 PLANES: tuple[str, ...] = ("xy", "xz", "yz", "atoms")
 _AXES = {"x": 0, "y": 1, "z": 2}

@@ -131,7 +131,8 @@ def weights_comparison(symbols: tuple[str, ...], model: np.ndarray, dft: np.ndar
         fig.add_bar(name=lab, x=x, y=w[:, k], marker_color=STATE_COLORS[lab],
                     marker_pattern_shape=["", "/"] * len(labels),
                     hovertemplate=f"%{{x}}: {lab} %{{y:.3f}}<extra></extra>")
-    fig.update_layout(barmode="stack", title="Ensemble weights: physical encoder (model) vs density encoder (DFT)",
+    fig.update_layout(barmode="stack", title={"text": "State weights per atom<br><sup>plain: the model; hatched: the "
+                                                      "DFT density projected on the same states</sup>"},
                       yaxis={"range": [0, 1.02], "title": "weight"}, font={"size": font_size}, **_LAYOUT)
     return fig
 
@@ -143,6 +144,6 @@ def reconstruction_errors(errors: dict[str, float | None], font_size: int = 13) 
     fig = go.Figure(go.Bar(x=[names[k] for k in keys], y=[float(errors[k]) for k in keys],
                            text=[f"{float(errors[k]):.3f} e" for k in keys], textposition="outside",
                            marker_color=["#2a9d4b", "#3b7dd8", "#8c8c8c"][:len(keys)]))
-    fig.update_layout(title="Reconstruction error ∫|ρ − ρ_DFT| d³r (e)", yaxis_title="e", font={"size": font_size},
-                      **_LAYOUT)
+    fig.update_layout(title={"text": "Density error against DFT<br><sup>∫|ρ − ρ_DFT| d³r, electrons</sup>"},
+                      yaxis_title="e", font={"size": font_size}, **_LAYOUT)
     return fig
