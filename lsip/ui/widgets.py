@@ -138,7 +138,9 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
     if charged:
         dip_help += " For a charged system it depends on that origin."
     tiles = [
-        ("Energy", f"{h['energy_eV']:.3f} eV", "Total energy relative to the free neutral atoms (sum of the terms)."),
+        ("Energy", f"{h['energy_eV']:.3f} eV" if abs(h["energy_eV"]) < 1000 else f"{h['energy_eV']:.1f} eV",
+         "Total energy relative to the free neutral atoms (sum of the terms)"
+         + (f"; {h['energy_eV'] / pred.n_atoms:.3f} eV per atom." if pred.n_atoms > 1 else ".")),
         ("Dipole", f"{h['dipole_D']:.3f} D", dip_help),
         ("Chemical potential μ", f"{h['mu_eV']:.3f} eV",
          "The energy gained per electron added to the structure (μ = dE/dN, minus the electronegativity), averaged "

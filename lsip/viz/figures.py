@@ -25,6 +25,28 @@ def atom_labels(symbols: Sequence[str]) -> list[str]:
     return [atom_label(tuple(symbols), k) for k in range(len(symbols))]
 
 
+#: Above this many atoms the per-atom figures aggregate by element (issue 14.5: 648 bars and a 648 x 648 heatmap are
+#: unreadable); the per-atom numbers stay in the tables and the CSV exports.
+MAX_ATOMS_PER_ATOM_FIGURES = 40
+
+
+def _by_element(symbols: Sequence[str], values: np.ndarray, how: str = "sum") -> tuple[list[str], np.ndarray,
+                                                                                         np.ndarray, np.ndarray]:
+    """Per element (in order of first appearance): labels "O (216)", the sum or mean of ``values`` (n, ...), and
+    the minimum and maximum over its atoms."""
+    order = list(dict.fromkeys(symbols))
+    sym = np.asarray(symbols)
+    vals = np.asarray(values, dtype=float)
+    labels, agg, lo, hi = [], [], [], []
+    for s in order:
+        sel = vals[sym == s]
+        labels.append(f"{s} ({len(sel)})")
+        agg.append(sel.sum(axis=0) if how == "sum" else sel.mean(axis=0))
+        lo.append(sel.min(axis=0))
+        hi.append(sel.max(axis=0))
+    return labels, np.array(agg), np.array(lo), np.array(hi)
+
+
 def energy_waterfall(pred: Prediction, font_size: int = 13) -> go.Figure:
     """Waterfall of the named energy terms ending exactly at the total (eV); the residual is shown.
 
@@ -48,52 +70,86 @@ def energy_waterfall(pred: Prediction, font_size: int = 13) -> go.Figure:
     return fig
 
 
-def per_atom_terms(pred: Prediction, font_size: int = 13) -> go.Figure:
-    """Stacked bars of every term per atom (eV)."""
+def per_atom_terms(pred: Prediction, font_size: int = 13,
+                   max_atoms: int = MAX_ATOMS_PER_ATOM_FIGURES) -> go.Figure:
+    """Stacked bars of every term per atom (eV); summed by element above ``max_atoms`` atoms."""
     labels = term_labels()
+    aggregate = pred.n_atoms > max_atoms
     x = atom_labels(pred.symbols)
+    title = "Per-atom energy terms (eV)"
+    if aggregate:
+        title = f"Energy terms summed by element (eV; {pred.n_atoms} atoms, per atom in the table)"
     fig = go.Figure()
     for k, v in pred.terms.items():
         if float(v.abs().max()) == 0.0:
             continue
-        fig.add_bar(name=labels[k], x=x, y=(v.numpy() * HARTREE_TO_EV).tolist())
-    fig.update_layout(barmode="relative", title="Per-atom energy terms (eV)", yaxis_title="eV",
+        y = v.numpy() * HARTREE_TO_EV
+        if aggregate:
+            x, y, _, _ = _by_element(pred.symbols, y)
+        fig.add_bar(name=labels[k], x=x, y=np.asarray(y).tolist())
+    fig.update_layout(barmode="relative", title=title, yaxis_title="eV", font={"size": font_size}, **_LAYOUT)
+    return fig
+
+
+def channel_matrix(pred: Prediction, font_size: int = 13, max_atoms: int = MAX_ATOMS_PER_ATOM_FIGURES) -> go.Figure:
+    """Donor x acceptor heatmap of channel occupations c_AB; above ``max_atoms`` atoms the electrons moved between
+    elements (summed over their atoms)."""
+    n = pred.n_atoms
+    donor, acceptor, occ = pred.donor.numpy(), pred.acceptor.numpy(), pred.occupation.numpy()
+    title = "Charge-transfer channels (donor rows, acceptor columns)"
+    if n > max_atoms:
+        elements = list(dict.fromkeys(pred.symbols))
+        index = {s: k for k, s in enumerate(elements)}
+        m = np.zeros((len(elements), len(elements)))
+        sym = pred.symbols
+        np.add.at(m, ([index[sym[d]] for d in donor], [index[sym[a]] for a in acceptor]), occ)
+        lab = [f"{s} ({sum(x == s for x in sym)})" for s in elements]
+        title = f"Electrons moved between elements, summed over channels ({n} atoms; pairs in the channel table)"
+        hover = "from %{y} to %{x}: %{z:.3f} e<extra></extra>"
+    else:
+        m = np.zeros((n, n))
+        m[donor, acceptor] = occ
+        lab = atom_labels(pred.symbols)
+        hover = "donor %{y} -> acceptor %{x}: %{z:.4f}<extra></extra>"
+    fig = go.Figure(go.Heatmap(z=m, x=lab, y=lab, colorscale="Viridis", colorbar={"title": "c_AB"},
+                               hovertemplate=hover))
+    fig.update_layout(title=title, xaxis_title="acceptor", yaxis_title="donor", yaxis={"autorange": "reversed"},
                       font={"size": font_size}, **_LAYOUT)
     return fig
 
 
-def channel_matrix(pred: Prediction, font_size: int = 13) -> go.Figure:
-    """Donor x acceptor heatmap of channel occupations c_AB."""
-    n = pred.n_atoms
-    m = np.zeros((n, n))
-    m[pred.donor.numpy(), pred.acceptor.numpy()] = pred.occupation.numpy()
-    lab = atom_labels(pred.symbols)
-    fig = go.Figure(go.Heatmap(z=m, x=lab, y=lab, colorscale="Viridis", colorbar={"title": "c_AB"},
-                               hovertemplate="donor %{y} -> acceptor %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_layout(title="Charge-transfer channels (donor rows, acceptor columns)", xaxis_title="acceptor",
-                      yaxis_title="donor", yaxis={"autorange": "reversed"}, font={"size": font_size}, **_LAYOUT)
-    return fig
-
-
 def charges_bar(symbols: Sequence[str], series: dict[str, Sequence[float]], title: str = "Atomic charges (e)",
-                font_size: int = 13) -> go.Figure:
-    """Grouped bars of several charge models per atom (e)."""
+                font_size: int = 13, max_atoms: int = MAX_ATOMS_PER_ATOM_FIGURES) -> go.Figure:
+    """Grouped bars of several charge models per atom (e); above ``max_atoms`` atoms the mean per element with the
+    range over its atoms as error bars."""
     fig = go.Figure()
-    x = atom_labels(symbols)
+    aggregate = len(symbols) > max_atoms
     for name, q in series.items():
-        fig.add_bar(name=name, x=x, y=list(map(float, q)))
+        if aggregate:
+            x, mean, lo, hi = _by_element(symbols, np.asarray(q, dtype=float), how="mean")
+            fig.add_bar(name=name, x=x, y=mean.tolist(),
+                        error_y={"type": "data", "symmetric": False, "array": (hi - mean).tolist(),
+                                 "arrayminus": (mean - lo).tolist()})
+        else:
+            fig.add_bar(name=name, x=atom_labels(symbols), y=list(map(float, q)))
+    if aggregate:
+        title = f"{title}: mean per element, bars span its {len(symbols)} atoms' range"
     fig.update_layout(barmode="group", title=title, yaxis_title="q / e", font={"size": font_size}, **_LAYOUT)
     return fig
 
 
-def weights_bar(pred: Prediction, font_size: int = 13) -> go.Figure:
-    """Stacked ensemble weights (cation, neutral, anion, excited) per atom."""
+def weights_bar(pred: Prediction, font_size: int = 13, max_atoms: int = MAX_ATOMS_PER_ATOM_FIGURES) -> go.Figure:
+    """Stacked ensemble weights (cation, neutral, anion, excited) per atom; mean per element above ``max_atoms``."""
     fig = go.Figure()
+    w = pred.weights.numpy()
     x = atom_labels(pred.symbols)
+    title = "Ensemble weights"
+    if pred.n_atoms > max_atoms:
+        x, w, _, _ = _by_element(pred.symbols, w, how="mean")
+        title = f"Ensemble weights, mean per element ({pred.n_atoms} atoms)"
     for k, lab in enumerate(STATE_LABELS):
-        fig.add_bar(name=lab, x=x, y=pred.weights[:, k].tolist(), marker_color=STATE_COLORS[lab])
-    fig.update_layout(barmode="stack", title="Ensemble weights", yaxis={"range": [0, 1]}, font={"size": font_size},
-                      **_LAYOUT)
+        fig.add_bar(name=lab, x=x, y=np.asarray(w)[:, k].tolist(), marker_color=STATE_COLORS[lab])
+    fig.update_layout(barmode="stack", title=title, yaxis={"range": [0, 1]}, font={"size": font_size}, **_LAYOUT)
     return fig
 
 
