@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from lsip.reference.driver import ReferenceSettings
-from lsip.ui import common, dft_progress, state, widgets
+from lsip.ui import common, dft_progress, progress, state, widgets
 from lsip.viz import density, density_views
 
 common.page_header(
@@ -43,7 +43,7 @@ elif ref is None:
             "Compute the reference above to see the DFT density, the difference density and the errors.")
 
 
-@st.cache_data(show_spinner="Evaluating densities on the grid ...", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def grid_cubes(key: str, _fields: density.DensityFields, n_points: int) -> tuple[dict, dict, dict]:
     """Cube texts, electron counts on the grid and the grid of every available density (cached by key)."""
     grid = density.display_grid(_fields.structure, n_points)
@@ -60,7 +60,8 @@ if fields is None:
     st.stop()
 wkey = hashlib.sha256(np.round(weights, 12).tobytes() + np.round(dipoles, 12).tobytes()).hexdigest()[:12]
 cache_key = f"{state.fingerprint(structure)}|{wkey}|{ref.key if ref is not None else '-'}|{points}"
-cubes, counts, info = grid_cubes(cache_key, fields, int(points))
+with progress.spinner(f"Evaluating the densities on a {int(points)}-point grid"):
+    cubes, counts, info = grid_cubes(cache_key, fields, int(points))
 grid = density.display_grid(structure, int(points))
 
 st.subheader("Isosurfaces")

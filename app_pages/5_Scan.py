@@ -8,8 +8,7 @@ from lsip.errors import LSIPError
 from lsip.gallery import load_gallery
 from lsip.reference.driver import ReferenceSettings
 from lsip.scan import dissociation_range
-from lsip.structure import Structure
-from lsip.ui import common, dft_progress, state
+from lsip.ui import common, dft_progress, progress, state
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import latent3d, scan_views
 
@@ -57,14 +56,11 @@ distances = np.linspace(r_min, r_max, n_points)
 p_json = state.params_json(state.current_parameters())
 
 
-@st.cache_data(show_spinner="Running the scan ...", max_entries=32)
-def run_scan(key: str, _structure: Structure, i: int, j: int, _distances: np.ndarray, p_json: str):
-    """Model + QEq + EEQ curves (cached by a small key, never by arrays)."""
-    return scan_curves.model_scan(state.get_model(p_json), _structure, i, j, _distances)
-
-
 scan_key = f"{fp}|{i}|{j}|{r_min:.4f}|{r_max:.4f}|{n_points}|{p_json}"
-curves = common.run_guarded(lambda: run_scan(scan_key, structure, i, j, distances, p_json), "Scan")
+curves = common.run_guarded(lambda: progress.cached_with_progress(
+    "scan", scan_key, lambda report: scan_curves.model_scan(state.get_model(p_json), structure, i, j, distances,
+                                                            progress=report),
+    f"Model scan of {structure.formula}, points done"), "Scan")
 if curves is None:
     st.stop()
 model = state.get_model(p_json)

@@ -8,7 +8,7 @@ from lsip.errors import LSIPError
 from lsip.model import baselines
 from lsip.model.decoder import as_numpy
 from lsip.model.params import default_parameter_set, get_parameters
-from lsip.ui import common, state, widgets
+from lsip.ui import common, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
 
@@ -103,7 +103,7 @@ requested = st.session_state.setdefault(FD_KEY, set())
 st.button("Run finite-difference force check (slower: 8 extra solves)", key="diag_run_fd",
           on_click=requested.add, args=(check_key,), disabled=check_key in requested)
 include_slow = check_key in requested
-with st.spinner("Checking invariants..."):
+with progress.spinner(f"Checking the physics invariants of {structure.formula}"):
     results = common.run_guarded(
         lambda: _checks(state.fingerprint(structure), p_json, include_slow, structure, pred), "Diagnostics")
 if results is None:
@@ -139,7 +139,7 @@ if structure.n_atoms >= 2:
     bj = b2.selectbox("Atom J (moves)", range(structure.n_atoms), index=1, format_func=lambda k: labels[k],
                       key="diag_cont_j")
     if b3.button("Check continuity", key="diag_cont_go", disabled=bi == bj):
-        with st.spinner("Fine scan ..."):
+        with progress.spinner("Fine scan along the bond (continuity check)"):
             cont = common.run_guarded(lambda: diagnostics.bond_continuity(state.get_model(p_json), structure,
                                                                           bi, bj), "Continuity")
         if cont is not None:

@@ -8,6 +8,7 @@ from covalent radii (``ase.data.covalent_radii`` x 1.2).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,19 +60,22 @@ def scan_structures(structure: Structure, i: int, j: int, distances: np.ndarray)
     return out, moved
 
 
-def predict_along(model: Any, structures: list[Structure], **kwargs: Any) -> list:
+def predict_along(model: Any, structures: list[Structure], *,
+                  progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> list:
     """``model.predict`` at every structure of a path, each warm-started from the previous point's latent.
 
     The one scan loop of the package (app, CLI, validation). ``kwargs`` go to ``predict`` (``forces``,
     ``raise_on_failure``); the default here is ``raise_on_failure=False`` so one bad point does not lose the
-    others (its ``converged`` flag says so).
+    others (its ``converged`` flag says so). ``progress(k, n)`` is called after point k of n (1-based).
     """
     kwargs.setdefault("raise_on_failure", False)
     out, guess = [], None
-    for st in structures:
+    for k, st in enumerate(structures, start=1):
         pred = model.predict(st, guess=guess, **kwargs)
         out.append(pred)
         guess = pred.latent
+        if progress is not None:
+            progress(k, len(structures))
     return out
 
 

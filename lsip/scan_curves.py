@@ -136,7 +136,7 @@ class ScanCurves:
 
 
 def model_scan(model: LSIPModel, structure: Structure, i: int, j: int, distances: np.ndarray,
-               with_baselines: bool = True) -> ScanCurves:
+               with_baselines: bool = True, progress: Callable[[int, int], None] | None = None) -> ScanCurves:
     """Run the model along the scan, each point warm-started from the previous one, plus QEq and EEQ.
 
     Parameters
@@ -145,6 +145,7 @@ def model_scan(model: LSIPModel, structure: Structure, i: int, j: int, distances
     structure : the starting geometry (angstrom).  i, j : atom indices (J's fragment moves along I->J).
     distances : (m,) R_IJ values, angstrom.
     with_baselines : also compute QEq and EEQ charges.
+    progress : called as ``progress(k, m)`` after the model's point k of m.
 
     Returns
     -------
@@ -154,7 +155,7 @@ def model_scan(model: LSIPModel, structure: Structure, i: int, j: int, distances
     if len(dist) < 2:
         raise LSIPError("a scan needs at least two distances")
     frames, moved = scan_structures(structure, i, j, dist)
-    preds = predict_along(model, frames)
+    preds = predict_along(model, frames, progress=progress)
     n = structure.n_atoms
     names = list(preds[0].term_totals)
     curves = ScanCurves(

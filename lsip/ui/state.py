@@ -35,7 +35,7 @@ from lsip.model.params import (
     get_parameters,
 )
 from lsip.structure import Structure
-from lsip.ui import common
+from lsip.ui import common, progress
 
 SOURCE_KEY = "lsip_source"
 GALLERY_KEY = "lsip_gallery_key"
@@ -333,7 +333,8 @@ def require_structure() -> Structure | None:
 def current_prediction(structure: Structure) -> Prediction | None:
     """Model prediction of the current structure with a clear message on failure (never a traceback)."""
     try:
-        pred = predict(structure)
+        with progress.spinner(f"Equalizing charges of {structure.formula} ({structure.n_atoms} atoms)"):
+            pred = predict(structure)
     except LSIPError as exc:
         st.error(f"The model cannot run on this structure: {exc}")
         return None
