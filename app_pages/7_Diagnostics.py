@@ -7,13 +7,14 @@ from lsip import diagnostics
 from lsip.errors import LSIPError
 from lsip.model import baselines
 from lsip.model.decoder import as_numpy
-from lsip.model.params import default_parameter_set, get_parameters
+from lsip.model.params import available_parameter_sets, default_parameter_set, get_parameters
+from lsip.results import compare_sets
 from lsip.ui import common, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
 
 FD_KEY = "lsip_diag_fd_requested"
-BASE_KEY = "lsip_diag_base"
+BASE_KEY = state.OVERRIDES_BASE_KEY
 #: field -> (widget key, label, min, max, step, to display units, from display units, help)
 SLIDERS = {
     "kappa": ("diag_kappa", "kappa (coupling constant)", 0.0, 3.0, 0.05, 1.0,
@@ -74,6 +75,7 @@ with st.expander("Model parameters (live)", expanded=True):
         help="A charge-transfer channel A->B exists while the valence overlap S_AB exceeds this."))
     overrides = diagnostics.parameter_overrides(base, values)
     st.session_state[state.OVERRIDES_KEY] = overrides
+    state.sync_to_url()  # the link carries the live parameters
     left, right = st.columns([3, 1])
     if overrides:
         left.warning(f"Live parameters in use on every page: **{overrides['name']}**")
@@ -193,5 +195,21 @@ with right:
                        "text/csv", key="diag_charges_csv")
 st.caption("QEq: quadratic model with the library's chi and eta (Rappe & Goddard 1991); EEQ: Caldeweyher et al. "
            "2019 parameters via tad-multicharge. Both keep fractional charges on separated fragments.")
+
+# --- two parameter sets -----------------------------------------------------------------------------------
+st.subheader("Two parameter sets side by side")
+others = [n for n in available_parameter_sets() if n != base.name] or [base.name]
+other = st.selectbox("Compare with", others, key="diag_compare_set",
+                     help="The same structure and total charge with another parameter set (without live overrides).")
+other_pred = common.run_guarded(lambda: state.predict(structure, get_parameters(other)), f"Parameter set {other}")
+if other_pred is not None:
+    rows, atom_rows = compare_sets(pred, other_pred, f"A: {params.name}", f"B: {other}")
+    left, right = st.columns([3, 2])
+    left.dataframe(rows, hide_index=True, width="stretch",
+                   column_config={c: st.column_config.NumberColumn(format="%+.4f") for c in list(rows[0])[1:]})
+    right.dataframe(atom_rows, hide_index=True, width="stretch",
+                    column_config={c: st.column_config.NumberColumn(format="%+.3f") for c in list(atom_rows[0])[1:]})
+    if not other_pred.converged:
+        st.warning(f"Charge equalization did NOT converge with {other}: its column is not a solution.")
 
 widgets.reproduction_downloads(structure, pred, key="diagnostics_repro")

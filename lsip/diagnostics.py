@@ -365,6 +365,10 @@ EXPLANATIONS: dict[str, str] = {
 
 #: Model parameters the Diagnostics sliders may change.
 LIVE_PARAMETERS: tuple[str, ...] = ("kappa", "embedding_scale", "channel_overlap_min", "electronic_temperature")
+#: Values a live parameter may take when it comes from a link (model units: hartree for the temperature).
+LIVE_BOUNDS: dict[str, tuple[float, float]] = {"kappa": (0.0, 10.0), "embedding_scale": (0.0, 10.0),
+                                               "channel_overlap_min": (1e-8, 0.5),
+                                               "electronic_temperature": (0.0, 0.05)}
 
 
 def slider_value(chosen: float, base_value: float, lo: float, hi: float, step: float, scale: float = 1.0) -> float:
@@ -399,3 +403,31 @@ def parameter_overrides(base: ModelParameters, values: dict[str, float]) -> dict
         return {}
     label = ", ".join(f"{k}={v:g}" for k, v in changed.items())
     return {**changed, "name": f"{base.name} + {label}"}
+
+
+def overrides_to_url(overrides: dict[str, object]) -> str:
+    """Live overrides as URL text, ``kappa:0.7,embedding_scale:0.3`` (full float precision; empty when none).
+
+    >>> overrides_to_url({"kappa": 0.7, "name": "calibrated + kappa=0.7"})
+    'kappa:0.7'
+    """
+    return ",".join(f"{k}:{float(v)!r}" for k, v in overrides.items() if k in LIVE_PARAMETERS)
+
+
+def overrides_from_url(text: str, base: ModelParameters) -> dict[str, object]:
+    """The overrides of :func:`overrides_to_url` text on top of ``base``; anything that is not a live parameter with
+    a finite value inside :data:`LIVE_BOUNDS` is ignored (a hand-edited link can never break the model).
+
+    >>> overrides_from_url("kappa:0.7,bogus:1,embedding_scale:nan", ModelParameters())["kappa"]
+    0.7
+    """
+    values: dict[str, float] = {}
+    for item in str(text).split(",")[: len(LIVE_PARAMETERS)]:
+        key, _, raw = item.partition(":")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        if key in LIVE_BOUNDS and np.isfinite(value) and LIVE_BOUNDS[key][0] <= value <= LIVE_BOUNDS[key][1]:
+            values[key] = value
+    return parameter_overrides(base, values)

@@ -16,6 +16,7 @@ import numpy as np
 from lsip.model.baselines import BaselinePrediction
 from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.library import STATE_LABELS
+from lsip.structure import atom_label
 from lsip.units import (
     BOHR_TO_ANGSTROM,
     E_BOHR_TO_DEBYE,
@@ -142,3 +143,30 @@ def baseline_to_dict(pred: BaselinePrediction) -> dict[str, Any]:
         "time_s": pred.time_s,
         "device": pred.device,
     }
+
+
+def compare_sets(pred_a: Prediction, pred_b: Prediction, label_a: str,
+                 label_b: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two predictions of one structure (two parameter sets) side by side, in user units.
+
+    Returns the summary rows (total energy, every term either set has, dipole, chemical potential, iterations:
+    ``quantity``, ``label_a``, ``label_b``, ``B - A``) and one row per atom (``atom``, charge in each set and
+    their difference).
+    """
+    if list(pred_a.symbols) != list(pred_b.symbols):
+        raise ValueError("the two predictions are not of the same structure")
+    ua, ub = user_units(pred_a), user_units(pred_b)
+
+    def row(name: str, a: float, b: float) -> dict[str, Any]:
+        return {"quantity": name, label_a: a, label_b: b, "B - A": b - a}
+
+    rows = [row("energy (eV)", ua.energy_eV, ub.energy_eV)]
+    for term in dict.fromkeys([*ua.terms_eV, *ub.terms_eV]):
+        rows.append(row(f"  {term} (eV)", ua.terms_eV.get(term, 0.0), ub.terms_eV.get(term, 0.0)))
+    rows += [row("dipole |mu| (D)", ua.dipole_D, ub.dipole_D),
+             row("chemical potential (eV)", ua.mu_eV, ub.mu_eV),
+             row("solver iterations", float(pred_a.iterations), float(pred_b.iterations))]
+    labels = [atom_label(pred_a.symbols, k) for k in range(len(pred_a.symbols))]
+    atoms = [{"atom": lab, f"q {label_a} (e)": float(qa), f"q {label_b} (e)": float(qb), "B - A (e)": float(qb - qa)}
+             for lab, qa, qb in zip(labels, ua.charges_e, ub.charges_e, strict=True)]
+    return rows, atoms

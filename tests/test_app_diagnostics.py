@@ -158,3 +158,38 @@ def test_opening_the_page_on_a_calibrated_set_overrides_nothing():
     assert at.session_state[state.OVERRIDES_KEY] == {}
     assert any("Parameter set **calibrated** unchanged." in c.value for c in at.caption)
     assert at.slider(key="diag_kappa").value == pytest.approx(round(get_parameters("calibrated").kappa / 0.05) * 0.05)
+
+
+def test_two_parameter_sets_side_by_side(page):
+    """Issue 14 (model developer): the same structure with another set; B - A is the difference of the columns and
+    the other set's energy is its own prediction."""
+    from lsip.model.model import LSIPModel
+    from lsip.model.params import available_parameter_sets, get_parameters
+    from lsip.results import user_units
+
+    other = page.selectbox(key="diag_compare_set").value
+    assert other in available_parameter_sets() and other != "first-principles"
+    summary, atoms = (d.value for d in page.dataframe[-2:])
+    energy = summary[summary["quantity"] == "energy (eV)"].iloc[0]
+    water = __import__("lsip.gallery", fromlist=["gallery_structure"]).gallery_structure("water")
+    expected = user_units(LSIPModel(params=get_parameters(other)).predict(water)).energy_eV
+    assert energy[f"B: {other}"] == pytest.approx(expected, abs=1e-6)
+    assert energy["B - A"] == pytest.approx(energy[f"B: {other}"] - energy["A: first-principles"], abs=1e-9)
+    assert list(atoms["atom"]) == ["O0", "H1", "H2"] and abs(atoms["B - A (e)"].sum()) < 1e-8
+
+
+def test_live_overrides_travel_in_the_link(page):
+    """Issue 14: a link carries the live parameters (``ovr``); a bad value in a hand-edited link is ignored."""
+    page.slider(key="diag_kappa").set_value(2.0).run()
+    assert page.query_params["ovr"] == "kappa:2.0"
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    fresh.query_params.update({"params": "first-principles", "ovr": "kappa:2.0,embedding_scale:nan,bogus:1"})
+    fresh.run()
+    fresh.switch_page(PAGE).run()
+    assert not fresh.exception
+    assert fresh.session_state[state.OVERRIDES_KEY] == {"kappa": 2.0, "name": "first-principles + kappa=2"}
+    assert fresh.slider(key="diag_kappa").value == 2.0
+    assert _charges(fresh)["LSIP q (e)"].tolist() == pytest.approx(_charges(page)["LSIP q (e)"].tolist(), abs=1e-10)
+    # another parameter set chosen: the overrides belong to first-principles and are not applied to it
+    fresh.selectbox(key=state.PARAMS_KEY).set_value("calibrated").run()
+    assert "ovr" not in fresh.query_params

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import streamlit as st
 
+from lsip.diagnostics import overrides_from_url, overrides_to_url
 from lsip.errors import LSIPError
 from lsip.gallery import gallery_structure, load_gallery
 from lsip.io import FORMATS, parse_xyz_text, read_structures
@@ -42,6 +43,8 @@ GALLERY_KEY = "lsip_gallery_key"
 CHARGE_KEY = "lsip_charge"
 PARAMS_KEY = "lsip_params"
 OVERRIDES_KEY = "lsip_param_overrides"
+#: The parameter set the overrides were made on (they apply to that set only).
+OVERRIDES_BASE_KEY = "lsip_diag_base"
 UPLOADED_KEY = "lsip_uploaded_structure"
 DEFAULT_MOLECULE = "water"
 MAX_UPLOAD_BYTES = 5 * 2**20
@@ -142,10 +145,13 @@ def get_model(params_json: str) -> LSIPModel:
 
 
 def current_parameters() -> ModelParameters:
-    """The selected parameter set with any live overrides from the Diagnostics sliders."""
+    """The selected parameter set with any live overrides from the Diagnostics sliders (or a link's ``ovr``); the
+    overrides belong to the set they were made on and are not applied to another one."""
     params = get_parameters(st.session_state.get(PARAMS_KEY, default_parameter_set()))
     overrides = st.session_state.get(OVERRIDES_KEY) or {}
-    return params.with_(**overrides) if overrides else params
+    if not overrides or st.session_state.get(OVERRIDES_BASE_KEY, params.name) != params.name:
+        return params
+    return params.with_(**overrides)
 
 
 def params_json(params: ModelParameters) -> str:
@@ -183,6 +189,12 @@ def _sync_from_url() -> None:
         st.session_state[PARAMS_KEY] = qp["params"]
     if qp.get("teach") == "1":
         st.session_state["lsip_teaching_mode"] = True
+    if qp.get("ovr"):  # live parameter overrides of a shared link (only valid live parameters are taken)
+        base = get_parameters(st.session_state.get(PARAMS_KEY, default_parameter_set()))
+        overrides = overrides_from_url(qp["ovr"], base)
+        if overrides:
+            st.session_state[OVERRIDES_KEY] = overrides
+            st.session_state[OVERRIDES_BASE_KEY] = base.name
     for key, setting in URL_SETTINGS.items():
         value = setting.parse(qp[key]) if key in qp else None
         if value is not None:
@@ -190,7 +202,9 @@ def _sync_from_url() -> None:
     st.session_state["lsip_url_loaded"] = True
 
 
-def _sync_to_url() -> None:
+def sync_to_url() -> None:
+    """Mirror the selections (and live overrides) into the URL; pages that change them after the sidebar call it
+    again."""
     qp = {}
     if st.session_state.get(SOURCE_KEY, "Gallery") == "Gallery":
         qp["mol"] = st.session_state.get(GALLERY_KEY, DEFAULT_MOLECULE)
@@ -198,6 +212,9 @@ def _sync_to_url() -> None:
     qp["params"] = st.session_state.get(PARAMS_KEY, default_parameter_set())
     if st.session_state.get("lsip_teaching_mode"):
         qp["teach"] = "1"
+    overrides = st.session_state.get(OVERRIDES_KEY) or {}
+    if overrides and st.session_state.get(OVERRIDES_BASE_KEY, qp["params"]) == qp["params"]:
+        qp["ovr"] = overrides_to_url(overrides)
     for key, setting in URL_SETTINGS.items():
         if key in st.session_state and st.session_state[key] != setting.default:
             qp[key] = setting.format(st.session_state[key])
@@ -236,7 +253,7 @@ def structure_sidebar() -> None:
                      help="first-principles: nothing fitted (docs/model.md); others: calibrated sets "
                           "(docs/calibration.md).")
         st.caption(describe(get_parameters(st.session_state.get(PARAMS_KEY, default_parameter_set()))))
-    _sync_to_url()
+    sync_to_url()
 
 
 def _take_new_structure(structure: Structure, token: str) -> None:
