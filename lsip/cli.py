@@ -14,7 +14,7 @@ import sys
 
 from lsip.errors import LSIPError
 
-COMMAND_MODULES = ("calibrate", "library", "predict", "reference", "validate")
+COMMAND_MODULES = ("calibrate", "evaluate", "library", "optimize", "predict", "reference", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -230,7 +230,7 @@ def settings_json(structure: Structure, params: ModelParameters, *, source: str 
     ----------
     structure : the structure (positions in angstrom are included, so uploads are reproducible too).
     params : the parameter set actually used (overrides already applied).
-    source : "gallery", "upload" or "paste".  gallery_key : the gallery entry, if any.
+    source : "gallery", "upload", "paste" or "smiles".  gallery_key : the gallery entry, if any.
     overrides : parameter fields changed from the named set (Diagnostics sliders).
     """
     data = {

@@ -92,6 +92,12 @@ PAGES: tuple[PageSpec, ...] = (
              "Per element: state energies against experiment, radial basis densities, fits, embedding functions."),
     PageSpec("7_Diagnostics.py", "Diagnostics", ":material/fact_check:",
              "Physics invariants as pass/fail badges, solver trace, live model parameters, baseline charge models."),
+    PageSpec("8_Evaluate.py", "Evaluate", ":material/analytics:",
+             "Upload a data set with reference energies, forces, charges and dipoles: model and baselines "
+             "against it, parity plots, errors per frame, a structure map that opens a frame in Explore."),
+    PageSpec("9_Optimize.py", "Optimize", ":material/compress:",
+             "Relax the structure with the model (BFGS or FIRE): energy and forces per step, the relaxed geometry "
+             "in 3D, RMSD and bond lengths against the start and the DFT-relaxed geometry."),
 )
 
 
@@ -103,11 +109,14 @@ def page_path(spec: PageSpec) -> str:
 def navigation(app_dir: Path) -> StreamlitPage:
     """Build ``st.navigation`` from :data:`PAGES` (the first one, Home, is the default); returns the selected page,
     to be ``.run()`` by the router."""
-    pages = [
-        st.Page(Path(app_dir) / PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, default=k == 0)
-        for k, spec in enumerate(PAGES)
-    ]
-    return st.navigation(pages, position="sidebar")
+    pages = [st.Page(Path(app_dir) / PAGES_DIR / spec.file, title=spec.title, icon=spec.icon) for spec in PAGES]
+    home = pages[0]
+
+    def _to_home() -> None:  # "/" opens Home at its own address, so "/Home" is a page too (issue 14.11)
+        st.switch_page(home)
+
+    root = st.Page(_to_home, title=PAGES[0].title, url_path="start", default=True, visibility="hidden")
+    return st.navigation([root, *pages], position="sidebar")
 
 
 def _in_apptest() -> bool:

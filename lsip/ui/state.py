@@ -35,6 +35,7 @@ from lsip.model.params import (
     describe,
     get_parameters,
 )
+from lsip.smiles import MAX_SMILES_LENGTH, structure_from_smiles
 from lsip.structure import Structure
 from lsip.ui import common, progress
 
@@ -46,6 +47,8 @@ OVERRIDES_KEY = "lsip_param_overrides"
 #: The parameter set the overrides were made on (they apply to that set only).
 OVERRIDES_BASE_KEY = "lsip_diag_base"
 UPLOADED_KEY = "lsip_uploaded_structure"
+SMILES_KEY = "lsip_smiles"
+SOURCES = ("Gallery", "Upload", "Paste XYZ", "SMILES")
 DEFAULT_MOLECULE = "water"
 MAX_UPLOAD_BYTES = 5 * 2**20
 
@@ -182,6 +185,11 @@ def _sync_from_url() -> None:
         # the molecule comes with the link: its charge is the link's ``q`` (if any), not the gallery default
         st.session_state["lsip_prev_gallery"] = qp["mol"]
         st.session_state[CHARGE_KEY] = int(gallery[qp["mol"]].charge)
+    elif qp.get("smiles") and len(qp["smiles"]) <= MAX_SMILES_LENGTH:  # a link to a SMILES-built molecule
+        st.session_state[SOURCE_KEY] = "SMILES"
+        st.session_state[SMILES_KEY] = qp["smiles"]
+        if "q" in qp:  # the link's q is the charge; without one, the SMILES' formal charges are
+            st.session_state["lsip_prev_source_token"] = "smiles|" + qp["smiles"].strip()
     if "q" in qp:
         with contextlib.suppress(ValueError):
             st.session_state[CHARGE_KEY] = int(qp["q"])
@@ -208,6 +216,8 @@ def sync_to_url() -> None:
     qp = {}
     if st.session_state.get(SOURCE_KEY, "Gallery") == "Gallery":
         qp["mol"] = st.session_state.get(GALLERY_KEY, DEFAULT_MOLECULE)
+    elif st.session_state.get(SOURCE_KEY) == "SMILES" and str(st.session_state.get(SMILES_KEY, "")).strip():
+        qp["smiles"] = str(st.session_state[SMILES_KEY]).strip()
     qp["q"] = str(st.session_state.get(CHARGE_KEY, 0))
     qp["params"] = st.session_state.get(PARAMS_KEY, default_parameter_set())
     if st.session_state.get("lsip_teaching_mode"):
@@ -229,7 +239,7 @@ def structure_sidebar() -> None:
     gallery = load_gallery()
     with st.sidebar:
         st.subheader("Structure")
-        source = st.radio("Source", ["Gallery", "Upload", "Paste XYZ"], key=SOURCE_KEY, horizontal=True)
+        source = st.radio("Source", SOURCES, key=SOURCE_KEY, horizontal=True)
         # a structure brings its own charge when it becomes current: forget the other source's last pick
         st.session_state.pop("lsip_prev_source_token" if source == "Gallery" else "lsip_prev_gallery", None)
         if source == "Gallery":
@@ -244,6 +254,8 @@ def structure_sidebar() -> None:
                 st.session_state["lsip_prev_gallery"] = st.session_state[GALLERY_KEY]
         elif source == "Upload":
             _upload_widget()
+        elif source == "SMILES":
+            _smiles_widget()
         else:
             _paste_widget()
         st.number_input("Total charge Q (e)", min_value=-20, max_value=20, step=1, key=CHARGE_KEY)
@@ -314,6 +326,30 @@ def _paste_widget() -> None:
         common.show_unexpected_error(exc, "reading pasted XYZ", message=(
             f"Cannot read the pasted XYZ: unexpected error ({type(exc).__name__}); the details are in the server "
             "log."))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _smiles_structure(smiles: str) -> Structure:
+    return structure_from_smiles(smiles)
+
+
+def _smiles_widget() -> None:
+    text = st.text_input("SMILES", key=SMILES_KEY, placeholder="CCO (ethanol), CC(=O)[O-] (acetate)",
+                         help="Hydrogens are added; the total charge is the sum of the formal charges. The 3D "
+                              "geometry comes from RDKit (ETKDG embedding + MMFF94 force field), not from DFT: "
+                              "relax it with the model on the Optimize page.")
+    if not text.strip():
+        st.session_state[UPLOADED_KEY] = None
+        return
+    try:
+        structure = _smiles_structure(text.strip())
+    except LSIPError as exc:
+        st.error(f"Cannot build {text.strip()!r}: {exc}")
+        st.session_state[UPLOADED_KEY] = None
+        return
+    _take_new_structure(structure, "smiles|" + text.strip())
+    st.caption(f"{structure.formula}, {structure.n_atoms} atoms, Q = {structure.charge:+d}; geometry: "
+               f"{structure.info.get('geometry', 'RDKit')}.")
 
 
 def current_structure() -> Structure | None:

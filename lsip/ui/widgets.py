@@ -19,15 +19,15 @@ from lsip import export
 from lsip.model.decoder import Prediction
 from lsip.structure import Structure
 from lsip.ui import common, state
-from lsip.viz.teaching import FIGURE_FONT
+from lsip.viz.figures import FIGURE_FONT
 
 
 def structure_source() -> tuple[str, str | None]:
-    """("gallery" | "upload" | "paste", gallery key or None) of the current structure."""
+    """("gallery" | "upload" | "paste" | "smiles", gallery key or None) of the current structure."""
     source = st.session_state.get(state.SOURCE_KEY, "Gallery")
     if source == "Gallery":
         return "gallery", st.session_state.get(state.GALLERY_KEY, state.DEFAULT_MOLECULE)
-    return ("upload" if source == "Upload" else "paste"), None
+    return {"Upload": "upload", "SMILES": "smiles"}.get(source, "paste"), None
 
 
 def figure_font() -> int:

@@ -53,3 +53,11 @@ def test_hover_shows_an_atom_label(app_page):
         after = app_page.stats_of(stats)["dark"]
     app_page.screenshot("browser-home-hover")
     assert after >= before + 100, (before, after)
+
+
+def test_home_has_its_own_address(app_page):
+    """Issue 14.11: /Home opens the Home page (no "Page not found" dialog), like "/" does."""
+    app_page.open("Home")
+    assert app_page.page.get_by_role("heading", name="LSIP Explorer").count() == 1
+    assert app_page.page.get_by_text("Page not found").count() == 0
+    assert app_page.page_errors == []
