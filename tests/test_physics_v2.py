@@ -99,6 +99,29 @@ def test_electronegativity_slope_moves_charge_towards_the_atom_with_larger_slope
     assert q[1] < q[0] - 0.05
 
 
+def test_electronegativity_saturation_bounds_the_shift_and_is_linear_below_rho_s():
+    """docs/model.md 10.4: rho0 enters as rho_s tanh(rho0 / rho_s). A very large rho_s is the linear form; with
+    rho_s = 0.05 bohr^-3 the term's energy stays within |d| rho_s |q| per atom even with the H inside O's core
+    (0.35 A), where the linear form is unbounded."""
+    from lsip.scan import scan_structures
+
+    slopes = {"H": -6.7, "O": 2.0}
+    st = load("h2o")
+    squeezed = scan_structures(st, 0, 1, np.array([0.35]))[0][0]
+    out = {}
+    for rho_s in (0.0, 1e6, 0.05):
+        m = LSIPModel(params=ModelParameters(name=f"s{rho_s}", electronegativity_slope=slopes,
+                                             electronegativity_saturation=rho_s), device="cpu")
+        out[rho_s] = [m.predict(x, forces=False) for x in (st, squeezed)]
+    for k in range(2):
+        assert out[1e6][k].term_totals["electronegativity"] == pytest.approx(
+            out[0.0][k].term_totals["electronegativity"], rel=1e-6, abs=1e-10)
+    sat = out[0.05][1]
+    bound = sum(abs(slopes[s]) * 0.05 * abs(float(q)) for s, q in zip(sat.symbols, sat.charges))
+    assert abs(sat.term_totals["electronegativity"]) <= bound + 1e-12
+    assert abs(out[0.0][1].term_totals["electronegativity"]) > 3 * bound  # the linear form is not bounded
+
+
 def test_heteronuclear_dimers_still_dissociate_to_neutral_atoms(v2_model):
     """MODEL.md's dissociation invariant with the v2 terms on: |q| < 1e-6 and E = 0 far beyond the crossing."""
     for a, b in (("Li", "F"), ("Na", "Cl"), ("H", "F"), ("C", "O")):

@@ -6,7 +6,7 @@ kinds of entries, each a list of :class:`~lsip.structure.Structure` with its ref
 
 * **molecules**: the committed validation geometries (``assets/validation/``, relaxed at the reference level):
   atomization energy, Hirshfeld-I charges, DFT dipole, and the model's forces (which should vanish there);
-* **bond scans**: one bond stretched from 0.88 to 1.35 times its relaxed length (everything bonded to the moving
+* **bond scans**: one bond stretched from 0.75 to 1.35 times its relaxed length (everything bonded to the moving
   atom moves with it): energies relative to the relaxed point, hence bond lengths and curvatures;
 * **dimers**: hydrogen-bonded and ion-water pairs moved apart rigidly along the donor-acceptor axis, binding
   energies against the monomers at the same geometry (no counterpoise correction; docs/calibration.md).
@@ -39,7 +39,7 @@ SPLIT_FILE: Path = CALIBRATION_DIR / "split.json"
 TARGET_MOLECULES: tuple[str, ...] = ("h2", "n2", "co", "hf", "lif", "nacl", "h2o", "ch4", "water_dimer")
 
 #: Bond-length factors of a bond scan (relative to the relaxed length).
-SCAN_FACTORS: tuple[float, ...] = (0.88, 0.94, 1.0, 1.07, 1.15, 1.35)
+SCAN_FACTORS: tuple[float, ...] = (0.75, 0.88, 0.94, 1.0, 1.07, 1.15, 1.35)
 
 #: Separation factors of a dimer scan (relative to the donor-acceptor distance at the built geometry).
 DIMER_FACTORS: tuple[float, ...] = (0.9, 1.0, 1.12, 1.3, 1.6, 2.2)

@@ -136,9 +136,14 @@ def side(entry: Entry, split: dict[str, str]) -> str:
     return split.get(entry.molecule, "train")
 
 
+#: Physics choices the fit keeps fixed (docs/model.md section 10.4): the saturation density of the environment
+#: electronegativity, so no trial set can collapse atoms onto each other through an unbounded shift.
+FIXED: dict[str, float] = {"electronegativity_saturation": 0.05}
+
+
 def params_from_vector(x: np.ndarray, base: ModelParameters) -> ModelParameters:
-    """A parameter set from the fitted vector (see :data:`PARAMETERS`)."""
-    changes: dict = {}
+    """A parameter set from the fitted vector (see :data:`PARAMETERS`) with the :data:`FIXED` choices."""
+    changes: dict = dict(FIXED)
     slopes: dict[str, float] = {}
     for (name, transform, _), v in zip(PARAMETERS, x, strict=True):
         value = float(_INVERSE[transform](v))
@@ -184,6 +189,8 @@ class Evaluation:
     wrong_sign: int = 0
     #: molecules the model does not bind against their free atoms (E >= 0)
     unbound: int = 0
+    #: scan points: the DFT energy above the relaxed point (eV), which softens their weight in the fit
+    scan_reference: list[float] = field(default_factory=list)
 
 
 def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
@@ -196,6 +203,7 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
     errors: dict[str, list[float]] = {k: [] for k in (*SIGMA, *DERIVED)}
     per_entry, k, failures = [], 0, 0
     polar = wrong = unbound = 0
+    scan_ref: list[float] = []
     for e in entries:
         ps = preds[k: k + len(e.structures)]
         k += len(e.structures)
@@ -224,6 +232,7 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
             mid = int(np.argmin(np.abs(np.array([float(s.name.rsplit("x", 1)[1]) for s in e.structures]) - 1.0)))
             rel = energies - energies[mid]
             errors["scan"] += (rel - e.energy).tolist()
+            scan_ref += e.energy.tolist()
             rec.update(model_eV=rel.tolist(), dft_eV=e.energy.tolist(), distances_A=e.distances.tolist(),
                        model_min_A=minimum(e.distances, rel), dft_min_A=minimum(e.distances, e.energy))
             errors["bond_length"].append(rec["model_min_A"] - rec["dft_min_A"])
@@ -233,7 +242,7 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
             errors["dimer"] += (bind - e.energy).tolist()
             rec.update(model_eV=bind.tolist(), dft_eV=e.energy.tolist())
         per_entry.append(rec)
-    return Evaluation(errors, per_entry, failures, polar, wrong, unbound)
+    return Evaluation(errors, per_entry, failures, polar, wrong, unbound, scan_ref)
 
 
 def minimum(r: np.ndarray, e: np.ndarray) -> float:
@@ -246,9 +255,18 @@ def minimum(r: np.ndarray, e: np.ndarray) -> float:
     return float(-b / (2 * a)) if a > 0 else float(r[k])
 
 
+#: A scan point E_DFT above its relaxed point has the tolerance SIGMA["scan"] (1 + E_DFT / SCAN_SOFTENING_EV): the
+#: compressed points (0.75 R_e, several eV up the wall) teach the wall's position without outweighing the minimum.
+SCAN_SOFTENING_EV = 1.0
+
+
 def residual_vector(ev: Evaluation) -> np.ndarray:
-    """The dimensionless residuals (errors / :data:`SIGMA`), non-finite ones replaced by a large penalty."""
-    parts = [np.asarray(ev.errors[k], float) / SIGMA[k] for k in SIGMA]
+    """The dimensionless residuals (errors / :data:`SIGMA`, scan points softened by their height, see
+    :data:`SCAN_SOFTENING_EV`), non-finite ones replaced by a large penalty."""
+    scale = {k: np.ones(len(ev.errors[k])) for k in SIGMA}
+    if len(ev.scan_reference) == len(ev.errors["scan"]):
+        scale["scan"] = 1.0 + np.abs(np.asarray(ev.scan_reference, float)) / SCAN_SOFTENING_EV
+    parts = [np.asarray(ev.errors[k], float) / (SIGMA[k] * scale[k]) for k in SIGMA]
     r = np.concatenate(parts) if parts else np.zeros(0)
     return np.where(np.isfinite(r), r, 1e3)
 

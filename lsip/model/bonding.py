@@ -166,6 +166,9 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
                      device=positions.device)
     rho0 = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device)
     rho0 = rho0.index_add(0, topo.sr_i, shared.rho_at_i[:, NEU]).index_add(0, topo.sr_j, shared.rho_at_j[:, NEU])
+    rho_s = tables.params.electronegativity_saturation
+    if rho_s > 0.0:  # bounded: a neighbour's core density must not make the shift (and the energy) unbounded
+        rho0 = rho_s * torch.tanh(rho0 / rho_s)
     sign = torch.tensor([1.0, 0.0, -1.0, 0.0], dtype=positions.dtype, device=positions.device)
     return (d[topo.elem] * rho0)[:, None] * sign
 

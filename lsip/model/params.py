@@ -55,6 +55,9 @@ class ModelParameters:
         K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_k rho_l (0: off); docs/model.md section 10.6.
     electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
         d_A rho_bar_A q_A (empty: off).
+    electronegativity_saturation : rho_s (bohr^-3): the host density enters as rho_s tanh(rho0 / rho_s), so the
+        shift saturates where a neighbour's core density would make it unbounded (0: linear, the first-round
+        form); docs/model.md section 10.4.
     polarizability_scale : factor on the library's two-state polarizabilities of the atomic dipoles (0: no atomic
         dipoles); docs/model.md section 11.
     external_field : a uniform applied electric field, hartree / (e bohr) (zero: none); used to measure
@@ -92,6 +95,7 @@ class ModelParameters:
     pauli_two_sided: bool = False
     overlap_repulsion: float = 0.0
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
+    electronegativity_saturation: float = 0.0
     polarizability_scale: float = 1.0
     external_field: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fitted_to: dict = field(default_factory=dict)
