@@ -4,9 +4,8 @@ story and a predict-then-reveal question."""
 
 import streamlit as st
 
-from lsip import export
+from lsip import export, gallery, teaching
 from lsip.ui import common, dft_progress, state, widgets
-from lsip.viz import teaching
 from lsip.viz.latent3d import latent_view
 from lsip.viz.molview import molecule_view
 
@@ -23,9 +22,9 @@ teach = common.teaching_mode()
 source, gallery_key = widgets.structure_source()
 labels = [f"{s}{k}" for k, s in enumerate(structure.symbols)]
 
-story = teaching.gallery_story(gallery_key) if teach else None
+story = gallery.gallery_story(gallery_key) if teach else None
 if story:
-    st.info(f"**{teaching.gallery_title(gallery_key)}** - {story}", icon=":material/school:")
+    st.info(f"**{gallery.gallery_title(gallery_key)}** - {story}", icon=":material/school:")
 
 
 def _reveal(key: str, value: bool) -> None:

@@ -4,9 +4,10 @@ and, when a cached DFT reference exists, the DFT-derived minimum-norm flows side
 import streamlit as st
 
 from lsip import export
+from lsip.reference import transfer
 from lsip.reference.driver import ReferenceSettings
 from lsip.ui import common, dft_progress, state, widgets
-from lsip.viz import figures, transfer
+from lsip.viz import figures, transfer_views
 from lsip.viz.latent3d import latent_view
 
 common.page_header(
@@ -105,8 +106,8 @@ else:
     with v2:
         st.markdown(f"**DFT flow ({transfer.scheme_label(scheme)} charges)** - orange arrows; the model network is "
                     "above")
-        dv = transfer.flow_view(structure, flow, threshold=threshold, height=common.VIEW_HEIGHT,
-                                font_size=common.label_font_size(), camera_key=f"ct-{fp}")
+        dv = transfer_views.flow_view(structure, flow, threshold=threshold, height=common.VIEW_HEIGHT,
+                                      font_size=common.label_font_size(), camera_key=f"ct-{fp}")
         common.show_molecule(dv.html(), dv.total_height)
     widgets.plotly_figure(figures.charges_bar(structure.symbols, transfer.outflow_series(pred, flow),
                                               "Model vs DFT: charges and flow outflow per atom (e)", font_size=font),

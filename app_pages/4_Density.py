@@ -7,9 +7,10 @@ import io
 import numpy as np
 import streamlit as st
 
+from lsip.reference import density
 from lsip.reference.driver import ReferenceSettings
 from lsip.ui import common, dft_progress, progress, state, widgets
-from lsip.viz import density, density_views
+from lsip.viz import density_views
 
 common.page_header(
     "Density",

@@ -94,6 +94,26 @@ def gallery_entries(category: str | None = None) -> list[GalleryEntry]:
     return [e for e in _index().values() if category is None or e.category == category]
 
 
+def gallery_story(key: str | None) -> str | None:
+    """The teaching story of gallery entry ``key`` (None for no entry, an unknown key or no story)."""
+    if not key:
+        return None
+    try:
+        entry = load_gallery().get(key)
+    except StructureError:
+        return None
+    return entry.story if entry is not None else None
+
+
+def gallery_title(key: str | None) -> str | None:
+    """Title of gallery entry ``key``, or None."""
+    try:
+        entry = load_gallery().get(key or "")
+    except StructureError:
+        return None
+    return entry.title if entry is not None else None
+
+
 @lru_cache(maxsize=64)
 def _structure(key: str) -> Structure:
     entries = _index()

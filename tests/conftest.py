@@ -1,9 +1,12 @@
-"""Shared fixtures: an analytic latent library for fast model tests, and the shipped library when present."""
+"""Shared fixtures: an analytic latent library for fast model tests, the shipped library when present, and the
+one private reference cache (:func:`isolated_cache`, :func:`module_cache`) of every test that touches the cache."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,12 +61,39 @@ def all_terms_model():
     return LSIPModel(params=params, device="cpu")
 
 
-@pytest.fixture
-def isolated_cache(monkeypatch, tmp_path):
-    """A private reference cache (``$LSIP_CACHE_DIR``) and empty Streamlit data caches for one AppTest."""
-    import streamlit as st
+def _clear_streamlit_data_caches() -> None:
+    """Empty ``st.cache_data`` (nothing to do while no test has imported streamlit)."""
+    if "streamlit" in sys.modules:
+        import streamlit as st
 
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+        st.cache_data.clear()
+
+
+@contextmanager
+def _private_cache(monkeypatch: pytest.MonkeyPatch, path: Path) -> Iterator[Path]:
+    """Point ``$LSIP_CACHE_DIR`` at ``path`` (the reference cache is ``path/reference.sqlite``, created on first
+    use) with empty Streamlit data caches; ``monkeypatch`` restores the variable."""
+    monkeypatch.setenv("LSIP_CACHE_DIR", str(path))
+    _clear_streamlit_data_caches()
+    try:
+        yield path
+    finally:
+        _clear_streamlit_data_caches()
+
+
+@pytest.fixture
+def isolated_cache(monkeypatch, tmp_path) -> Iterator[Path]:
+    """A private, empty reference cache (``$LSIP_CACHE_DIR``, never the user's) and empty Streamlit data caches
+    for one test; yields the cache directory. Fill it through ``ReferenceCache()`` (the default path now lies in
+    it) or a ``ReferenceDFT`` run. Every test that reads or writes the default reference cache uses this fixture
+    (or :func:`module_cache`)."""
+    with _private_cache(monkeypatch, tmp_path / "cache") as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory) -> Iterator[Path]:
+    """:func:`isolated_cache` for a module-scoped fixture that fills one cache for several tests (e.g. one
+    ``lsip validate`` run whose report several tests read)."""
+    with pytest.MonkeyPatch.context() as mp, _private_cache(mp, tmp_path_factory.mktemp("cache")) as path:
+        yield path

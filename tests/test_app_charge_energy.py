@@ -26,11 +26,8 @@ CT = "app_pages/2_Charge_transfer.py"
 ENERGY = "app_pages/3_Energy.py"
 
 
-@pytest.fixture(autouse=True)
-def empty_reference_cache(tmp_path, monkeypatch):
-    """Every test sees its own, empty reference cache (never the user's)."""
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+#: Every test sees its own, empty reference cache (never the user's).
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _iframes(at: AppTest) -> list[str]:

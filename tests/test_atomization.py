@@ -11,8 +11,8 @@ from lsip.reference.driver import ReferenceDFT, ReferenceSettings
 from lsip.units import HARTREE_TO_EV
 
 
-def test_atomization_is_molecule_minus_free_atoms_and_then_cached(monkeypatch, tmp_path):
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path))
+@pytest.mark.usefixtures("isolated_cache")
+def test_atomization_is_molecule_minus_free_atoms_and_then_cached():
     settings = ReferenceSettings(basis="sto-3g")
     h2 = gallery_structure("h2")
     assert cached_atomization(h2, settings) is None  # nothing computed yet: a look costs no SCF

@@ -169,10 +169,9 @@ def test_concurrent_readers_and_writer(tmp_path):
     assert len(cache) == 26 and seen
 
 
-def test_key_and_default_path(monkeypatch, tmp_path):
+def test_key_and_default_path(isolated_cache, monkeypatch):
     assert cache_key({"a": 1, "b": [1.0, 2.0]}) == cache_key({"b": [1.0, 2.0], "a": 1})
     assert cache_key({"a": 1}) != cache_key({"a": 2})
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path / "x"))
-    assert default_cache_path() == tmp_path / "x" / "reference.sqlite"
+    assert default_cache_path() == isolated_cache / "reference.sqlite"
     monkeypatch.delenv("LSIP_CACHE_DIR")
     assert default_cache_path().name == "reference.sqlite" and "lsip" in str(default_cache_path())

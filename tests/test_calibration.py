@@ -141,8 +141,8 @@ def test_evaluate_measures_model_minus_reference(shipped_model):
     assert summary(ev)["atomization_mae"] == pytest.approx(0.1, abs=1e-9)
 
 
-def test_missing_references_are_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSIP_CACHE_DIR", str(tmp_path))
+@pytest.mark.usefixtures("isolated_cache")
+def test_missing_references_are_a_clear_error():
     with pytest.raises(LSIPError, match="lsip calibrate --generate"):
         load_data(cache=ReferenceCache())
 

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lsip import export
+from lsip import export, gallery, teaching
 from lsip.gallery import gallery_structure
 from lsip.io import read_structure
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters
 from lsip.structure import Structure
 from lsip.units import BOHR_TO_ANGSTROM, E_BOHR_TO_DEBYE, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
-from lsip.viz import teaching
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -220,6 +219,6 @@ def test_predict_then_reveal_judging():
     ok, msg = teaching.judge_negative_guess(("O", "H", "H"), [-0.65, 0.32, 0.33], 2)
     assert not ok and "H2" in msg and "O0" in msg
     assert teaching.judge_negative_guess(("H", "H"), [0.0, 0.0], 1)[0]  # a tie: both atoms are right
-    assert teaching.gallery_story("hydroxide").startswith("A total charge Q = -1")
-    assert teaching.gallery_story("benzene") is None and teaching.gallery_story(None) is None
+    assert gallery.gallery_story("hydroxide").startswith("A total charge Q = -1")
+    assert gallery.gallery_story("benzene") is None and gallery.gallery_story(None) is None
     assert teaching.atom_labels_with_charges(("O", "H"), [-0.5, 0.5]) == ["O0 -0.50", "H1 +0.50"]

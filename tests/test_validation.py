@@ -42,21 +42,15 @@ def test_error_stats_known_values():
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
+def quick_report(tmp_path_factory, module_cache):
     """Run ``lsip validate --quick --json --out`` once with a fresh cache."""
-    import os
+    import contextlib
+    import io
 
     tmp = tmp_path_factory.mktemp("validate")
-    os.environ["LSIP_CACHE_DIR"] = str(tmp / "cache")
-    try:
-        import contextlib
-        import io
-
-        buf = io.StringIO()
-        with contextlib.redirect_stdout(buf):
-            rc = main(["validate", "--quick", "--json", "--out", str(tmp / "out")])
-    finally:
-        os.environ.pop("LSIP_CACHE_DIR", None)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["validate", "--quick", "--json", "--out", str(tmp / "out")])
     return rc, json.loads(buf.getvalue()), tmp / "out"
 
 

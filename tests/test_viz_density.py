@@ -1,4 +1,5 @@
-"""lsip.viz.density / density_views: model, promolecule and DFT densities on one grid, slices, per-atom integrals.
+"""lsip.reference.density / lsip.viz.density_views: model, promolecule and DFT densities on one grid, slices,
+per-atom integrals.
 
 Reference values: electron counts are exact (N = sum Z - Q); the DFT density is PBE0/def2-SVP from the reference
 driver (no cache). Tolerances of the regular-grid integrals are set by the grid (stated per test).
@@ -13,8 +14,8 @@ from lsip.cube import read_cube
 from lsip.errors import LSIPError
 from lsip.gallery import gallery_structure
 from lsip.model.density import promolecule_weights
+from lsip.reference import density as D
 from lsip.reference.driver import ReferenceDFT
-from lsip.viz import density as D
 from lsip.viz import density_views as V
 
 

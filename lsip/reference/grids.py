@@ -104,6 +104,17 @@ def molecular_grid(mol: gto.Mole, level: int = 3) -> tuple[np.ndarray, np.ndarra
     return np.asarray(grids.coords), np.asarray(grids.weights)
 
 
+def becke_atom_grids(mol: gto.Mole, level: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """PySCF's molecular grid split into its atoms' Becke cells: per atom (coords (G_A, 3) bohr, weights)."""
+    gen_grid = dft.gen_grid
+    grids = gen_grid.Grids(mol)
+    grids.level = int(level)
+    tab = grids.gen_atomic_grids(mol, grids.atom_grid, grids.radi_method, grids.level, grids.prune)
+    coords, weights = gen_grid.get_partition(mol, tab, grids.radii_adjust, grids.atomic_radii,
+                                             grids.becke_scheme, concat=False)
+    return list(zip(coords, weights))
+
+
 def total_density_matrix(dm: np.ndarray) -> np.ndarray:
     """(nao, nao) alpha + beta density matrix from an RKS (nao, nao) or UKS (2, nao, nao) one."""
     dm = np.asarray(dm)

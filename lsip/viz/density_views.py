@@ -1,4 +1,5 @@
 """Views of densities (no Streamlit): linked 3Dmol isosurface viewers and plotly slice / weight / error figures.
+The densities themselves are computed by :mod:`lsip.reference.density`.
 
 Units on screen: densities in e/angstrom^3 (cube files and isovalues passed to 3Dmol stay in e/bohr^3, the
 cube convention), lengths in angstrom, integrated electron counts in e.
@@ -13,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lsip.model.library import STATE_LABELS
+from lsip.reference.density import AU_TO_E_PER_A3, KIND_LABELS, PlaneSlice, to_angstrom
 from lsip.structure import Structure
-from lsip.viz.density import AU_TO_E_PER_A3, KIND_LABELS, PlaneSlice, to_angstrom
 from lsip.viz.latent3d import add_isosurfaces
 from lsip.viz.molview import STYLES, MoleculeView, fit_zoom, molecule_view, new_view, xyz_block
 

@@ -17,6 +17,8 @@ from lsip.structure import atom_label
 from lsip.units import BOHR_TO_ANGSTROM, HARTREE_TO_EV
 
 STATE_COLORS = {"cation": "#d62728", "neutral": "#7f7f7f", "anion": "#1f77b4", "excited": "#ff7f0e"}
+#: Font sizes (pixels) of plotly figures in normal and teaching mode.
+FIGURE_FONT = {False: 13, True: 18}
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "template": "plotly_white"}
 
 

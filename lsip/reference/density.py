@@ -1,4 +1,5 @@
-"""Model, DFT, promolecule and difference densities of one structure, evaluated on shared grids (no Streamlit).
+"""Model, DFT, promolecule and difference densities of one structure, evaluated on shared grids (numbers only:
+the figures and 3D views of them are :mod:`lsip.viz.density_views`).
 
 Three densities are compared (atomic units: bohr, e/bohr^3):
 
@@ -12,8 +13,9 @@ and the **difference** rho_model - rho_DFT. Every volumetric quantity is evaluat
 are evaluated directly on the points of a plane (exact, not interpolated from the cube).
 
 Per-atom integrated differences are computed on the DFT's own molecular quadrature grid (Becke fuzzy cells, as
-PySCF builds the grid, and Hirshfeld stockholder weights with the library's neutral atoms as pro-atoms), so
-they add up to the integrals the density encoder reports.
+PySCF builds the grid, :func:`lsip.reference.grids.becke_atom_grids`, and Hirshfeld stockholder weights with the
+library's neutral atoms as pro-atoms), so they add up to the integrals the density encoder reports. PySCF is
+imported only when a DFT reference is used, so the model and promolecule densities work without it.
 """
 
 from __future__ import annotations
@@ -286,18 +288,6 @@ class AtomDifferences:
                 for k, lab in enumerate(self.labels)]
 
 
-def becke_atom_grids(mol: object, level: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """PySCF's molecular grid split into its atoms' Becke cells: per atom (coords (G_A, 3) bohr, weights)."""
-    from pyscf.dft import gen_grid
-
-    grids = gen_grid.Grids(mol)
-    grids.level = int(level)
-    tab = grids.gen_atomic_grids(mol, grids.atom_grid, grids.radi_method, grids.level, grids.prune)
-    coords, weights = gen_grid.get_partition(mol, tab, grids.radii_adjust, grids.atomic_radii,
-                                             grids.becke_scheme, concat=False)
-    return list(zip(coords, weights))
-
-
 def per_atom_differences(fields: DensityFields, level: int | None = None) -> AtomDifferences:
     """Per-atom integrated differences (model - DFT and promolecule - DFT) on the DFT's molecular grid.
 
@@ -313,6 +303,8 @@ def per_atom_differences(fields: DensityFields, level: int | None = None) -> Ato
     ref = fields.reference
     if ref is None:
         raise LSIPError("per-atom differences need a DFT reference")
+    from lsip.reference.grids import becke_atom_grids
+
     n = fields.structure.n_atoms
     cells = becke_atom_grids(fields._mol, ref.grid_level if level is None else level)
     out = {k: np.zeros(n) for k in ("bm", "bp", "ba", "hm", "hp", "hq")}

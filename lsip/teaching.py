@@ -1,4 +1,5 @@
-"""Teaching-mode helpers (no Streamlit): gallery stories and predict-then-reveal questions.
+"""Teaching-mode helpers (no Streamlit): predict-then-reveal questions and charge labels. The gallery stories
+that teaching mode shows are :func:`lsip.gallery.gallery_story`.
 
 A predict-then-reveal question hides the model's answer until the learner has committed to a guess
 ("which atom is the most negative?"); :func:`judge_negative_guess` then explains the answer with numbers.
@@ -18,33 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from lsip.errors import StructureError
-from lsip.gallery import load_gallery
 from lsip.structure import atom_label
 
 #: Charges closer than this (e) count as equal when judging a guess.
 TIE_TOLERANCE = 1e-3
-#: Font sizes (pixels) of plotly figures in normal and teaching mode.
-FIGURE_FONT = {False: 13, True: 18}
-
-
-def gallery_story(key: str | None) -> str | None:
-    """The teaching story of gallery entry ``key`` (None for no entry, an unknown key or no story)."""
-    if not key:
-        return None
-    try:
-        entry = load_gallery().get(key)
-    except StructureError:
-        return None
-    return entry.story if entry is not None else None
-
-
-def gallery_title(key: str | None) -> str | None:
-    """Title of gallery entry ``key``, or None."""
-    try:
-        entry = load_gallery().get(key or "")
-    except StructureError:
-        return None
-    return entry.title if entry is not None else None
 
 
 def most_negative_atoms(charges: Sequence[float] | np.ndarray, tol: float = TIE_TOLERANCE) -> list[int]:

@@ -1,9 +1,11 @@
-"""Charge-transfer comparison (no Streamlit): model channels next to DFT-derived minimum-norm flows.
+"""Charge-transfer comparison: model channels next to DFT-derived minimum-norm flows (numbers only: the 3D view
+of a DFT flow is :func:`lsip.viz.transfer_views.flow_view`).
 
-The DFT side is read from the reference cache only (:func:`cached_reference`); this module never runs DFT.
-DFT charges (Hirshfeld, Hirshfeld-I, Mulliken, meta-Lowdin or density-encoder) are turned into channel
-flows with :func:`lsip.reference.flows.minimum_norm_flow` on either the covalent bond graph or the model's own
-channel pairs, and compared pair by pair with the model's net flows c_AB - c_BA.
+The DFT side is read from the reference cache only (:func:`cached_reference`); this module never runs DFT (PySCF
+is imported, through the driver, only when a cached reference is looked up). DFT charges (Hirshfeld, Hirshfeld-I,
+Mulliken, meta-Lowdin or density-encoder) are turned into channel flows with
+:func:`lsip.reference.flows.minimum_norm_flow` on either the covalent bond graph or the model's own channel pairs,
+and compared pair by pair with the model's net flows c_AB - c_BA.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from lsip.model.decoder import Prediction
 from lsip.model.library import LatentLibrary
 from lsip.reference.flows import ChargeFlow, bond_pairs, minimum_norm_flow
 from lsip.structure import Structure, atom_label
-from lsip.viz.molview import MoleculeView, molecule_view
 
 #: Preferred order of DFT charge schemes (first available is the default): Hirshfeld-I first, as it is nearly
 #: basis-independent and not biased towards neutral atoms like plain Hirshfeld.
@@ -37,7 +38,6 @@ def scheme_label(scheme: str) -> str:
 
 #: Graphs the DFT flow can be placed on.
 GRAPHS = ("bonds", "model channels")
-DFT_ARROW_COLOR = "#d9822b"
 
 
 def cached_reference(structure: Structure, library: LatentLibrary | None = None, cache: Any = None,
@@ -147,27 +147,3 @@ def outflow_series(pred: Prediction, flow: ChargeFlow | None = None) -> dict[str
         out["DFT q"] = flow.charges
         out["DFT flow outflow"] = flow.net_outflow()
     return out
-
-
-def flow_view(structure: Structure, flow: ChargeFlow, *, threshold: float = 0.01, title: str = "DFT charge q",
-              height: int = 420, font_size: int = 12, camera_key: str | None = None) -> MoleculeView:
-    """Atoms coloured by the DFT charges with the flow drawn as orange arrows donor -> acceptor."""
-    texts = [f"{s}{k}  q = {q:+.3f} e (DFT)\\nflow outflow {o:+.3f} e"
-             for k, (s, q, o) in enumerate(zip(structure.symbols, flow.charges, flow.net_outflow()))]
-    mv = molecule_view(structure, values=flow.charges, value_title=title, unit="e", height=height,
-                       font_size=font_size, camera_key=camera_key, hover_texts=texts)
-    pos = structure.positions
-    for d, a, c in zip(flow.donor, flow.acceptor, flow.occupation):
-        if c < threshold:
-            continue
-        v = pos[a] - pos[d]
-        dist = float(np.linalg.norm(v))
-        if dist < 1e-6:
-            continue
-        start, end = pos[d] + 0.3 * v / dist, pos[a] - 0.3 * v / dist
-        mv.view.addArrow({"start": dict(zip("xyz", map(float, start))), "end": dict(zip("xyz", map(float, end))),
-                          "radius": float(0.03 + 0.25 * np.sqrt(c)), "radiusRatio": 2.2, "mid": 0.75,
-                          "color": DFT_ARROW_COLOR, "hoverable": True,
-                          "hover_label": f"{atom_label(structure.symbols, d)} -> "
-                                         f"{atom_label(structure.symbols, a)}: {c:.4f} (DFT)"})
-    return mv
