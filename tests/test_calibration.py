@@ -210,3 +210,34 @@ def test_calibrate_is_deterministic_and_records_its_provenance(shipped_model):
     assert rep1["calibrated"]["train"]["atomization_mae"] < rep1["first_principles"]["train"]["atomization_mae"]
     assert p1.fitted_to["level"] == "PBE0/def2-SVP" and p1.fitted_to["train_size"] == 1
     assert isinstance(p1.fitted_to["default"], bool)
+
+
+def test_fixed_choices_and_checkpoints_of_a_fit(shipped_model):
+    """An experiment's fixed fields reach every trial set and the report; the checkpoint sees each improvement of
+    the training cost (strictly decreasing), so a stopped fit keeps its best point."""
+    from lsip.calibration.fit import FIXED, calibrate
+    from lsip.commands.calibrate import parse_fixed
+
+    entries = []
+    for name in ("hcl", "h2o"):  # train, test
+        st = load(name)
+        pred = shipped_model.predict(st)
+        entries.append(Entry("molecule", name, name, [st], np.array([pred.energy * HARTREE_TO_EV - 1.0]),
+                             pred.charges.numpy(), None))
+    seen: list[tuple[float, bool, float]] = []
+    params, report = calibrate("tiny", entries, max_nfev=2, fixed=parse_fixed(["pauli_two_sided=true"]),
+                               checkpoint=lambda p, cost, k: seen.append((cost, p.pauli_two_sided,
+                                                                          p.electronegativity_saturation)))
+    costs = [c for c, _, _ in seen]
+    assert len(costs) >= 2 and all(b < a for a, b in zip(costs, costs[1:]))
+    assert all(two and sat == FIXED["electronegativity_saturation"] for _, two, sat in seen)
+    assert params.pauli_two_sided is True
+    assert report["fixed"] == {**FIXED, "pauli_two_sided": True}
+
+
+@pytest.mark.parametrize("item", ["bogus=1", "kappa", "kappa=abc"])
+def test_a_bad_fixed_field_is_a_clear_error(item):
+    from lsip.commands.calibrate import parse_fixed
+
+    with pytest.raises(LSIPError, match="--fix"):
+        parse_fixed([item])

@@ -141,9 +141,10 @@ def side(entry: Entry, split: dict[str, str]) -> str:
 FIXED: dict[str, float] = {"electronegativity_saturation": 0.05}
 
 
-def params_from_vector(x: np.ndarray, base: ModelParameters) -> ModelParameters:
-    """A parameter set from the fitted vector (see :data:`PARAMETERS`) with the :data:`FIXED` choices."""
-    changes: dict = dict(FIXED)
+def params_from_vector(x: np.ndarray, base: ModelParameters, fixed: dict | None = None) -> ModelParameters:
+    """A parameter set from the fitted vector (see :data:`PARAMETERS`) with the :data:`FIXED` choices (and the
+    experiment's ``fixed`` ones, e.g. ``{"pauli_two_sided": True}``)."""
+    changes: dict = {**FIXED, **(fixed or {})}
     slopes: dict[str, float] = {}
     for (name, transform, _), v in zip(PARAMETERS, x, strict=True):
         value = float(_INVERSE[transform](v))
@@ -305,32 +306,42 @@ def git_hash() -> str:
 
 def calibrate(name: str, entries: list[Entry], *, max_nfev: int = 40, base: ModelParameters | None = None,
               progress: Callable[[str], None] | None = None,
-              start: ModelParameters | None = None) -> tuple[ModelParameters, dict]:
+              start: ModelParameters | None = None, fixed: dict | None = None,
+              checkpoint: Callable[[ModelParameters, float, int], None] | None = None,
+              ) -> tuple[ModelParameters, dict]:
     """Fit :data:`PARAMETERS` on the training side from :func:`start_vector` (``start``: a given set's values);
-    returns the parameter set and the report (train and test)."""
+    returns the parameter set and the report (train and test). ``fixed``: non-fitted fields of the experiment
+    (recorded in the report); ``checkpoint(params, cost, evaluation)`` is called whenever the training cost
+    improves, so a long fit can be stopped and its best point kept."""
     say = progress or (lambda msg: None)
     base = base or ModelParameters()
     split = load_split()
     train = [e for e in entries if side(e, split) == "train"]
     slope_idx = [k for k, (n, _, _) in enumerate(PARAMETERS) if n.startswith("electronegativity_slope:")]
     calls = [0]
+    best = [np.inf]
     t0 = time.perf_counter()
 
     def fun(x: np.ndarray) -> np.ndarray:
         calls[0] += 1
-        ev = evaluate(params_from_vector(x, base).with_(max_iter=FIT_MAX_ITER), train)
-        r = residual_vector(ev)
-        prior = x[slope_idx] / SLOPE_PRIOR
+        ev = evaluate(params_from_vector(x, base, fixed).with_(max_iter=FIT_MAX_ITER), train)
+        r = np.concatenate([residual_vector(ev), x[slope_idx] / SLOPE_PRIOR])
+        cost = 0.5 * float(r @ r)
         if calls[0] % 10 == 1:
-            say(f"evaluation {calls[0]}: cost {0.5 * float(r @ r):.1f} ({time.perf_counter() - t0:.0f} s)")
-        return np.concatenate([r, prior])
+            say(f"evaluation {calls[0]}: cost {cost:.1f} ({time.perf_counter() - t0:.0f} s)")
+        if cost < best[0]:
+            best[0] = cost
+            if checkpoint is not None:
+                checkpoint(params_from_vector(x, base, fixed), cost, calls[0])
+        return r
 
     x0 = start_vector(start)
     fit = least_squares(fun, x0, method="trf", diff_step=1e-3, max_nfev=max_nfev, x_scale=1.0)
     meta = {"cost": float(fit.cost), "evaluations": calls[0], "optimizer": "scipy least_squares trf",
             "status": fit.message, "seconds": time.perf_counter() - t0,
-            "start": "defaults" if start is None else f"{start.name} (git {start.fitted_to.get('git', '?')})"}
-    return assess(name, params_from_vector(fit.x, base), entries, base=base, meta=meta)
+            "start": "defaults" if start is None else f"{start.name} (git {start.fitted_to.get('git', '?')})",
+            "fixed": {**FIXED, **(fixed or {})}}
+    return assess(name, params_from_vector(fit.x, base, fixed), entries, base=base, meta=meta)
 
 
 def assess(name: str, params: ModelParameters, entries: list[Entry], *, base: ModelParameters | None = None,
