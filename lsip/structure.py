@@ -49,6 +49,20 @@ MIN_VOLUME_PER_ATOM: float = 1.0
 _AXES = "abc"
 
 
+def hill_formula(symbols: tuple[str, ...] | list[str]) -> str:
+    """Hill-ordered formula: C first, then H, then the rest alphabetically (without C: all alphabetically).
+
+    >>> hill_formula(("O", "H", "H")), hill_formula(("H", "C", "H", "H", "H")), hill_formula(("Na", "Cl"))
+    ('H2O', 'CH4', 'ClNa')
+    """
+    counts: dict[str, int] = {}
+    for s in symbols:
+        counts[s] = counts.get(s, 0) + 1
+    order = (["C", "H"] if "C" in counts else []) + sorted(k for k in counts if k not in ("C", "H") or
+                                                             "C" not in counts)
+    return "".join(f"{s}{counts[s] if counts[s] > 1 else ''}" for s in order if s in counts)
+
+
 def atom_label(symbols: tuple[str, ...] | list[str], index: int) -> str:
     """The label of atom ``index`` in every table, figure and message: element + 0-based index.
 
@@ -224,13 +238,8 @@ class Structure:
 
     @property
     def formula(self) -> str:
-        """Hill-ordered formula, e.g. ``CH4`` or ``H2O``."""
-        counts: dict[str, int] = {}
-        for s in self.symbols:
-            counts[s] = counts.get(s, 0) + 1
-        order = (["C", "H"] if "C" in counts else []) + sorted(k for k in counts if k not in ("C", "H") or
-                                                                 "C" not in counts)
-        return "".join(f"{s}{counts[s] if counts[s] > 1 else ''}" for s in order if s in counts)
+        """Hill-ordered formula, e.g. ``CH4`` or ``H2O`` (:func:`hill_formula`)."""
+        return hill_formula(self.symbols)
 
     def with_positions(self, positions: np.ndarray) -> Structure:
         """Return a copy with new positions (angstrom)."""

@@ -213,3 +213,16 @@ def test_dft_atomization_energy_beside_the_model(isolated_cache):
     again = _open("h2")
     assert any(m.label.startswith("DFT atomization") for m in again.metric)
     assert not [b for b in again.button if b.label.startswith("Compute the DFT atomization energy")]
+
+
+def test_dipole_tile_shows_the_experimental_value_where_one_is_known():
+    """Issue 14 (teacher): model vs experiment side by side - water's gas-phase dipole (CRC Handbook, 1.8546 D)
+    beside the model's; none for an ion (its dipole depends on the origin) or a molecule without a value."""
+    from lsip.data.experiment import DIPOLES
+
+    dip = next(m for m in _open("water").metric if m.label == "Dipole")
+    assert dip.delta == "experiment 1.85 D (gas)" and "CRC Handbook" in dip.proto.help
+    assert DIPOLES["H2O"].value_D == 1.8546
+    assert next(m for m in _open("co2").metric if m.label == "Dipole").delta == "experiment 0.00 D (symmetry)"
+    for mol in ("ammonium", "glycine"):
+        assert not next(m for m in _open(mol).metric if m.label == "Dipole").delta

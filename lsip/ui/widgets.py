@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lsip import export
+from lsip.data.experiment import experimental_dipole_for
 from lsip.model.decoder import Prediction
-from lsip.structure import Structure
+from lsip.structure import Structure, hill_formula
 from lsip.ui import common, state
 from lsip.viz.figures import FIGURE_FONT
 
@@ -154,9 +155,18 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
          "Largest |F| on any atom. Near zero at a minimum of this model; at a DFT-relaxed geometry it measures how "
          "far the model's minimum is from DFT's (turn on the force arrows in the 3D view to see where)."),
     ]
+    exp = None if charged else experimental_dipole_for(hill_formula(pred.symbols), 0)
+    if exp is not None:
+        tiles[1] = ("Dipole", f"{h['dipole_D']:.3f} D", dip_help + f" Experiment for gas-phase {exp.molecule} at "
+                    f"equilibrium: {exp.value_D:.3f} D ({exp.source}).")
     for start in range(0, len(tiles), per_row):
         for col, (label, value, help_text) in zip(st.columns(per_row), tiles[start:start + per_row]):
-            col.metric(label, value, help=help_text)
+            if label == "Dipole" and exp is not None:
+                col.metric(label, value, help=help_text, delta_color="off",
+                           delta=f"experiment {exp.value_D:.2f} D ({'symmetry' if exp.value_D == 0 else 'gas'})")
+            else:
+                col.metric(label, value, help=help_text)
     st.caption(f"Solver: {h['iterations']} iterations · residual {h['residual_Ha']:.1e} Ha (how far from equalized) · "
                f"{h['time_ms']:.0f} ms · device {h['device']} · parameters {pred.params_name or 'first-principles'}")
     known_limits_note(pred.params_name)
+
