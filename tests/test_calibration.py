@@ -34,7 +34,7 @@ from lsip.cli import main
 from lsip.errors import LSIPError
 from lsip.model.params import ModelParameters, describe
 from lsip.reference.cache import ReferenceCache
-from lsip.units import HARTREE_TO_EV
+from lsip.units import HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 from lsip.validation.molecules import available, load
 
 
@@ -136,8 +136,12 @@ def test_evaluate_measures_model_minus_reference(shipped_model):
     assert ev.errors["atomization"] == [pytest.approx(0.1, abs=1e-9)]  # 0.3 eV over 3 atoms
     np.testing.assert_allclose(ev.errors["charge"], -0.01, atol=1e-9)
     assert ev.failures == 0
+    # the force target: DFT's forces vanish at its relaxed geometry, so the error is the model's RMS force there
+    f = pred.forces.numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+    assert ev.errors["force"] == [pytest.approx(float(np.sqrt(np.mean(f * f))), rel=1e-9)]
+    assert ev.per_entry[0]["force_rms_eV_A"] == ev.errors["force"][0]
     r = residual_vector(ev)
-    assert len(r) == 4 and np.all(np.isfinite(r))
+    assert len(r) == 5 and np.all(np.isfinite(r))  # atomization, 3 charges, force
     assert summary(ev)["atomization_mae"] == pytest.approx(0.1, abs=1e-9)
 
 

@@ -35,11 +35,12 @@ from lsip.model.params import ModelParameters
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
 from lsip.structure import Structure
-from lsip.units import E_BOHR_TO_DEBYE, HARTREE_TO_EV
+from lsip.units import E_BOHR_TO_DEBYE, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 from lsip.validation.molecules import LIBRARY_ELEMENTS, available, category, free_atom, load
 
 #: Tolerances that turn each residual into a dimensionless number (eV/atom, eV, eV, e, D).
-SIGMA: dict[str, float] = {"atomization": 0.10, "scan": 0.10, "dimer": 0.05, "charge": 0.05, "dipole": 0.30}
+SIGMA: dict[str, float] = {"atomization": 0.10, "scan": 0.10, "dimer": 0.05, "charge": 0.05, "dipole": 0.30,
+                           "force": 0.25}
 #: Reported but not fitted (derived from the scans).
 DERIVED: tuple[str, ...] = ("bond_length",)
 
@@ -201,6 +202,9 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
     for e in entries:
         flat += e.structures + e.monomer_structures
     preds = model.predict(flat, forces=False, raise_on_failure=False)
+    # forces at the DFT-relaxed molecules (DFT's are zero there): one RMS per molecule (eV/A)
+    mols = [e.structures[0] for e in entries if e.kind == "molecule"]
+    forced = iter(model.predict(mols, forces=True, raise_on_failure=False) if mols else [])
     errors: dict[str, list[float]] = {k: [] for k in (*SIGMA, *DERIVED)}
     per_entry, k, failures = [], 0, 0
     polar = wrong = unbound = 0
@@ -224,6 +228,9 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
             polar += int(strong.sum())
             wrong += int((np.sign(q[strong]) != np.sign(e.charges[strong])).sum())
             unbound += int(energies[0] >= 0.0)
+            f = next(forced).forces.detach().numpy() * HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM
+            errors["force"].append(float(np.sqrt(np.mean(f * f))))
+            rec["force_rms_eV_A"] = errors["force"][-1]
             rec.update(model_eV=float(energies[0]), dft_eV=float(e.energy[0]), charge_mae=float(np.abs(dq).mean()))
             if e.dipole is not None:
                 mu = float(np.linalg.norm(p.dipole.numpy())) * E_BOHR_TO_DEBYE
@@ -285,13 +292,13 @@ def summary(ev: Evaluation) -> dict[str, float]:
 
 #: The test measures a calibrated set must improve to become the default (docs/calibration.md).
 DEFAULT_CRITERIA: tuple[str, ...] = ("atomization_mae", "scan_mae", "bond_length_mae", "dimer_mae", "charge_mae",
-                                     "dipole_mae")
+                                     "dipole_mae", "force_mae")
 
 
 def beats_on_test(first_principles: dict[str, float], calibrated: dict[str, float]) -> bool:
     """Whether the calibrated set is better than first-principles on every test measure of
-    :data:`DEFAULT_CRITERIA` and has no more failures (then it becomes the default)."""
-    return (all(calibrated[k] < first_principles[k] for k in DEFAULT_CRITERIA)
+    :data:`DEFAULT_CRITERIA` it reports and has no more failures (then it becomes the default)."""
+    return (all(calibrated[k] < first_principles[k] for k in DEFAULT_CRITERIA if k in calibrated)
             and calibrated["failures"] <= first_principles["failures"])
 
 

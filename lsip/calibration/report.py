@@ -10,6 +10,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("dimer_mae", "dimer binding energies", "eV"),
     ("charge_mae", "charges vs Hirshfeld-I", "e"),
     ("dipole_mae", "dipoles (neutral molecules)", "D"),
+    ("force_mae", "RMS force at the DFT-relaxed molecules (mean over molecules)", "eV/A"),
     ("wrong_sign_fraction", "polar atoms (abs(q_HI) >= 0.1 e) with the wrong sign", "fraction"),
     ("unbound", "molecules not bound against their atoms", "count"),
     ("failures", "non-converged structures", "count"),
