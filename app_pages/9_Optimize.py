@@ -2,13 +2,11 @@
 progress; energy and largest force per step, the relaxed structure over the start with the start forces, RMSD and
 bond lengths against the start and the DFT-relaxed geometry when there is one (docs/optimize.md)."""
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from lsip import export, relax
 from lsip.structure import Structure
-from lsip.ui import common, state, widgets
+from lsip.ui import common, progress, state, widgets
 from lsip.viz import relax_views
 
 common.page_header(
@@ -61,25 +59,11 @@ if st.session_state.get(REQUEST_KEY) != key:
     st.stop()
 
 
-class _NotCached(Exception):
-    """Raised by the look-up below when the relaxation is not cached yet (st.cache_data stores no exceptions)."""
-
-
-def _not_cached() -> relax.RelaxResult:
-    raise _NotCached
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _relaxation(cache_key: str, _compute: Callable[[], relax.RelaxResult]) -> relax.RelaxResult:
-    """The relaxation of ``cache_key`` (structure fingerprint + parameter JSON + settings); ``_compute`` runs only
-    when it is not cached. The live run happens outside (its progress elements must not be cached and replayed)."""
-    return _compute()
-
-
-try:
-    result = _relaxation(key, _not_cached)
+# kept for every session (lsip.ui.progress); the live run draws its own per-step lines
+result = progress.stored("relax", key)
+if result is not None:
     st.caption(f"From the cache (computed in {result.elapsed_s:.2f} s).")
-except _NotCached:
+else:
     with st.status(f"Relaxing {structure.name or structure.formula} with {optimizer} ...", expanded=True) as status:
         bar = st.progress(0.0, text=f"step 0 of at most {max_steps}")
 
@@ -96,7 +80,7 @@ except _NotCached:
                       state="complete" if ok else "error", expanded=False)
     if result is None:
         st.stop()
-    _relaxation(key, lambda: result)
+    progress.store("relax", key, result)
 
 if result.converged:
     st.success(f"Converged in {result.n_steps} steps ({result.elapsed_s:.2f} s): the largest force is "

@@ -4,6 +4,7 @@ Two tools for the pages:
 
 * :func:`spinner` - a spinner that names the work and counts the elapsed seconds; it appears only after half a
   second, so cached results show no flicker. For work whose amount is unknown (one charge equalization).
+* :func:`stored` / :func:`store` - the same store for pages that draw their own live progress.
 * :func:`cached_with_progress` - work that reports ``progress(k, n)`` (a scan's points) drawn as a bar with its
   count and elapsed time, its result kept in a process-wide store shared by all sessions (the results are never
   modified after they are made). ``st.cache_data`` cannot serve here: a progress bar made outside a cached
@@ -60,6 +61,17 @@ def _store(name: str, max_entries: int) -> _Store:
     return _Store(max_entries)
 
 
+def stored(name: str, key: str, max_entries: int = 32) -> Any | None:
+    """The result kept under ``key`` in the process-wide store ``name`` (None when there is none): for pages that
+    draw their own live progress (the Optimize page's per-step lines) and keep the result with :func:`store`."""
+    return _store(name, max_entries).get(key)
+
+
+def store(name: str, key: str, value: Any, max_entries: int = 32) -> None:
+    """Keep ``value`` (never modified afterwards) under ``key`` in the store ``name`` for every session."""
+    _store(name, max_entries).put(key, value)
+
+
 def progress_text(what: str, k: int, n: int, elapsed: float) -> str:
     """The bar's caption: ``Scan: point 3 of 30 (2 s)``."""
     return f"{what}: {k} of {n} ({elapsed:.0f} s)"
@@ -72,8 +84,7 @@ def cached_with_progress(name: str, key: str, compute: Callable[[Callable[[int, 
     ``compute`` receives ``progress(k, n)`` to call after step k of n; the bar leaves when the work is done. An
     exception propagates (nothing is stored), so the page's own error handling still applies.
     """
-    store = _store(name, max_entries)
-    hit = store.get(key)
+    hit = stored(name, key, max_entries)
     if hit is not None:
         return hit
     t0 = time.perf_counter()
@@ -86,5 +97,5 @@ def cached_with_progress(name: str, key: str, compute: Callable[[Callable[[int, 
         value = compute(report)
     finally:
         bar.empty()
-    store.put(key, value)
+    store(name, key, value, max_entries)
     return value
