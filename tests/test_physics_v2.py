@@ -150,3 +150,27 @@ def test_two_sided_pauli_spares_bonds_to_hydrogen(v2_model):
     one_w, two_w = v2_model.predict(water).term_totals["pauli"], two.predict(water).term_totals["pauli"]
     assert one_w > 1e-3 and 0.0 <= two_w < 0.2 * one_w
     assert two.predict(load("lif")).term_totals["pauli"] > 1e-3
+
+
+def test_overlap_repulsion_product_form_needs_closed_shells_on_both_sides():
+    """docs/model.md 10.6: the product share c_k c_l against the mean (c_k + c_l) / 2, state pair by state pair
+    (tables of Li-F and O-H at 1.5 A); the product vanishes wherever one state is open-shell (neutral H)."""
+    r = torch.tensor([1.5 / 0.529177210903], dtype=torch.float64)
+    out = {}
+    for product in (False, True):
+        t = LSIPModel(params=ModelParameters(name=f"p{product}", overlap_repulsion=1.0,
+                                             overlap_repulsion_product=product), device="cpu").tables
+        c = t.closed_fraction.double()
+        for a, b in (("Li", "F"), ("O", "H")):
+            ea, eb = t.index[a], t.index[b]
+            slot = torch.as_tensor(t.pair_slots(np.array([ea]), np.array([eb])))
+            out[(product, a)] = (t.closed_overlap(slot, r)[0].double(), c[ea], c[eb])
+    for a in ("Li", "O"):
+        mean, ca, cb = out[(False, a)]
+        prod, _, _ = out[(True, a)]
+        share_mean = 0.5 * (ca[:, None] + cb[None, :])
+        share_prod = ca[:, None] * cb[None, :]
+        ok = share_mean > 0
+        torch.testing.assert_close(prod[ok], mean[ok] * (share_prod / share_mean)[ok], rtol=1e-9, atol=1e-14)
+    _, c_o, c_h = out[(True, "O")]
+    assert float(c_h[1]) == 0.0 and torch.all(out[(True, "O")][0][:, 1] == 0)  # neutral H: no repulsion

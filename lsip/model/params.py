@@ -53,6 +53,8 @@ class ModelParameters:
         to fit better and transfer worse, off in the shipped set).
     overlap_repulsion : K (hartree bohr^3) of the closed-shell density-overlap repulsion
         K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_k rho_l (0: off); docs/model.md section 10.6.
+    overlap_repulsion_product : the share is c_k c_l instead of (c_k + c_l) / 2: only two closed shells repel
+        (an open-shell partner pairs instead; docs/model.md section 10.6).
     electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
         d_A rho_bar_A q_A (empty: off).
     electronegativity_saturation : rho_s (bohr^-3): the host density enters as rho_s tanh(rho0 / rho_s), so the
@@ -94,6 +96,7 @@ class ModelParameters:
     pauli_decay: float = 1.0
     pauli_two_sided: bool = False
     overlap_repulsion: float = 0.0
+    overlap_repulsion_product: bool = False
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     electronegativity_saturation: float = 0.0
     polarizability_scale: float = 1.0

@@ -313,9 +313,11 @@ class ModelTables:
                                                                                   dtype=self.dtype)
 
     def _overlap_table(self, ea: int, eb: int) -> Tensor:
-        """Cubic table of the 16 closed-shell overlaps (c_{ea,k} + c_{eb,l}) / 2 int rho_{ea,k} rho_{eb,l}(R) of one
-        ordered element pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6), c the closed-shell share."""
-        key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis))
+        """Cubic table of the 16 closed-shell overlaps share_kl int rho_{ea,k} rho_{eb,l}(R) of one ordered element
+        pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6), with share_kl = (c_{ea,k} + c_{eb,l}) / 2, or
+        c_{ea,k} c_{eb,l} when ``overlap_repulsion_product`` (both sides closed), c the closed-shell share."""
+        product = bool(self.params.overlap_repulsion_product)
+        key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis), product)
         with _LIBRARY_LOCK:
             cache = self.library.__dict__.setdefault("_penetration_tables", {})
             if key not in cache:
@@ -328,7 +330,8 @@ class ModelTables:
                     for l_, kb in enumerate(STATE_LABELS):
                         cb = np.asarray(sb.states[kb].gauss_coefficients)
                         xb = np.asarray(sb.states[kb].gauss_exponents)
-                        share = 0.5 * (closed[ea, k] + closed[eb, l_])
+                        share = (closed[ea, k] * closed[eb, l_] if product
+                                 else 0.5 * (closed[ea, k] + closed[eb, l_]))
                         if not len(ca) or not len(cb) or share == 0.0:
                             continue
                         g = np.outer(xa, xb) / (xa[:, None] + xb[None, :])
