@@ -10,7 +10,7 @@ from lsip.reference.driver import ReferenceSettings
 from lsip.scan import dissociation_range
 from lsip.ui import common, dft_progress, progress, state
 from lsip.units import HARTREE_TO_EV
-from lsip.viz import latent3d, scan_views
+from lsip.viz import latent3d, molview, scan_views
 
 common.page_header(
     "Scan",
@@ -139,14 +139,34 @@ k = st.select_slider("Scan point", list(range(len(curves.distances))), value=k_d
 marker = float(curves.distances[k])
 left, right = st.columns([2, 3])
 with left:
-    pred = curves.predictions[k]
-    mv = latent3d.latent_view(curves.structures[k], pred, height=380, font_size=common.label_font_size(),
-                              camera_key=f"scan-{fp}")
-    common.py3dmol_iframe(mv)
-    st.caption(f"R = {marker:.3f} Å: E = {pred.energy * HARTREE_TO_EV:+.4f} eV, "
-               f"q({labels[i]}) = {float(pred.charges[i]):+.4f} e, q({labels[j]}) = {float(pred.charges[j]):+.4f} e"
-               f"{'' if pred.converged else ' (NOT converged)'}. Moving atoms: "
-               f"{', '.join(labels[m] for m in curves.moved)}.")
+    play = st.toggle("Play the scan in 3D", key="lsip_scan_play",
+                     help="Play every point of the scan as an animation, back and forth, atoms coloured by their "
+                          "charge at each point; the red dot on the small curve under it follows the point shown.")
+    if play:
+        n_frames = len(curves.structures)
+        energies_eV = curves.energy * HARTREE_TO_EV
+        frame_captions = [
+            f"R = {curves.distances[m]:.2f} Å · E = {energies_eV[m]:+.3f} eV · q({labels[i]}) = "
+            f"{curves.charges[m, i]:+.3f} e · q({labels[j]}) = {curves.charges[m, j]:+.3f} e"
+            f"{'' if curves.converged[m] else ' (NOT converged)'}" for m in range(n_frames)]
+        anim = molview.animated_scan_view(
+            curves.structures, curves.charges, distances=curves.distances, energies=energies_eV,
+            captions=frame_captions, height=380, font_size=common.label_font_size(),
+            interval_ms=int(min(max(4000 / n_frames, 80), 400)))
+        common.py3dmol_iframe(anim)
+        st.caption(f"{n_frames} points played back and forth; colours: charge q (e) at each point on one scale for "
+                   f"the whole scan. Moving atoms: {', '.join(labels[m] for m in curves.moved)}. Pause with the "
+                   "button under the view.")
+    else:
+        pred = curves.predictions[k]
+        mv = latent3d.latent_view(curves.structures[k], pred, height=380, font_size=common.label_font_size(),
+                                  camera_key=f"scan-{fp}")
+        common.py3dmol_iframe(mv)
+        st.caption(f"R = {marker:.3f} Å: E = {pred.energy * HARTREE_TO_EV:+.4f} eV, "
+                   f"q({labels[i]}) = {float(pred.charges[i]):+.4f} e, "
+                   f"q({labels[j]}) = {float(pred.charges[j]):+.4f} e"
+                   f"{'' if pred.converged else ' (NOT converged)'}. Moving atoms: "
+                   f"{', '.join(labels[m] for m in curves.moved)}.")
 with right:
     st.plotly_chart(scan_views.energy_figure(curves, marker, fs), key="lsip_scan_energy")
 c1, c2 = st.columns(2)

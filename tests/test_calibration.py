@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -233,7 +234,7 @@ def test_fixed_choices_and_checkpoints_of_a_fit(shipped_model):
                                checkpoint=lambda p, cost, k: seen.append((cost, p.pauli_two_sided,
                                                                           p.electronegativity_saturation)))
     costs = [c for c, _, _ in seen]
-    assert len(costs) >= 2 and all(b < a for a, b in zip(costs, costs[1:]))
+    assert len(costs) >= 2 and all(b < a for a, b in itertools.pairwise(costs))
     assert all(two and sat == FIXED["electronegativity_saturation"] for _, two, sat in seen)
     assert params.pauli_two_sided is True
     assert report["fixed"] == {**FIXED, "pauli_two_sided": True}

@@ -172,5 +172,5 @@ def test_overlap_repulsion_product_form_needs_closed_shells_on_both_sides():
         share_prod = ca[:, None] * cb[None, :]
         ok = share_mean > 0
         torch.testing.assert_close(prod[ok], mean[ok] * (share_prod / share_mean)[ok], rtol=1e-9, atol=1e-14)
-    _, c_o, c_h = out[(True, "O")]
+    _, _, c_h = out[(True, "O")]
     assert float(c_h[1]) == 0.0 and torch.all(out[(True, "O")][0][:, 1] == 0)  # neutral H: no repulsion

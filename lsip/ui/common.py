@@ -98,6 +98,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("9_Optimize.py", "Optimize", ":material/compress:",
              "Relax the structure with the model (BFGS or FIRE): energy and forces per step, the relaxed geometry "
              "in 3D, RMSD and bond lengths against the start and the DFT-relaxed geometry."),
+    PageSpec("10_Present.py", "Present", ":material/co_present:",
+             "Presentation mode for a projector, one idea per screen: the molecule large with its charges, where "
+             "the electrons went, the energy, the dipole against experiment and DFT."),
 )
 
 

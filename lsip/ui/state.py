@@ -99,6 +99,7 @@ URL_SETTINGS: dict[str, UrlSetting] = {
     "ct_both": UrlSetting(False),
     "lsip_density_plane": UrlSetting("xy", options=("xy", "xz", "yz", "atoms")),
     "lsip_scan_points": UrlSetting(30, bounds=(5, 80)),
+    "present_slide": UrlSetting(0, bounds=(0, 3)),
 }
 
 

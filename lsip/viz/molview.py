@@ -403,3 +403,211 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     if png_name:
         _add_png_button(view, png_name)
     return MoleculeView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi)
+
+
+# ----------------------------------------------------------------------------------------- animated scans
+
+#: Width and height (CSS pixels) of the energy curve drawn under an animated scan; its height adds to the view's.
+CURVE_WIDTH: int = 360
+CURVE_HEIGHT: int = 150
+
+
+@dataclass
+class AnimatedView(MoleculeView):
+    """A :class:`MoleculeView` that plays ``n_frames`` frames; ``footer_html`` (energy curve with a marker that
+    follows the frame shown, the frame's caption, a pause button) sits under the colour bar."""
+
+    n_frames: int = 0
+    footer_html: str = ""
+    footer_height: int = 0
+
+    @property
+    def total_height(self) -> int:
+        """Viewer, legend and footer height in CSS pixels (the iframe height to use)."""
+        return super().total_height + self.footer_height
+
+    def html(self) -> str:
+        """Self-contained HTML: viewer (script loaded from ``JS_URL``), legend, then the footer."""
+        return super().html() + self.footer_html
+
+
+def multi_xyz_block(structures: Sequence[Structure], comments: Sequence[str] | None = None) -> str:
+    """Concatenated XYZ frames (one model per structure, angstrom), the input of 3Dmol's ``addModelsAsFrames``."""
+    blocks = []
+    for k, structure in enumerate(structures):
+        comment = (comments[k] if comments is not None else structure.formula).replace("\n", " ")
+        lines = [str(structure.n_atoms), comment]
+        lines += [f"{s} {x:.6f} {y:.6f} {z:.6f}" for s, (x, y, z) in zip(structure.symbols, structure.positions)]
+        blocks.append("\n".join(lines) + "\n")
+    return "".join(blocks)
+
+
+def _curve_svg(distances: np.ndarray, energies: np.ndarray, y_title: str, font_size: int) -> tuple[str, list]:
+    """An inline SVG line of ``energies`` against ``distances`` (non-finite points skipped) and the marker position
+    (x, y in SVG pixels, or None) of every frame."""
+    w, h = CURVE_WIDTH, CURVE_HEIGHT
+    left, right, top, bottom = 64, 12, 8, 32
+    ok = np.isfinite(distances) & np.isfinite(energies)
+    x0, x1 = (float(distances[ok].min()), float(distances[ok].max())) if ok.any() else (0.0, 1.0)
+    y0, y1 = (float(energies[ok].min()), float(energies[ok].max())) if ok.any() else (0.0, 1.0)
+    x1 = x1 if x1 > x0 else x0 + 1.0
+    pad = 0.08 * (y1 - y0) if y1 > y0 else 0.5
+    y0, y1 = y0 - pad, y1 + pad
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (w - left - right)
+
+    def sy(y: float) -> float:
+        return top + (y1 - y) / (y1 - y0) * (h - top - bottom)
+
+    marks = [[round(sx(float(d)), 2), round(sy(float(e)), 2)] if good else None
+             for d, e, good in zip(distances, energies, ok)]
+    points = " ".join(f"{p[0]},{p[1]}" for p in marks if p is not None)
+    fs = max(12, int(font_size))
+    ticks = "".join(
+        f'<text x="{left - 4}" y="{sy(v) + fs / 3:.1f}" text-anchor="end">{html_lib.escape(f"{v:.2f}")}</text>'
+        for v in (y0 + pad, y1 - pad))
+    svg = (f'<svg class="lsip-curve" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+           f'style="font: {fs}px sans-serif; fill: #1b1f24; max-width: 100%; height: auto;">'
+           f'<rect x="{left}" y="{top}" width="{w - left - right}" height="{h - top - bottom}" fill="none" '
+           f'stroke="#bbb"/>{ticks}'
+           f'<text x="{left}" y="{h - 8}">{html_lib.escape(f"{x0:.2f}")}</text>'
+           f'<text x="{w - right}" y="{h - 8}" text-anchor="end">{html_lib.escape(f"{x1:.2f}")}</text>'
+           f'<text x="{(left + w - right) / 2:.1f}" y="{h - 8}" text-anchor="middle">R / &#197;</text>'
+           f'<text x="12" y="{(top + h - bottom) / 2:.1f}" text-anchor="middle" '
+           f'transform="rotate(-90 12 {(top + h - bottom) / 2:.1f})">{html_lib.escape(y_title)}</text>'
+           f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>'
+           f'<circle class="lsip-marker" r="6" cx="-20" cy="-20" fill="#d62728" stroke="white" stroke-width="1.5"/>'
+           "</svg>")
+    return svg, marks
+
+
+def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Sequence[Sequence[float]] | None = None,
+                       *, distances: Sequence[float] | None = None, energies: Sequence[float] | None = None,
+                       captions: Sequence[str] | None = None, value_title: str = "charge q", unit: str = "e",
+                       vmin: float | None = None, vmax: float | None = None, curve_title: str = "E / eV",
+                       style: str = "ball_and_stick", height: int = 380, font_size: int = 12,
+                       interval_ms: int = 250, loop: str = "backAndForth", camera_key: str | None = None,
+                       js_url: str = JS_URL, png_name: str | None = "lsip-scan-frame",
+                       orient: bool = True) -> AnimatedView:
+    """A 3Dmol animation of the frames of a scan (or any trajectory with a fixed list of atoms).
+
+    The frames go into one model (``addModelsAsFrames`` of a multi-model XYZ, :func:`multi_xyz_block`) and play with
+    ``animate({loop, interval})``. With ``values`` the atoms of every frame are coloured by that frame's values on
+    one diverging colour range for the whole scan (charges in e, docs/conventions.md), otherwise by element.
+
+    Parameters
+    ----------
+    structures : the m frames (same atoms in the same order), angstrom.
+    values : (m, n) per-frame per-atom values (e.g. charges, e), or None.
+    distances, energies : (m,) scan coordinate (angstrom) and energy (eV): drawn under the viewer as a small curve
+        whose red marker follows the frame shown. Both or neither.
+    captions : m texts shown under the viewer for the frame shown (set as text, never as HTML).
+    value_title, unit, vmin, vmax : legend and colour range, as in :func:`molecule_view`.
+    curve_title : the curve's y-axis title.
+    style, height, font_size, js_url, png_name : as in :func:`molecule_view`.
+    interval_ms : time per frame, milliseconds.  loop : ``"backAndForth"``, ``"forward"`` or ``"backward"``.
+    camera_key : remember the camera in the browser under this key across reruns.
+    orient : turn the frames onto the principal axes of all their positions together (finite structures).
+
+    Returns
+    -------
+    AnimatedView (``n_frames``, ``total_height`` for the iframe).
+    """
+    frames = list(structures)
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    symbols = frames[0].symbols
+    if any(f.symbols != symbols for f in frames):
+        raise ValueError("every frame of an animation must hold the same atoms in the same order")
+    if loop not in ("backAndForth", "forward", "backward"):
+        raise ValueError(f"unknown loop {loop!r}")
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    m, n = len(frames), len(symbols)
+    view = new_view(height, js_url=js_url)
+    view.startjs += (f"\tvar lsipModel = viewer_UNIQUEID.addModelsAsFrames({_js_json(multi_xyz_block(frames))}, "
+                     '"xyz");\n')
+    view.startjs += f"\tlsipModel.setStyle({{}}, {_js_json(STYLES[style])});\n"
+    legend = ""
+    lo = hi = None
+    if values is not None:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (m, n):
+            raise ValueError(f"values has shape {arr.shape}, expected ({m}, {n}) (frames, atoms)")
+        lo, hi = symmetric_range(arr.reshape(-1), vmin, vmax)
+        anchors = SEQUENTIAL_ANCHORS if vmin is not None and vmin >= 0.0 else DIVERGING_ANCHORS
+        colors = [diverging_colors(row, lo, hi, anchors=anchors) for row in arr]
+        legend = colorbar_html(lo, hi, value_title, unit, font_size=max(font_size, 12), anchors=anchors)
+        # one setStyle per frame ({frame: f} selects that frame's atoms); colorfunc reads the frame's colour list
+        view.startjs += (
+            f"\tvar lsipColors = {_js_json(colors)}; var lsipStyle = {_js_json(STYLES[style])};\n"
+            "\tlsipColors.forEach(function(c, f) { var s = {}; Object.keys(lsipStyle).forEach(function(p) {"
+            " s[p] = Object.assign({colorfunc: function(atom) { return c[atom.serial]; }}, lsipStyle[p]); });"
+            " lsipModel.setStyle({frame: f}, s); });\n")
+    positions = np.concatenate([f.positions for f in frames])
+    periodic = frames[0].cell is not None and any(frames[0].pbc)
+    turn = principal_rotation(positions) if orient and not periodic else None
+    if turn is not None:
+        view.rotate(turn[0], dict(zip("xyz", map(float, turn[1]))))
+    # fit the frame that spreads most, so that no frame leaves the picture, then start at frame 0
+    spread = int(np.argmax([np.ptp(f.positions, axis=0).sum() if f.n_atoms > 1 else 0.0 for f in frames]))
+    view.startjs += f"\tviewer_UNIQUEID.setFrame({spread});\n"
+    view.zoomTo()
+    zoom = fit_zoom(frames[spread].positions)
+    if zoom != 1.0:
+        view.zoom(zoom)
+    # zoomTo fits the atom centres into the view's height: leave room for the atoms at both ends, and shrink
+    # further in a view narrower than tall (a page column), which would cut the frames' ends off
+    view.startjs += ("\ttry { var lsipCanvas = viewer_UNIQUEID.getCanvas(); var lsipW = lsipCanvas.clientWidth, "
+                     "lsipH = lsipCanvas.clientHeight;\n\tviewer_UNIQUEID.zoom(0.85 * (lsipW > 0 && lsipW < lsipH ? "
+                     "lsipW / lsipH : 1)); } catch (err) { console.warn(err); }\n")
+    if camera_key:
+        _remember_camera(view, camera_key)
+    if png_name:
+        _add_png_button(view, png_name)
+    play = _js_json({"loop": loop, "interval": int(interval_ms)})
+    view.startjs += f"\tviewer_UNIQUEID.setFrame(0);\n\tviewer_UNIQUEID.animate({play});\n"
+    footer, footer_height, marks = _animation_footer(m, distances, energies, curve_title, font_size)
+    texts = [str(c) for c in captions] if captions is not None else [f"frame {k + 1} of {m}" for k in range(m)]
+    if len(texts) != m:
+        raise ValueError(f"captions has {len(texts)} entries for {m} frames")
+    # follow the frame shown: move the curve's marker, show the frame's caption; the button pauses and resumes
+    view.startjs += (
+        "\t(function(v) { var marks = " + _js_json(marks) + "; var texts = " + _js_json(texts) + ";\n"
+        "\tvar last = -1; var paused = false; var btn = null;\n"
+        "\tfunction toggle() { paused = !paused; if (paused) { v.pauseAnimate(); } else { v.resumeAnimate(); }\n"
+        "\t  btn.textContent = paused ? 'Play' : 'Pause'; }\n"
+        "\tsetInterval(function() {\n"
+        "\t  if (!btn) { btn = document.querySelector('.lsip-play'); if (btn) { btn.onclick = toggle; } }\n"
+        "\t  var f = v.getFrame(); if (f === last || f === undefined || f < 0) { return; } last = f;\n"
+        "\t  var cap = document.querySelector('.lsip-frame-caption');\n"
+        "\t  if (cap && texts[f] !== undefined) { cap.textContent = texts[f]; }\n"
+        "\t  var dot = document.querySelector('.lsip-marker'); var p = marks[f];\n"
+        "\t  if (dot) { dot.setAttribute('cx', p ? p[0] : -20); dot.setAttribute('cy', p ? p[1] : -20); }\n"
+        "\t}, 50); })(viewer_UNIQUEID);\n")
+    return AnimatedView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi, n_frames=m,
+                        footer_html=footer, footer_height=footer_height)
+
+
+def _animation_footer(n_frames: int, distances: Sequence[float] | None, energies: Sequence[float] | None,
+                      curve_title: str, font_size: int) -> tuple[str, int, list]:
+    """Footer HTML under an animation (curve, caption, pause button), its height and the marker per frame."""
+    if (distances is None) != (energies is None):
+        raise ValueError("give both distances and energies, or neither")
+    svg, marks = "", [None] * n_frames
+    if distances is not None:
+        d = np.asarray(distances, dtype=np.float64).reshape(-1)
+        e = np.asarray(energies, dtype=np.float64).reshape(-1)
+        if len(d) != n_frames or len(e) != n_frames:
+            raise ValueError(f"distances and energies need {n_frames} entries each")
+        svg, marks = _curve_svg(d, e, curve_title, font_size)
+    fs = max(font_size, 12)
+    height = (CURVE_HEIGHT + 4 if svg else 0) + 2 * (fs + 10) + 12
+    html = (f'<div class="lsip-animation-footer" style="padding: 4px 12px; font: {fs}px sans-serif; '
+            f'color: #1b1f24; box-sizing: border-box;">{svg}'
+            '<div style="display: flex; align-items: center; gap: 10px; margin-top: 4px;">'
+            f'<button class="lsip-play" type="button" style="font: {fs}px sans-serif; padding: 2px 10px; '
+            'cursor: pointer;">Pause</button>'
+            f'<span class="lsip-frame-caption" data-frames="{int(n_frames)}"></span></div></div>')
+    return html, height, marks
