@@ -70,6 +70,17 @@ show_dipoles = c5.toggle("Atomic dipoles", key="explore_dipoles",
                               "from - to +); the longest is 1 Å, the others to scale. Hover for |p| in debye.")
 
 left, right = st.columns([3, 2], gap="large")
+# the numbers first: the right column is sent before the 3D view, which the browser takes longest to draw
+with right:
+    widgets.headline_metrics(pred, charged=structure.charge != 0)
+    dft_progress.atomization_tile(structure, export.headline(pred)["energy_eV"])
+    st.markdown(f"**{structure.formula}**, {structure.n_atoms} atoms, total charge Q = {structure.charge:+d} e")
+    if not hidden:
+        n_shown = len(export.flow_records(pred, threshold)) if direction == "net flow" else \
+            sum(r["occupation"] >= threshold for r in export.channel_records(pred))
+        st.caption(f"{n_shown} channel arrow(s) at threshold {threshold:.3f} e; see the Charge transfer page "
+                   "for the full list.")
+
 with left:
     if hidden:
         mv = molecule_view(structure, labels=labels, font_size=common.label_font_size(), height=common.VIEW_HEIGHT,
@@ -86,16 +97,9 @@ with left:
             vmin=0.0 if fluct else None,
             vmax=max(float(pred.charge_fluctuation.max()), 1e-3) if fluct else None, show_forces=show_forces,
             show_dipoles=show_dipoles, show_cell=show_cell)
+    if structure.n_atoms > 200:
+        st.caption(f"Drawing {structure.n_atoms} atoms in 3D takes the browser a few seconds.")
     common.show_molecule(mv.html(), mv.total_height)
-with right:
-    widgets.headline_metrics(pred, charged=structure.charge != 0)
-    dft_progress.atomization_tile(structure, export.headline(pred)["energy_eV"])
-    st.markdown(f"**{structure.formula}**, {structure.n_atoms} atoms, total charge Q = {structure.charge:+d} e")
-    if not hidden:
-        n_shown = len(export.flow_records(pred, threshold)) if direction == "net flow" else \
-            sum(r["occupation"] >= threshold for r in export.channel_records(pred))
-        st.caption(f"{n_shown} channel arrow(s) at threshold {threshold:.3f} e; see the Charge transfer page "
-                   "for the full list.")
 
 if hidden:
     st.caption("The per-atom table and the exports appear once the charges are revealed.")
@@ -115,8 +119,8 @@ st.caption("q = w+ - w- (e, positive = electrons lost). Weights: probabilities o
 st.subheader("Export")
 stem = common.structure_stem(structure)
 widgets.downloads([
-    ("Atoms (CSV)", export.records_csv(records), f"{stem}_atoms.csv", "text/csv"),
-    ("Channels (CSV)", export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),
+    ("Atoms (CSV)", lambda: export.records_csv(records), f"{stem}_atoms.csv", "text/csv"),
+    ("Channels (CSV)", lambda: export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),
     *widgets.reproduction_items(structure, pred),
 ], key="explore_dl")
 st.caption("The script rebuilds this structure and prints the same energy and charges through the `lsip` API. "

@@ -117,8 +117,9 @@ else:
 
 st.subheader("Export")
 widgets.downloads([
-    ("Net flows (CSV)", export.records_csv(export.flow_records(pred)), f"{stem}_net_flows.csv", "text/csv"),
-    ("Channels (CSV)", export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv", "text/csv"),
+    ("Net flows (CSV)", lambda: export.records_csv(export.flow_records(pred)), f"{stem}_net_flows.csv", "text/csv"),
+    ("Channels (CSV)", lambda: export.records_csv(export.channel_records(pred)), f"{stem}_channels.csv",
+     "text/csv"),
 ], key="ct_dl")
 
 widgets.reproduction_downloads(structure, pred, key="charge_transfer_repro")

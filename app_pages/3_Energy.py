@@ -73,8 +73,8 @@ else:
 st.subheader("Export")
 widgets.downloads([
     ("Terms (CSV)", export.records_csv(terms), f"{stem}_energy_terms.csv", "text/csv"),
-    ("Per atom (CSV)", export.records_csv(export.atom_records(pred)), f"{stem}_atoms.csv", "text/csv"),
-    ("Per pair (CSV)", export.records_csv(pairs), f"{stem}_pairs.csv", "text/csv"),
+    ("Per atom (CSV)", lambda: export.records_csv(export.atom_records(pred)), f"{stem}_atoms.csv", "text/csv"),
+    ("Per pair (CSV)", lambda: export.records_csv(pairs), f"{stem}_pairs.csv", "text/csv"),
 ], key="en_dl")
 
 widgets.reproduction_downloads(structure, pred, key="energy_repro")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -36,8 +36,13 @@ def figure_font() -> int:
     return FIGURE_FONT[common.teaching_mode()]
 
 
-def downloads(items: Sequence[tuple[str, str, str, str]], key: str) -> None:
-    """One download button per ``(label, data, file_name, mime)`` in a row; clicking does not rerun the page."""
+#: A download's contents, or a function that makes them when the button is clicked (nothing built in advance).
+DownloadData = str | bytes | Callable[[], str | bytes]
+
+
+def downloads(items: Sequence[tuple[str, DownloadData, str, str]], key: str) -> None:
+    """One download button per ``(label, data, file_name, mime)`` in a row; clicking does not rerun the page.
+    ``data`` may be a function: Streamlit calls it on the click (large CSVs are not built on every run)."""
     cols = st.columns(len(items))
     for k, (col, (label, data, file_name, mime)) in enumerate(zip(cols, items)):
         with col:
@@ -45,14 +50,14 @@ def downloads(items: Sequence[tuple[str, str, str, str]], key: str) -> None:
                                key=f"{key}_{k}", on_click="ignore", icon=":material/download:")
 
 
-def reproduction_items(structure: Structure, pred: Prediction) -> list[tuple[str, str, str, str]]:
+def reproduction_items(structure: Structure, pred: Prediction) -> list[tuple[str, DownloadData, str, str]]:
     """(label, data, file name, mime) of the extended XYZ (per-atom arrays), the settings JSON and the Python
     script that reproduces the numbers through the ``lsip`` API, for the current structure and parameters."""
     stem = common.structure_stem(structure)
     source, gallery_key = structure_source()
     params = state.current_parameters()
     return [
-        ("Extended XYZ", export.extxyz_export(structure, pred), f"{stem}_lsip.extxyz", "chemical/x-xyz"),
+        ("Extended XYZ", lambda: export.extxyz_export(structure, pred), f"{stem}_lsip.extxyz", "chemical/x-xyz"),
         ("Settings (JSON)", export.settings_json(structure, params, source=source, gallery_key=gallery_key,
                                                  overrides=st.session_state.get(state.OVERRIDES_KEY)),
          f"{stem}_settings.json", "application/json"),
