@@ -7,9 +7,10 @@ import io
 import numpy as np
 import streamlit as st
 
-from lsip.reference import density
-from lsip.reference.driver import ReferenceSettings
+from lsip.reference import density, molden
+from lsip.reference.driver import ReferenceSettings, method_refusal
 from lsip.ui import common, dft_progress, progress, state, widgets
+from lsip.units import HARTREE_TO_EV
 from lsip.viz import density_views
 
 common.page_header(
@@ -26,17 +27,21 @@ fs = 17 if teaching else 13
 weights = pred.weights.numpy()
 
 with st.expander("Reference settings", expanded=False):
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     basis = c1.selectbox("Basis set", dft_progress.BASIS_CHOICES, key="lsip_density_basis",
                          help="Functional PBE0 (the latent library's). def2-SVP is quick for small molecules.")
-    limit = c2.number_input("Time limit (s)", min_value=5, max_value=1800, value=300, step=5,
+    unrestricted = dft_progress.method_selectbox(c2, "lsip_density_method", structure)
+    limit = c3.number_input("Time limit (s)", min_value=5, max_value=1800, value=300, step=5,
                             key="lsip_density_limit")
-    points = c3.select_slider("Grid points per axis", [24, 32, 40, 48, 56], value=density.DISPLAY_POINTS,
+    points = c4.select_slider("Grid points per axis", [24, 32, 40, 48, 56], value=density.DISPLAY_POINTS,
                               key="lsip_density_points", help="Display/cube grid (end points included).")
-settings = ReferenceSettings(basis=basis, time_limit_s=float(limit))
+settings = ReferenceSettings(basis=basis, time_limit_s=float(limit), unrestricted=unrestricted)
 
 ref = dft_progress.reference_section(structure, settings, weights)
-if ref is None and dft_progress.refused(structure, settings):
+if ref is None and method_refusal(structure, settings) is not None:
+    st.info("No DFT reference with these settings (see above): the viewers below show the model density and the "
+            "promolecule only. Choose UKS or automatic under Reference settings.")
+elif ref is None and dft_progress.refused(structure, settings):
     st.info("No DFT reference for a structure this size (see above): the viewers below show the model density and "
             "the promolecule only.")
 elif ref is None:
@@ -45,12 +50,28 @@ elif ref is None:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def grid_cubes(key: str, _fields: density.DensityFields, n_points: int) -> tuple[dict, dict, dict]:
-    """Cube texts, electron counts on the grid and the grid of every available density (cached by key)."""
+def grid_cubes(key: str, _fields: density.DensityFields, n_points: int) -> tuple[dict, dict, dict, dict]:
+    """Cube texts, electron counts on the grid, the grid and the values of every available density (cached)."""
     grid = density.display_grid(_fields.structure, n_points)
     vals = density.grid_densities(_fields, grid)
     cubes = {k: density.density_cube_text(grid, v, _fields.structure, k) for k, v in vals.items()}
-    return cubes, {k: density.integrate(v, grid) for k, v in vals.items()}, {"shape": grid.shape}
+    return cubes, {k: density.integrate(v, grid) for k, v in vals.items()}, {"shape": grid.shape}, vals
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def esp_map(key: str, kind: str, _fields: density.DensityFields, _vals: dict, n_points: int,
+            isovalue: float) -> tuple[str, np.ndarray]:
+    """ESP cube text (hartree/e, on the surface band) and the ESP at the surface's grid crossings of one kind."""
+    grid = density.display_grid(_fields.structure, n_points)
+    esp = density.grid_esp(_fields, grid, _vals, isovalue, (kind,))[kind]
+    return (density.esp_cube_text(grid, esp, _fields.structure, kind),
+            density.surface_esp_values(_vals[kind], esp, isovalue))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def molden_file(key: str, _ref: object) -> str:
+    """The Molden text of a reference result (cached by its key)."""
+    return molden.molden_text(_ref)
 
 
 tables = state.get_model(state.params_json(state.current_parameters())).tables
@@ -62,7 +83,7 @@ if fields is None:
 wkey = hashlib.sha256(np.round(weights, 12).tobytes() + np.round(dipoles, 12).tobytes()).hexdigest()[:12]
 cache_key = f"{state.fingerprint(structure)}|{wkey}|{ref.key if ref is not None else '-'}|{points}"
 with progress.spinner(f"Evaluating the densities on a {int(points)}-point grid"):
-    cubes, counts, info = grid_cubes(cache_key, fields, int(points))
+    cubes, counts, info, grid_values = grid_cubes(cache_key, fields, int(points))
 grid = density.display_grid(structure, int(points))
 
 st.subheader("Isosurfaces")
@@ -99,6 +120,60 @@ if "difference" in cubes:
     common.show_molecule(mv.html(), mv.total_height)
     st.caption("Red: the model has more electrons than DFT; blue: fewer. "
                f"Integral of the difference on the grid: {counts['difference']:+.3f} e.")
+
+st.subheader("Electrostatic potential on the density surface")
+e1, e2, e3 = st.columns([2, 1, 2])
+esp_iso = e1.selectbox("Surface", density.ESP_ISOVALUES, index=density.ESP_ISOVALUES.index(density.ESP_ISOVALUE),
+                       key="lsip_esp_iso", format_func=lambda v: f"ρ = {v:g} e/bohr³ ({v * density.AU_TO_E_PER_A3:.3f} "
+                                                                 "e/Å³)",
+                       help="0.002 e/bohr³ is the usual ESP surface (close to the van der Waals surface).")
+esp_unit = e2.radio("Unit", list(density_views.ESP_UNITS), key="lsip_esp_unit", horizontal=True,
+                    help="1 hartree/e = 27.211 V (the potential energy of a proton there, in hartree or eV).")
+scale = density_views.ESP_UNITS[esp_unit]
+esp_range = e3.select_slider("Colour range ±", ["auto", 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value="auto",
+                             key="lsip_esp_range",
+                             format_func=lambda v: v if v == "auto" else f"{v / HARTREE_TO_EV * scale:.3g} {esp_unit}",
+                             help="auto: the 98th percentile of |ESP| on both surfaces, one scale for both.")
+esp_kinds = [k for k in ("dft", "model") if k in grid_values]
+esp_ready = {"model"}
+if "dft" in esp_kinds:  # the DFT ESP costs (points near the surface) x (AO pairs): ask first when it is slow
+    esp_cost = density.dft_esp_seconds(density.band_points(grid_values["dft"], esp_iso), ref.n_basis)
+    done = st.session_state.setdefault("lsip_esp_done", set())
+    esp_token = f"{cache_key}|{esp_iso}"
+    if esp_token in done or esp_cost <= density.DFT_ESP_AUTO_SECONDS or dft_progress.request_button(
+            f"Compute the DFT electrostatic potential (~{esp_cost:.0f} s)", "lsip_esp_compute", esp_token):
+        done.add(esp_token)
+        esp_ready.add("dft")
+esp = {}
+with progress.spinner("Evaluating the electrostatic potential near the surface"):
+    for kind in esp_kinds:
+        if kind in esp_ready:
+            esp[kind] = common.run_guarded(lambda k=kind: esp_map(cache_key, k, fields, grid_values, int(points),
+                                                                  float(esp_iso)), "Electrostatic potential")
+esp = {k: v for k, v in esp.items() if v is not None}
+if esp:
+    limit_au = density.esp_colour_limit([v[1] for v in esp.values()]) if esp_range == "auto" \
+        else float(esp_range) / HARTREE_TO_EV
+    html, height = density_views.esp_surfaces_html(
+        structure, {k: cubes[k] for k in esp}, {k: v[0] for k, v in esp.items()}, float(esp_iso), limit_au,
+        esp_unit, height=360, font_size=fs, camera_key=f"density-esp-{state.fingerprint(structure)}")
+    common.show_molecule(html, height)
+    ranges = "; ".join(f"{density.KIND_LABELS[k]} {v[1].min() * scale:+.3g} to {v[1].max() * scale:+.3g} {esp_unit}"
+                       for k, v in esp.items() if len(v[1]))
+    st.caption(f"Electrostatic potential of the nuclei and the electrons (a proton's potential energy there) on each "
+               f"density's own ρ = {esp_iso:g} e/bohr³ isosurface, one colour scale ±{limit_au * scale:.3g} "
+               f"{esp_unit}: **red negative** (electron-rich: lone pairs, π clouds, anions), white zero, **blue "
+               f"positive** (electron-poor: acidic H, cations). Range on the surface: {ranges}. The model's ESP is "
+               "that of its decoded density (spherical atomic states and dipolar lobes, exact potentials); the DFT "
+               "one that of the reference density matrix.")
+    if "dft" in esp_kinds and "dft" not in esp:
+        st.caption("The DFT electrostatic potential is computed on request (button above).")
+    if teaching:
+        st.info("Look for: red where a positive ion or a hydrogen-bond donor would like to sit, blue where a "
+                "negative one would. Spherical model atoms can only give an atom-centred picture; lone pairs and "
+                "π clouds come from the DFT density.")
+elif "dft" not in esp_ready:
+    st.info("The DFT electrostatic potential is computed on request (button above).")
 
 st.subheader("Slice through a plane")
 c1, c2, c3 = st.columns([1, 1, 2])
@@ -156,5 +231,18 @@ for col, (kind, text) in zip(cols, cubes.items()):
                         key=f"lsip_density_cube_{kind}")
 st.caption("All cubes share one grid (bohr, e/bohr³, both box end points included), so they can be "
            "subtracted point by point.")
+if ref is not None:
+    if molden.has_orbitals(ref):
+        text = common.run_guarded(lambda: molden_file(ref.key, ref), "Molden export")
+        if text is not None:
+            st.download_button(f"Kohn-Sham orbitals {dft_progress.level_label(settings)} (.molden)", text,
+                               file_name=common.safe_file_name(f"{common.structure_stem(structure)}_dft", ".molden"),
+                               mime="chemical/x-molden", key="lsip_density_molden")
+            st.caption("Molden file of the reference (basis, orbital energies in hartree, occupations; bohr): for "
+                       "Multiwfn, Molden, Jmol or IboView.")
+    else:
+        st.info(f"Molden export: {molden.RECOMPUTE_MESSAGE}.")
+        if dft_progress.recompute_button(structure, settings, weights, "Recompute the reference for Molden"):
+            st.rerun()
 
 widgets.reproduction_downloads(structure, pred, key="density_repro")

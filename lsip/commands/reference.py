@@ -1,6 +1,7 @@
 """``lsip reference``: PySCF reference DFT (energy, dipole, charges, density-encoder weights), cached.
 
-Single structures: ``lsip reference PATH [--charge Q] [--spin S] [--xc XC] [--basis B] [--json] [--no-cache]``;
+Single structures: ``lsip reference PATH [--charge Q] [--spin S] [--xc XC] [--basis B] [--method auto|rks|uks]
+[--json] [--no-cache] [--cube FILE] [--molden FILE]``;
 many: ``lsip reference --batch FILE_OR_DIR [--workers N | --scheduler tcp://host:8786]``;
 cache maintenance: ``lsip reference --clear-cache``. The JSON keys are documented in ``docs/reference.md``.
 The ``density_error_e.model`` entry is the physical encoder's decoded-density error on the same grid.
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "0 or 1 by electron parity)")
     p.add_argument("--xc", default="PBE0", help="functional (PySCF/libxc name, default PBE0)")
     p.add_argument("--basis", default="def2-SVP", help="basis set (default def2-SVP)")
+    p.add_argument("--method", choices=("auto", "rks", "uks"), default="auto", help="Kohn-Sham flavour: auto (RKS "
+                   "for closed shells, UKS for open shells; default), rks (refused for open shells) or uks")
     p.add_argument("--grid-level", type=int, default=3, help="PySCF grid level 0-9 (default 3)")
     p.add_argument("--max-cycle", type=int, default=100, help="SCF cycles per attempt (default 100)")
     p.add_argument("--time-limit", type=float, default=None, help="stop the SCF after this many seconds")
@@ -41,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clear-cache", action="store_true", help="delete every cached reference result and exit")
     p.add_argument("--cube", type=Path, default=None, help="also write the DFT density as a cube file (bohr, "
                    "40^3 points, box = atoms + 3 bohr, end points included)")
+    p.add_argument("--molden", type=Path, default=None, help="also write the Kohn-Sham orbitals as a Molden file "
+                   "(basis, orbital energies and occupations; for Multiwfn, Molden, Jmol)")
     p.add_argument("--batch", type=Path, default=None, metavar="FILE_OR_DIR", help="compute every structure of a "
                    "file or directory, skipping cached ones")
     p.add_argument("--workers", type=int, default=1, help="local worker processes for --batch (default 1)")
@@ -52,8 +57,9 @@ def _settings(args: argparse.Namespace) -> object:
     from lsip.reference.driver import ReferenceSettings
 
     extra = {k: v for k, v in (("max_atoms", args.max_atoms), ("max_basis", args.max_basis)) if v is not None}
+    unrestricted = {"auto": None, "rks": False, "uks": True}[getattr(args, "method", "auto")]
     return ReferenceSettings(xc=args.xc, basis=args.basis, grid_level=args.grid_level, max_cycle=args.max_cycle,
-                             time_limit_s=args.time_limit, **extra)
+                             time_limit_s=args.time_limit, unrestricted=unrestricted, **extra)
 
 
 def _read(path: Path, args: argparse.Namespace) -> list[Structure]:
@@ -104,17 +110,26 @@ def _model_weights(structure: object) -> object:
 
 
 def _run_single(args: argparse.Namespace, cache: object) -> int:
-    from lsip.reference.driver import ReferenceDFT
+    from dataclasses import replace
+
+    from lsip.reference.driver import ReferenceDFT, canonical_unrestricted
 
     structures = _read(args.path, args)
     settings = _settings(args)
     show = sys.stderr.isatty() and not args.json
     outputs, status = [], 0
     for st in structures:
-        drv = ReferenceDFT(st, settings, cache=cache if cache is not None else False,
+        # an explicit --method equal to what automatic picks shares the automatic cache entry (as in the app)
+        frame_settings = replace(settings, unrestricted=canonical_unrestricted(st, settings.unrestricted))
+        drv = ReferenceDFT(st, frame_settings, cache=cache if cache is not None else False,
                            progress=_progress_printer(show))
         try:
-            res = drv.kernel(model_weights=_model_weights(st))
+            weights = _model_weights(st)
+            res = drv.kernel(model_weights=weights)
+            if getattr(args, "molden", None) is not None and res.cached and res.mo_coeff is None:
+                print("note: the cached result holds no molecular orbitals (an older cache entry); recomputing it "
+                      "for the Molden file", file=sys.stderr)
+                res = drv.kernel(model_weights=weights, use_cache=False)
         except ConvergenceError as exc:
             res, status = exc.result, 1
             print(f"lsip reference: error: {exc}", file=sys.stderr)
@@ -125,13 +140,32 @@ def _run_single(args: argparse.Namespace, cache: object) -> int:
             print(f"warning: {w}", file=sys.stderr)
         outputs.append(res.to_dict())
         if args.cube is not None and res.converged:
-            _write_cube(res, args.cube if len(structures) == 1 else
-                        args.cube.with_name(f"{args.cube.stem}-{len(outputs)}{args.cube.suffix}"))
+            _write_cube(res, _numbered(args.cube, len(outputs), len(structures)))
+        if getattr(args, "molden", None) is not None and res.converged:
+            status = max(status, _write_molden(res, _numbered(args.molden, len(outputs), len(structures))))
         if not args.json:
             _print_table(outputs[-1])
     if args.json:
         print(json.dumps(outputs[0] if len(outputs) == 1 else outputs, indent=1))
     return status
+
+
+def _numbered(path: Path, k: int, n: int) -> Path:
+    """``path`` itself for one frame, ``stem-k.suffix`` for frame k of several."""
+    return path if n == 1 else path.with_name(f"{path.stem}-{k}{path.suffix}")
+
+
+def _write_molden(res: object, path: Path) -> int:
+    """Write the Molden file of ``res``; 0, or 1 with a message when the result has no orbitals (old cache)."""
+    from lsip.reference.molden import MoldenUnavailable, write_molden
+
+    try:
+        write_molden(res, path)
+    except MoldenUnavailable as exc:
+        print(f"lsip reference: error: no Molden file {path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 def _write_cube(res: object, path: Path) -> None:

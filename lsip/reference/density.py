@@ -16,6 +16,11 @@ Per-atom integrated differences are computed on the DFT's own molecular quadratu
 PySCF builds the grid, :func:`lsip.reference.grids.becke_atom_grids`, and Hirshfeld stockholder weights with the
 library's neutral atoms as pro-atoms), so they add up to the integrals the density encoder reports. PySCF is
 imported only when a DFT reference is used, so the model and promolecule densities work without it.
+
+The **electrostatic potential** (ESP, hartree/e) of the model (:func:`lsip.model.density.model_electrostatic_potential`)
+and of the DFT density (:func:`dft_electrostatic_potential`) is evaluated on the display grid only near the density
+isosurfaces it is drawn on (:func:`surface_band`, :func:`grid_esp`): docs/reference.md, "Electrostatic potential on
+the density surface".
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ import numpy as np
 
 from lsip.cube import CubeGrid, cube_text
 from lsip.errors import LSIPError
-from lsip.model.density import BasisDensities, dipole_density
+from lsip.model.density import (
+    BasisDensities,
+    BasisPotentials,
+    dipole_density,
+    model_electrostatic_potential,
+    nuclear_potential,
+)
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.structure import Structure
 from lsip.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM
@@ -88,6 +99,8 @@ class DensityFields:
         self.dipole_shapes = dipole_shapes
         self.positions = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
         self.basis = BasisDensities(library, structure.symbols)
+        self.basis_library = library
+        self._potentials: BasisPotentials | None = None
         w = np.asarray(model_weights, dtype=np.float64)
         if w.shape != (structure.n_atoms, 4):
             raise LSIPError(f"model weights must have shape ({structure.n_atoms}, 4), got {w.shape}")
@@ -107,6 +120,29 @@ class DensityFields:
     def kinds(self) -> tuple[str, ...]:
         """Density kinds available: model and promolecule, plus dft and difference with a reference."""
         return KINDS if self.reference is not None else ("model", "promolecule")
+
+    def esp(self, points: np.ndarray, kinds: tuple[str, ...] = ("model", "dft")) -> dict[str, np.ndarray]:
+        """Electrostatic potential of the model (and, with a reference, the DFT) charge density at ``points``.
+
+        Parameters
+        ----------
+        points : (M, 3) bohr.
+        kinds : which of ``"model"``, ``"dft"`` to evaluate (``"dft"`` is skipped without a reference).
+
+        Returns
+        -------
+        dict kind -> (M,) ESP, hartree/e (nuclei plus electrons; docs/model.md section 6.1).
+        """
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        out = {}
+        if "model" in kinds:
+            if self._potentials is None:
+                self._potentials = BasisPotentials(self.basis_library, self.structure.symbols)
+            out["model"] = model_electrostatic_potential(pts, self.positions, self._potentials, self.model_weights,
+                                                         self.dipoles, self.dipole_shapes)
+        if "dft" in kinds and self.reference is not None:
+            out["dft"] = dft_electrostatic_potential(self._mol, self.reference.density_matrix, pts)
+        return out
 
     def evaluate(self, points: np.ndarray, chunk_points: int = 20_000) -> dict[str, np.ndarray]:
         """All available densities at ``points``.
@@ -324,6 +360,154 @@ def per_atom_differences(fields: DensityFields, level: int | None = None) -> Ato
     labels = tuple(f"{s}{k}" for k, s in enumerate(fields.structure.symbols))
     return AtomDifferences(labels, out["bm"], out["bp"], out["ba"], out["hm"], out["hp"], numbers - out["hq"],
                            n_grid)
+
+
+#: Density isovalues (e/bohr^3) offered for the ESP surface; 0.002 is the usual "van der Waals" ESP surface.
+ESP_ISOVALUES: tuple[float, ...] = (0.001, 0.002, 0.004)
+ESP_ISOVALUE = 0.002
+#: Seconds per (grid point x AO pair) of the DFT ESP integrals with one thread, measured on this project's 2-core
+#: machines (benzene/def2-SVP, 6,555 pairs, 4,000 points: 1.8 s); the page computes larger maps on request only.
+DFT_ESP_SECONDS_PER_PAIR_POINT = 7e-8
+#: The app computes a DFT ESP map without asking up to this estimated time (s); longer ones wait for a button.
+DFT_ESP_AUTO_SECONDS = 15.0
+#: Bytes of AO-pair integrals held at once by :func:`dft_electrostatic_potential`.
+DFT_ESP_MEMORY_BYTES = 200_000_000
+
+
+def dft_electrostatic_potential(mol: object, density_matrix: np.ndarray, points: np.ndarray,
+                                memory_bytes: int = DFT_ESP_MEMORY_BYTES) -> np.ndarray:
+    """Electrostatic potential of a DFT charge density (nuclei + electrons) at ``points``, hartree/e.
+
+    ESP(r) = sum_A Z_A / |r - R_A| - sum_{mu nu} D_{mu nu} (mu nu | 1/|r - r'|): the nuclear part with the
+    :data:`lsip.model.density.NUCLEUS_FLOOR_BOHR` floor (as the model's), the electronic part from the
+    three-centre integrals of the AO pairs with a point charge at each point (PySCF ``df.incore.aux_e2`` with
+    ``gto.fakemol_for_charges``, the ``tools.cubegen.mep`` method), pair-packed (``aosym="s2ij"``) and in chunks
+    of points so that at most ``memory_bytes`` of integrals exist at once (benzene/def2-SVP: ~3,800 points per
+    chunk). UKS density matrices (2, nao, nao) are summed over spin.
+
+    Parameters
+    ----------
+    mol : the PySCF ``Mole`` of the density matrix.  density_matrix : (nao, nao) or (2, nao, nao), AO basis.
+    points : (M, 3) bohr.
+
+    Returns
+    -------
+    (M,) ESP, hartree/e.
+    """
+    from pyscf import df, gto, lib
+
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    dm = np.asarray(density_matrix, dtype=np.float64)
+    if dm.ndim == 3:
+        dm = dm.sum(axis=0)
+    weights = dm + dm.T
+    weights[np.diag_indices_from(weights)] *= 0.5  # sum_{i>=j} (2 - delta_ij) D_ij (ij|r)
+    packed = lib.pack_tril(weights)
+    chunk = max(1, min(20_000, int(memory_bytes) // (8 * len(packed))))
+    electrons = np.empty(len(pts))
+    for s in range(0, len(pts), chunk):
+        fake = gto.fakemol_for_charges(pts[s:s + chunk])
+        electrons[s:s + chunk] = packed @ df.incore.aux_e2(mol, fake, aosym="s2ij")
+    return nuclear_potential(pts, mol.atom_coords(), mol.atom_charges()) - electrons
+
+
+def dft_esp_seconds(n_points: int, n_basis: int) -> float:
+    """Rough wall time of :func:`dft_electrostatic_potential` on ``n_points`` points (s, one thread)."""
+    return DFT_ESP_SECONDS_PER_PAIR_POINT * n_points * n_basis * (n_basis + 1) / 2
+
+
+def surface_band(density: np.ndarray, isovalue: float, dilate: int = 1) -> np.ndarray:
+    """Grid points next to the isosurface ``density = isovalue`` (e/bohr^3): the points whose 3 x 3 x 3
+    neighbourhood holds values on both sides of ``isovalue`` (every corner of every grid cell the surface crosses),
+    widened by ``dilate`` more points. 3Dmol colours a surface vertex with the value of the grid point nearest to
+    it, and its smoothing moves vertices by a fraction of a cell, so one extra layer keeps every lookup in the band.
+
+    Returns
+    -------
+    bool array of ``density``'s shape.
+    """
+    from scipy.ndimage import binary_dilation, maximum_filter, minimum_filter
+
+    rho = np.asarray(density, dtype=np.float64)
+    band = ((maximum_filter(rho, size=3, mode="nearest") >= isovalue)
+            & (minimum_filter(rho, size=3, mode="nearest") <= isovalue))
+    if dilate > 0 and band.any():
+        band = binary_dilation(band, np.ones((3, 3, 3), dtype=bool), iterations=int(dilate))
+    return band
+
+
+def grid_esp(fields: DensityFields, grid: CubeGrid, densities: dict[str, np.ndarray], isovalue: float,
+             kinds: tuple[str, ...] = ("model", "dft")) -> dict[str, np.ndarray]:
+    """ESP of each kind on ``grid``, evaluated on the :func:`surface_band` of that kind's own density.
+
+    Parameters
+    ----------
+    fields : the densities (model; DFT with a reference).
+    grid : the display grid of ``densities``.
+    densities : kind -> (n1, n2, n3) density on ``grid`` (:func:`grid_densities`), e/bohr^3.
+    isovalue : the density of the surface the ESP is drawn on, e/bohr^3.
+    kinds : ``"model"`` and/or ``"dft"`` (skipped when absent from ``densities``).
+
+    Returns
+    -------
+    dict kind -> (n1, n2, n3) ESP in hartree/e on the band, exactly 0 elsewhere (never drawn: see
+    :func:`surface_band`).
+    """
+    points = grid.points()
+    out = {}
+    for kind in kinds:
+        if kind not in densities:
+            continue
+        band = surface_band(densities[kind], isovalue).reshape(-1)
+        values = np.zeros(grid.n_points)
+        if band.any():
+            values[band] = fields.esp(points[band], (kind,))[kind]
+        out[kind] = values.reshape(grid.shape)
+    return out
+
+
+def band_points(density: np.ndarray, isovalue: float) -> int:
+    """Number of grid points :func:`grid_esp` evaluates for a density (to estimate the DFT ESP's time)."""
+    return int(surface_band(density, isovalue).sum())
+
+
+def surface_esp_values(density: np.ndarray, esp: np.ndarray, isovalue: float) -> np.ndarray:
+    """ESP where the isosurface ``density = isovalue`` crosses the grid's edges (linear interpolation along each
+    edge, as marching cubes places its vertices), hartree/e; empty when the surface misses the grid."""
+    rho = np.asarray(density, dtype=np.float64)
+    v = np.asarray(esp, dtype=np.float64)
+    found = []
+    for axis in range(3):
+        a = [slice(None)] * 3
+        b = [slice(None)] * 3
+        a[axis], b[axis] = slice(None, -1), slice(1, None)
+        r0, r1, v0, v1 = rho[tuple(a)], rho[tuple(b)], v[tuple(a)], v[tuple(b)]
+        cross = (r0 - isovalue) * (r1 - isovalue) < 0
+        t = (isovalue - r0[cross]) / (r1[cross] - r0[cross])
+        found.append(v0[cross] + t * (v1[cross] - v0[cross]))
+    return np.concatenate(found)
+
+
+def esp_colour_limit(samples: list[np.ndarray], percentile: float = 98.0) -> float:
+    """A symmetric colour limit (hartree/e) shared by several ESP maps: the largest ``percentile``-th percentile of
+    |ESP| on their surfaces, rounded up to two significant digits (0.01 when there is no surface)."""
+    tops = [float(np.percentile(np.abs(s), percentile)) for s in samples if len(s)]
+    top = max(tops) if tops else 0.0
+    if top <= 0.0:
+        return 0.01
+    scale = 10.0 ** (np.floor(np.log10(top)) - 1)
+    return float(np.ceil(top / scale) * scale)
+
+
+def esp_cube_text(grid: CubeGrid, values: np.ndarray, structure: Structure, kind: str) -> str:
+    """Cube text (bohr, hartree/e) of an ESP map for 3Dmol's ``voldata``; the zeros off the band are written as
+    ``0`` (a cube reader parses them as numbers; the text shrinks to about the band's share)."""
+    numbers = np.asarray(structure.numbers)
+    pos = np.asarray(structure.positions, dtype=np.float64) * ANGSTROM_TO_BOHR
+    label = KIND_LABELS.get(kind, kind)
+    text = cube_text(grid, values, numbers, pos,
+                     comment=f"LSIP {label} electrostatic potential (hartree/e) of {structure.formula}")
+    return text.replace("  0.00000E+00", " 0")
 
 
 def isovalue_to_au(value_e_per_a3: float) -> float:

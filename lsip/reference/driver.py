@@ -7,15 +7,17 @@ What :meth:`ReferenceDFT.kernel` does, in order:
 2. returns the cached result when the cache holds one for the same structure, charge, spin, settings, lsip
    version and latent library (milliseconds);
 3. runs RKS (closed shell) or UKS (2S > 0, or ``unrestricted=True``) with the functional and basis of the
-   settings (default PBE0/def2-SVP); PySCF does not raise on non-convergence, so ``mf.converged`` is checked
-   and one retry is made with a second-order solver (``retry="newton"``, default) or a level shift of
+   settings (default PBE0/def2-SVP); RKS asked for an open shell (``unrestricted=False`` with 2S > 0) is refused
+   before anything runs (:func:`method_refusal`); PySCF does not raise on non-convergence, so ``mf.converged`` is
+   checked and one retry is made with a second-order solver (``retry="newton"``, default) or a level shift of
    0.5 Eh (``retry="level_shift"``), starting from the last density; still unconverged ->
    :class:`~lsip.errors.ConvergenceError` carrying the partial result. For UKS the spin contamination
    <S^2> - S(S+1) is checked and a warning recorded above ``spin_contamination_tol``;
 4. reports every SCF cycle to a progress callback (:class:`SCFProgress`) and checks the cancel token and the
    time limit there (:class:`CalculationCancelled`);
 5. analyses the converged density on the SCF's molecular grid (:func:`lsip.reference.charges.analyse_density`:
-   Hirshfeld, Hirshfeld-I, Mulliken, meta-Lowdin, dipole, density encoder) and caches the result.
+   Hirshfeld, Hirshfeld-I, Mulliken, meta-Lowdin, dipole, density encoder) and caches the result, molecular
+   orbitals included (for the Molden export, :mod:`lsip.reference.molden`).
 
 PySCF's threads follow ``OMP_NUM_THREADS`` from the environment.
 """
@@ -153,7 +155,8 @@ class ReferenceSettings:
     conv_tol : SCF energy convergence threshold, hartree.
     max_cycle : SCF cycles per attempt.
     retry : ``"newton"`` (second-order), ``"level_shift"`` or ``"none"``.
-    unrestricted : force UKS (True) or RKS (False); None: RKS for 2S = 0, UKS otherwise.
+    unrestricted : force UKS (True) or RKS (False; refused for 2S > 0, :func:`method_refusal`); None (automatic):
+        RKS for 2S = 0, UKS otherwise.
     density_fit : density fitting (def2-universal-jkfit); None: from ``density_fit_min_basis`` functions on.
     max_atoms, max_basis : size limits (refused above, see docs/reference.md).
     time_limit_s : wall-time limit of the SCF, s (None: none).
@@ -189,7 +192,43 @@ class ReferenceSettings:
                 "density_fit_min_basis": self.density_fit_min_basis, "weighting": self.weighting}
 
 
-_ARRAY_FIELDS = ("positions", "dipole", "latent_weights", "density_matrix")
+_ARRAY_FIELDS = ("positions", "dipole", "latent_weights", "density_matrix", "mo_coeff", "mo_occ", "mo_energy")
+#: The reference methods a user can pick: label -> ``ReferenceSettings.unrestricted``.
+METHODS: dict[str, bool | None] = {"automatic": None, "RKS": False, "UKS": True}
+METHOD_LABELS: dict[str, str] = {"automatic": "automatic (RKS for closed shells, UKS for open shells)",
+                                 "RKS": "RKS (restricted, closed shells only)",
+                                 "UKS": "UKS (unrestricted)"}
+
+
+def method_name(unrestricted: bool | None) -> str:
+    """The :data:`METHODS` label of an ``unrestricted`` setting."""
+    return next(k for k, v in METHODS.items() if v is unrestricted)
+
+
+def canonical_unrestricted(structure: Structure, unrestricted: bool | None) -> bool | None:
+    """None (automatic) when an explicit RKS/UKS choice is what automatic picks for ``structure`` (RKS for 2S = 0,
+    UKS for 2S > 0), else the choice: the app's settings then share the automatic cache entry (which the Charge
+    transfer page reads). :meth:`ReferenceDFT.key` itself keeps the three values apart, so entries cached with an
+    explicit ``unrestricted=True`` (free atoms of the calibration and validation) keep their keys."""
+    if unrestricted is None or unrestricted != (default_spin(structure) > 0):
+        return unrestricted
+    return None
+
+
+def method_refusal(structure: Structure, settings: ReferenceSettings) -> str | None:
+    """Why ``settings`` cannot be used for ``structure`` (RKS for an open shell), or None.
+
+    RKS pairs every electron in doubly occupied orbitals, so it exists only for 2S = 0 (an even electron count in
+    a singlet). PySCF's ``dft.RKS`` would silently switch to ROKS for 2S > 0; the driver refuses instead.
+    """
+    if settings.unrestricted is not False:
+        return None
+    spin, n = default_spin(structure), structure.n_electrons
+    if spin == 0:
+        return None
+    why = (f"an odd number of electrons ({n})" if n % 2 else f"{n} electrons in a spin state with 2S = {spin}")
+    return (f"RKS (restricted Kohn-Sham) puts every electron in a doubly occupied orbital, but {structure.formula} "
+            f"(charge {structure.charge:+d}) has {why}: choose UKS or automatic")
 
 
 @dataclass(frozen=True)
@@ -207,6 +246,8 @@ class ReferenceResult:
     density_error : {"latent", "promolecule", "model"} -> integral |rho - rho_DFT| (e) or None.
     electrons_grid : integral of rho_DFT on the molecular grid.  hirshfeld_i_iterations : its iteration count.
     density_matrix : (nao, nao) RKS or (2, nao, nao) UKS, AO basis.
+    mo_coeff, mo_occ, mo_energy : Kohn-Sham orbitals (nao, nmo), occupations and energies (hartree), with a
+        leading spin axis of 2 for UKS; None in cache entries written before they were stored (recompute them).
     compute_time_s : time of the original calculation.  time_s : time of this call (cache hits: ms).
     cached : returned from the cache.  key : cache key.  warnings : messages to show the user.
     """
@@ -241,6 +282,9 @@ class ReferenceResult:
     key: str = ""
     warnings: tuple[str, ...] = ()
     lsip_version: str = __version__
+    mo_coeff: np.ndarray | None = None
+    mo_occ: np.ndarray | None = None
+    mo_energy: np.ndarray | None = None
 
     @classmethod
     def from_scf(cls, structure: Structure, spin: int, settings: ReferenceSettings, scf: dict, analysis: dict,
@@ -361,13 +405,25 @@ class ReferenceDFT:
         return default_spin(self.structure)
 
     def key(self) -> str:
-        """Cache key: canonical structure (positions rounded to 1e-6 A), charge, spin, settings, versions."""
-        st = self.structure
+        """Cache key: canonical structure (positions rounded to 1e-6 A), charge, spin, settings, versions.
+
+        The RKS/UKS choice is keyed as given (automatic, RKS, UKS): an explicit choice equal to the automatic one
+        is computed once more rather than changing the keys of the entries already cached (the calibration's free
+        atoms are keyed as explicit UKS). The app passes such a choice as automatic (:func:`canonical_unrestricted`).
+        """
+        st, settings = self.structure, self.settings
         return cache_key({
             "symbols": list(st.symbols), "positions_A": np.round(st.positions, 6).tolist(),
-            "charge": int(st.charge), "spin": self.spin, "settings": self.settings.key_fields(),
+            "charge": int(st.charge), "spin": self.spin, "settings": settings.key_fields(),
             "lsip": __version__, "library": library_fingerprint(self.library, st.symbols),
         })
+
+    def check_method(self) -> None:
+        """Raise :class:`~lsip.errors.ReferenceCalculationError` when the settings' method cannot describe the
+        structure (RKS for an open shell, :func:`method_refusal`)."""
+        why = method_refusal(self.structure, self.settings)
+        if why is not None:
+            raise ReferenceCalculationError(why)
 
     def check_size(self) -> tuple[int, float]:
         """(n_basis, estimated SCF seconds); raise :class:`SystemTooLargeError` above the limits."""
@@ -401,6 +457,7 @@ class ReferenceDFT:
         """
         self._t0 = time.perf_counter()
         self._monitor = SCFMonitor(self.structure.formula, self.progress, self.cancel, self.settings.time_limit_s)
+        self.check_method()
         key = self.key()
         if use_cache and self.cache is not None:
             hit = self.cache.get(key)
@@ -441,6 +498,7 @@ class ReferenceDFT:
             mf.kernel(dm0=dm0)
             attempts, cycles = 2, cycles + int(getattr(mf, "cycles", s.max_cycle))
         scf = scf_summary(mf, unrestricted, density_fit, attempts, cycles, self._monitor.last_delta)
+        scf.update(mo_coeff=np.asarray(mf.mo_coeff), mo_occ=np.asarray(mf.mo_occ), mo_energy=np.asarray(mf.mo_energy))
         elapsed = time.perf_counter() - self._t0
         if not scf["converged"]:
             return ReferenceResult.from_scf(self.structure, self.spin, s, scf, {}, key, elapsed)

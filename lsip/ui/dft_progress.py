@@ -18,7 +18,17 @@ import numpy as np
 import streamlit as st
 
 from lsip.errors import ConvergenceError, LSIPError
-from lsip.reference.driver import ReferenceDFT, ReferenceResult, ReferenceSettings, SCFProgress
+from lsip.reference.driver import (
+    METHOD_LABELS,
+    METHODS,
+    ReferenceDFT,
+    ReferenceResult,
+    ReferenceSettings,
+    SCFProgress,
+    canonical_unrestricted,
+    method_name,
+    method_refusal,
+)
 from lsip.structure import Structure
 from lsip.ui import common, state
 
@@ -27,6 +37,27 @@ RUNNING_KEY = "lsip_dft_running"
 REQUEST_KEY = "lsip_dft_requested"
 #: Basis sets offered in the app (PySCF names); def2-SVP is the default.
 BASIS_CHOICES: tuple[str, ...] = ("def2-SVP", "sto-3g", "6-31g*", "def2-TZVP", "cc-pVDZ", "aug-cc-pVDZ")
+
+
+#: Reference methods offered in the app (keys of ``lsip.reference.driver.METHODS``), automatic first.
+METHOD_CHOICES: tuple[str, ...] = tuple(METHODS)
+
+
+def method_selectbox(container: object, key: str, structure: Structure) -> bool | None:
+    """A "Kohn-Sham method" select box (automatic / RKS / UKS) in ``container``; returns
+    ``ReferenceSettings.unrestricted`` for the choice, None when it is what automatic picks for ``structure``
+    (:func:`lsip.reference.driver.canonical_unrestricted`: one cache entry for both)."""
+    choice = container.selectbox("Method", METHOD_CHOICES, key=key, format_func=METHOD_LABELS.get,
+                                 help="Automatic: RKS for closed shells (every electron paired), UKS for open shells. "
+                                      "RKS is refused for an odd electron count or a spin state 2S > 0; UKS of a "
+                                      "closed shell is computed and cached separately.")
+    return canonical_unrestricted(structure, METHODS[choice])
+
+
+def level_label(settings: ReferenceSettings) -> str:
+    """``"PBE0/def2-SVP"``, prefixed with ``RKS-`` or ``UKS-`` when the method was chosen explicitly."""
+    prefix = "" if settings.unrestricted is None else f"{method_name(settings.unrestricted)}-"
+    return f"{prefix}{settings.xc}/{settings.basis}"
 
 
 def progress_line(p: SCFProgress) -> str:
@@ -81,7 +112,11 @@ def reference_section(structure: Structure, settings: ReferenceSettings, model_w
     for systems above the size limits; otherwise a button that runs the SCF with live progress and a Stop
     button. ``model_weights`` (n, 4) fill the model's reconstruction error.
     """
-    level = f"{settings.xc}/{settings.basis}"
+    level = level_label(settings)
+    why = method_refusal(structure, settings)
+    if why is not None:
+        st.warning(f"Reference DFT refused: {why}.")
+        return None
     check = size_check(structure, settings)
     if isinstance(check, str):
         st.warning(f"Reference DFT refused: {check}")
@@ -127,7 +162,18 @@ def refused(structure: Structure, settings: ReferenceSettings) -> bool:
     return isinstance(size_check(structure, settings), str)
 
 
-def _run(driver: ReferenceDFT, model_weights: np.ndarray, level: str) -> ReferenceResult | None:
+def recompute_button(structure: Structure, settings: ReferenceSettings, model_weights: np.ndarray,
+                     label: str = "Recompute the reference") -> ReferenceResult | None:
+    """A button that runs the reference again without reading the persistent cache (an older entry lacking what a
+    feature needs, e.g. the orbitals of the Molden export); the new result replaces the cache entry and this
+    session's copy. Returns it in the run that handles the click, else None."""
+    driver = ReferenceDFT(structure, settings, library=state.get_library())
+    if not request_button(f"{label} ({level_label(settings)})", "lsip_dft_recompute", driver.key()):
+        return None
+    return _run(driver, model_weights, level_label(settings), use_cache=False)
+
+
+def _run(driver: ReferenceDFT, model_weights: np.ndarray, level: str, use_cache: bool = True) -> ReferenceResult | None:
     """Run the driver inside an ``st.status`` with a progress bar; show failures as messages."""
     store = st.session_state.setdefault(RESULTS_KEY, {})
     error = None
@@ -135,7 +181,7 @@ def _run(driver: ReferenceDFT, model_weights: np.ndarray, level: str) -> Referen
         bar, text = st.progress(0.0), st.empty()
         driver.progress = _updater(bar, text)
         try:
-            res = driver.kernel(model_weights=np.asarray(model_weights, dtype=np.float64))
+            res = driver.kernel(model_weights=np.asarray(model_weights, dtype=np.float64), use_cache=use_cache)
         except ConvergenceError as exc:
             error = f"The SCF did not converge: {exc}"
         except LSIPError as exc:

@@ -2,7 +2,8 @@
 The densities themselves are computed by :mod:`lsip.reference.density`.
 
 Units on screen: densities in e/angstrom^3 (cube files and isovalues passed to 3Dmol stay in e/bohr^3, the
-cube convention), lengths in angstrom, integrated electron counts in e.
+cube convention), lengths in angstrom, integrated electron counts in e. Electrostatic potentials stay in hartree/e
+inside the cubes and are labelled in the unit the caller picks (:data:`ESP_UNITS`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,18 @@ import plotly.graph_objects as go
 from lsip.model.library import STATE_LABELS
 from lsip.reference.density import AU_TO_E_PER_A3, KIND_LABELS, PlaneSlice, to_angstrom
 from lsip.structure import Structure
+from lsip.units import HARTREE_TO_EV
 from lsip.viz.latent3d import add_isosurfaces
-from lsip.viz.molview import STYLES, MoleculeView, fit_zoom, molecule_view, new_view, xyz_block
+from lsip.viz.molview import (
+    LEGEND_HEIGHT,
+    STYLES,
+    MoleculeView,
+    colorbar_html,
+    fit_zoom,
+    molecule_view,
+    new_view,
+    xyz_block,
+)
 
 #: Isosurface colour of each density kind in the linked viewers.
 KIND_COLORS: dict[str, str] = {"dft": "#2a9d4b", "model": "#3b7dd8", "promolecule": "#8c8c8c"}
@@ -75,6 +86,95 @@ def linked_isosurfaces_html(structure: Structure, cubes: dict[str, str], isovalu
             f'line-height: {TITLE_HEIGHT}px; color: #1b1f24;">{titles}</div>')
     page = '<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>' + head + view.write_html()
     return page, int(height) + TITLE_HEIGHT
+
+
+#: ESP display units: label -> factor from hartree/e (1 hartree/e = 27.211 V, lsip.units.HARTREE_TO_EV).
+ESP_UNITS: dict[str, float] = {"V": HARTREE_TO_EV, "hartree/e": 1.0}
+#: Opacity of the ESP-coloured density surfaces.
+ESP_OPACITY = 0.95
+#: ``fit_zoom`` margin of the ESP viewers, angstrom: the 0.002 e/bohr^3 surface of water then fills ~2/3 of the height.
+ESP_ATOM_MARGIN = 1.5
+
+
+def rwb_hex(value: float, vmin: float, vmax: float) -> str:
+    """The colour 3Dmol.js's ``RWB`` gradient gives ``value`` on [vmin, vmax] (its ``valueToHex``, re-written):
+    **vmin red**, the midpoint white, **vmax blue**, with a square-root ramp on each side; values are clipped.
+
+    >>> rwb_hex(-1.0, -1.0, 1.0), rwb_hex(0.0, -1.0, 1.0), rwb_hex(1.0, -1.0, 1.0)
+    ('#ff0000', '#ffffff', '#0000ff')
+    """
+    lo, hi = float(vmin), float(vmax)
+    v = min(max(float(value), lo), hi)
+    mid = 0.5 * (lo + hi)
+    if v < mid:
+        a = int(np.floor(255 * np.sqrt((v - lo) / (mid - lo))))
+        return f"#ff{a:02x}{a:02x}"
+    if v > mid:
+        a = int(np.floor(255 * np.sqrt(1 - (v - mid) / (hi - mid))))
+        return f"#{a:02x}{a:02x}ff"
+    return "#ffffff"
+
+
+def esp_colorbar_html(limit: float, unit: str, isovalue_au: float, font_size: int = 13) -> str:
+    """Colour bar of the ESP surfaces: -limit (red) to +limit (blue) in ``unit``, the exact 3Dmol RWB ramp."""
+    anchors = [rwb_hex(v, -1.0, 1.0) for v in np.linspace(-1.0, 1.0, 21)]
+    return colorbar_html(-limit, limit, f"ESP on the ρ = {isovalue_au:g} e/bohr³ surface: red negative "
+                         "(electron-rich), blue positive (electron-poor)", unit, font_size=font_size, anchors=anchors)
+
+
+def esp_surfaces_html(structure: Structure, density_cubes: dict[str, str], esp_cubes: dict[str, str],
+                      isovalue_au: float, limit_au: float, unit: str = "V", height: int = 380,
+                      font_size: int = 13, camera_key: str | None = None) -> tuple[str, int]:
+    """Side-by-side linked 3Dmol viewers of density isosurfaces coloured by the electrostatic potential.
+
+    Each kind (in the order of ``esp_cubes``, e.g. ``{"dft": ..., "model": ...}``) draws its own density's
+    isosurface at ``isovalue_au`` and colours it with its own ESP cube (3Dmol ``voldata`` + ``volscheme`` RWB on the
+    one symmetric range [-limit_au, +limit_au], hartree/e, shared by every viewer): red is negative potential
+    (electron-rich), blue positive (electron-poor), white zero. A colour bar in ``unit`` (:data:`ESP_UNITS`) is
+    drawn below the viewers.
+
+    Parameters
+    ----------
+    structure : the molecule (angstrom), drawn as sticks.
+    density_cubes : kind -> density cube text (e/bohr^3).  esp_cubes : kind -> ESP cube text (hartree/e).
+    isovalue_au : surface density, e/bohr^3.  limit_au : colour limit, hartree/e (> 0).
+    unit : label of the colour bar, a key of :data:`ESP_UNITS`.
+    height : viewer height, CSS pixels.  font_size : title and legend font size.
+    camera_key : remember the shared camera under this key across reruns.
+
+    Returns
+    -------
+    (html, total height in CSS pixels); the HTML loads 3Dmol.js from the app (``molview.JS_URL``).
+    """
+    kinds = list(esp_cubes)
+    if not kinds:
+        raise ValueError("esp_surfaces_html needs at least one ESP cube")
+    if not limit_au > 0:
+        raise ValueError(f"the colour limit must be positive, got {limit_au}")
+    view = new_view(height, viewergrid=(1, len(kinds)), linked=True)
+    style = {part: dict(size) for part, size in STYLES["stick"].items()}
+    scheme = {"gradient": "rwb", "min": -float(limit_au), "max": float(limit_au)}
+    for c, kind in enumerate(kinds):
+        view.addModel(xyz_block(structure), "xyz", viewer=(0, c))
+        view.setStyle({}, style, viewer=(0, c))
+        view.addVolumetricData(density_cubes[kind], "cube",
+                               {"isoval": float(isovalue_au), "opacity": ESP_OPACITY, "voldata": esp_cubes[kind],
+                                "volformat": "cube", "volscheme": scheme}, viewer=(0, c))
+    view.zoomTo()
+    zoom = fit_zoom(structure.positions, atom_margin=ESP_ATOM_MARGIN)
+    if zoom != 1.0:
+        view.zoom(zoom)
+    if camera_key:
+        view.startjs += _camera_js(camera_key, len(kinds))
+    view.render()
+    titles = "".join(f'<div style="flex: 1; text-align: center;">{html_lib.escape(KIND_LABELS.get(k, k))}</div>'
+                     for k in kinds)
+    head = (f'<div style="display: flex; font: {font_size}px sans-serif; height: {TITLE_HEIGHT}px; '
+            f'line-height: {TITLE_HEIGHT}px; color: #1b1f24;">{titles}</div>')
+    legend = esp_colorbar_html(float(limit_au) * ESP_UNITS[unit], unit, isovalue_au, font_size=font_size)
+    page = ('<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>' + head + view.write_html()
+            + legend)
+    return page, int(height) + TITLE_HEIGHT + LEGEND_HEIGHT
 
 
 def difference_view(structure: Structure, cube: str, isovalue_au: float, height: int = 380, font_size: int = 13,
