@@ -11,11 +11,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from lsip.ui import common, state
+from lsip.ui import common, sources
 
 # An emoji favicon is drawn locally (a data: URL); a ":material/...:" favicon would be fetched from Google.
 st.set_page_config(page_title="LSIP Explorer", page_icon="⚛️", layout="wide")
 page = common.navigation(Path(__file__).parent)
-state.structure_sidebar()  # before common.sidebar(): it may set the teaching toggle from the URL
+sources.structure_sidebar()  # before common.sidebar(): it may set the teaching toggle from the URL
 common.sidebar()
 common.run_page(page)  # an unexpected error: a one-line message here, the traceback in the server log

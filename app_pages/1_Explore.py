@@ -5,7 +5,7 @@ story and a predict-then-reveal question."""
 import streamlit as st
 
 from lsip import export, gallery, teaching
-from lsip.ui import common, dft_progress, state, widgets
+from lsip.ui import common, dft_progress, links, state, widgets
 from lsip.viz.latent3d import latent_view
 from lsip.viz.molview import molecule_view
 
@@ -50,7 +50,7 @@ if teach and st.toggle("Predict, then reveal", value=True, key="explore_predict"
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
 for _key in ("explore_threshold", "explore_direction", "explore_color", "explore_glyphs", "explore_forces",
              "explore_dipoles"):
-    state.url_setting(_key)
+    links.url_setting(_key)
 threshold = c1.slider("Channel threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="explore_threshold",
                       help="Draw channels that move at least this many electrons.")
 direction = c2.radio("Channels", ["net flow", "both directions"], key="explore_direction",

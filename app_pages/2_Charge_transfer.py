@@ -6,7 +6,7 @@ import streamlit as st
 from lsip import export
 from lsip.reference import transfer
 from lsip.reference.driver import ReferenceSettings
-from lsip.ui import common, dft_progress, state, widgets
+from lsip.ui import common, dft_progress, links, state, widgets
 from lsip.viz import figures, transfer_views
 from lsip.viz.latent3d import latent_view
 
@@ -22,8 +22,8 @@ font = widgets.figure_font()
 stem = common.structure_stem(structure)
 
 c1, c2 = st.columns([3, 2])
-state.url_setting("ct_threshold")
-state.url_setting("ct_both")
+links.url_setting("ct_threshold")
+links.url_setting("ct_both")
 threshold = c1.slider("Threshold (e)", 0.0, 0.5, step=0.005, format="%.3f", key="ct_threshold",
                       help="List and draw channels moving at least this many electrons.")
 both = c2.toggle("Both directions", key="ct_both",

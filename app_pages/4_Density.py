@@ -9,7 +9,7 @@ import streamlit as st
 
 from lsip.reference import density, molden
 from lsip.reference.driver import ReferenceSettings, method_refusal
-from lsip.ui import common, dft_progress, progress, state, widgets
+from lsip.ui import common, dft_progress, links, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import density_views
 
@@ -177,7 +177,7 @@ elif "dft" not in esp_ready:
 
 st.subheader("Slice through a plane")
 c1, c2, c3 = st.columns([1, 1, 2])
-state.url_setting("lsip_density_plane")
+links.url_setting("lsip_density_plane")
 plane = c1.radio("Plane", ["xy", "xz", "yz", "atoms"], key="lsip_density_plane",
                  format_func=lambda p: "through 3 atoms" if p == "atoms" else f"{p} (centre)")
 options = [k for k in ("difference", "dft", "model", "promolecule", "model_minus_promolecule")

@@ -8,7 +8,7 @@ from lsip.errors import LSIPError
 from lsip.gallery import load_gallery
 from lsip.reference.driver import ReferenceSettings
 from lsip.scan import dissociation_range
-from lsip.ui import common, dft_progress, progress, state
+from lsip.ui import common, dft_progress, links, progress, state
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import latent3d, molview, scan_views
 
@@ -47,7 +47,7 @@ if i == j:
 lo, hi = dissociation_range(state.get_model(state.params_json(state.current_parameters())), structure, i, j)
 r_min, r_max = c3.slider("Distance range (Å)", 0.35, 30.0, (lo, hi), step=0.05,
                          key=f"lsip_scan_range_{fp}_{i}_{j}")
-state.url_setting("lsip_scan_points")
+links.url_setting("lsip_scan_points")
 n_points = c4.slider("Points", 5, 80, key="lsip_scan_points")
 if r_max - r_min < 0.05:
     st.error("The distance range is empty: move the two ends of the slider apart.")

@@ -9,7 +9,7 @@ from lsip.model import baselines
 from lsip.model.decoder import as_numpy
 from lsip.model.params import available_parameter_sets, default_parameter_set, get_parameters
 from lsip.results import compare_sets
-from lsip.ui import common, progress, state, widgets
+from lsip.ui import common, links, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
 
@@ -75,7 +75,7 @@ with st.expander("Model parameters (live)", expanded=True):
         help="A charge-transfer channel A->B exists while the valence overlap S_AB exceeds this."))
     overrides = diagnostics.parameter_overrides(base, values)
     st.session_state[state.OVERRIDES_KEY] = overrides
-    state.sync_to_url()  # the link carries the live parameters
+    links.sync_to_url()  # the link carries the live parameters
     left, right = st.columns([3, 1])
     if overrides:
         left.warning(f"Live parameters in use on every page: **{overrides['name']}**")

@@ -17,7 +17,7 @@ from lsip.export import records_csv
 from lsip.io import DEFAULT_MAX_BYTES, FORMATS
 from lsip.results import json_safe
 from lsip.structure import Structure
-from lsip.ui import common, state
+from lsip.ui import common, sources, state
 from lsip.viz import evaluate_views
 
 DATA_KEY = "lsip_evaluate_data"
@@ -56,7 +56,7 @@ def _forget() -> None:
 def _open_in_explore(structure: Structure, token: str) -> None:
     """Button callback: make the frame the current structure (like an upload) and go to Explore."""
     st.session_state[state.SOURCE_KEY] = "Upload"
-    state._take_new_structure(structure, token)
+    sources.take_structure(structure, token)
     st.session_state[OPEN_KEY] = True
 
 

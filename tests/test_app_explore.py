@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from lsip import export
 from lsip.gallery import gallery_structure
 from lsip.model.params import default_parameter_set
-from lsip.ui import common, state, widgets
+from lsip.ui import common, links, state, widgets
 from lsip.units import E_BOHR_TO_DEBYE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +196,7 @@ def test_page_controls_travel_in_the_link_and_bad_values_are_ignored():
     assert at.query_params["explore_threshold"] == "0.05" and at.query_params["explore_glyphs"] == "0"
     assert "explore_color" not in at.query_params  # defaults stay out of the link
     for text, expected in (("0.7", None), ("abc", None), ("0.25", 0.25)):
-        assert state.URL_SETTINGS["explore_threshold"].parse(text) == expected
+        assert links.URL_SETTINGS["explore_threshold"].parse(text) == expected
 
 
 def test_dft_atomization_energy_beside_the_model(isolated_cache):

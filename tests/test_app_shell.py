@@ -204,12 +204,12 @@ def test_download_names_use_the_sanitised_structure_name():
 def test_a_reader_bug_in_the_sidebar_is_one_line_and_logged(monkeypatch, caplog):
     """A non-LSIPError from a reader (a bug): one line in the sidebar with the type, the traceback in the log;
     the page still runs (no structure)."""
-    from lsip.ui import state
+    from lsip.ui import sources, state
 
     def broken_reader(text: str) -> None:
         raise TypeError("secret detail /srv/internal/path")
 
-    monkeypatch.setattr(state, "parse_xyz_text", broken_reader)
+    monkeypatch.setattr(sources, "parse_xyz_text", broken_reader)
     monkeypatch.setattr(common, "_in_apptest", lambda: False)  # the server's behaviour, not the test's re-raise
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.session_state[state.SOURCE_KEY] = "Paste XYZ"

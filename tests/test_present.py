@@ -226,7 +226,7 @@ def test_the_slide_travels_in_the_link():
     """A link opens the Present page on its slide (``present_slide``, 0-based); a bad value is ignored."""
     from apptest_pages import open_app_page
 
-    from lsip.ui.state import URL_SETTINGS
+    from lsip.ui.links import URL_SETTINGS
 
     at = open_app_page("app_pages/10_Present.py", "water")
     at.button(key=next(b.key for b in at.button if "Next" in b.label)).click().run()
