@@ -33,8 +33,11 @@ with st.expander("Reference settings", expanded=False):
     unrestricted = dft_progress.method_selectbox(c2, "lsip_density_method", structure)
     limit = c3.number_input("Time limit (s)", min_value=5, max_value=1800, value=300, step=5,
                             key="lsip_density_limit")
-    points = c4.select_slider("Grid points per axis", [24, 32, 40, 48, 56], value=density.DISPLAY_POINTS,
-                              key="lsip_density_points", help="Display/cube grid (end points included).")
+    points = c4.select_slider("Grid points per axis", [24, 32, 40, 48, 56],
+                              value=density.DISPLAY_POINTS if structure.n_atoms <= 100 else 24,
+                              key="lsip_density_points",
+                              help="Display/cube grid (end points included). Large structures start at 24 (the cost "
+                                   "grows with atoms x points^3).")
 settings = ReferenceSettings(basis=basis, time_limit_s=float(limit), unrestricted=unrestricted)
 
 ref = dft_progress.reference_section(structure, settings, weights)
@@ -121,6 +124,8 @@ if "difference" in cubes:
     st.caption("Red: the model has more electrons than DFT; blue: fewer. "
                f"Integral of the difference on the grid: {counts['difference']:+.3f} e.")
 
+#: Above this many atoms the model's electrostatic potential is computed on request only.
+ESP_AUTO_ATOMS = 100
 st.subheader("Electrostatic potential on the density surface")
 e1, e2, e3 = st.columns([2, 1, 2])
 esp_iso = e1.selectbox("Surface", density.ESP_ISOVALUES, index=density.ESP_ISOVALUES.index(density.ESP_ISOVALUE),
@@ -135,7 +140,13 @@ esp_range = e3.select_slider("Colour range ±", ["auto", 0.25, 0.5, 1.0, 2.0, 4.
                              format_func=lambda v: v if v == "auto" else f"{v / HARTREE_TO_EV * scale:.3g} {esp_unit}",
                              help="auto: the 98th percentile of |ESP| on both surfaces, one scale for both.")
 esp_kinds = [k for k in ("dft", "model") if k in grid_values]
-esp_ready = {"model"}
+esp_ready = set()
+model_token = f"{cache_key}|{esp_iso}|model"
+model_done = st.session_state.setdefault("lsip_esp_model_done", set())
+if structure.n_atoms <= ESP_AUTO_ATOMS or model_token in model_done or dft_progress.request_button(
+        f"Compute the model electrostatic potential ({structure.n_atoms} atoms)", "lsip_esp_model", model_token):
+    model_done.add(model_token)  # large structures: on request (water_216: ~20 s)
+    esp_ready.add("model")
 if "dft" in esp_kinds:  # the DFT ESP costs (points near the surface) x (AO pairs): ask first when it is slow
     esp_cost = density.dft_esp_seconds(density.band_points(grid_values["dft"], esp_iso), ref.n_basis)
     done = st.session_state.setdefault("lsip_esp_done", set())

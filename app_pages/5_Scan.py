@@ -115,7 +115,11 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
         for note in curves.dft_notes:
             st.warning(note)
 
-verdict = scan_curves.dissociation_verdict(curves, model)
+verdict = progress.stored("scan_verdict", scan_key)  # two fragment solves: once per scan, not once per rerun
+if verdict is None:
+    with progress.spinner("Solving the separated fragments for the dissociation verdict"):
+        verdict = scan_curves.dissociation_verdict(curves, model)
+    progress.store("scan_verdict", scan_key, verdict)
 reveal = True
 if teaching:
     st.radio("Predict first: at the largest distance the moving fragment will carry ...",

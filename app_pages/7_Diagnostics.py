@@ -25,6 +25,8 @@ SLIDERS = {
                                HARTREE_TO_EV * 1000.0, "Entropy term -T_e S(w); 0 = off (default)."),
 }
 OVERLAP_KEY = "diag_overlap_min"
+#: Above this many atoms the second parameter set runs only on request.
+COMPARE_AUTO_ATOMS = 100
 #: Options of the channel-overlap threshold (the parameter set's own value snaps to the nearest one).
 OVERLAP_CHOICES = ["1e-05", "3e-05", "1e-04", "3e-04", "1e-03", "3e-03", "1e-02", "3e-02"]
 
@@ -201,7 +203,13 @@ st.subheader("Two parameter sets side by side")
 others = [n for n in available_parameter_sets() if n != base.name] or [base.name]
 other = st.selectbox("Compare with", others, key="diag_compare_set",
                      help="The same structure and total charge with another parameter set (without live overrides).")
-other_pred = common.run_guarded(lambda: state.predict(structure, get_parameters(other)), f"Parameter set {other}")
+other_pred = None
+if structure.n_atoms <= COMPARE_AUTO_ATOMS or st.button(
+        f"Run {other} on these {structure.n_atoms} atoms", key="diag_compare_go",
+        help="A second charge equalization of the whole structure (not run automatically for large structures)."):
+    with progress.spinner(f"Equalizing charges with {other}"):
+        other_pred = common.run_guarded(lambda: state.predict(structure, get_parameters(other)),
+                                        f"Parameter set {other}")
 if other_pred is not None:
     rows, atom_rows = compare_sets(pred, other_pred, f"A: {params.name}", f"B: {other}")
     left, right = st.columns([3, 2])
