@@ -31,13 +31,25 @@ SHOTS: tuple[tuple[str, str, int], ...] = (
     ("app-scan", "Scan?mol=lif&q=0", 2000),
     ("app-library", "Latent_library?mol=water&q=0", 0),
     ("app-diagnostics", "Diagnostics?mol=water&q=0", 0),
+    ("app-evaluate", "Evaluate?mol=water&q=0", 0),
+    ("app-optimize", "Optimize?mol=water&q=0", 0),
+    ("app-present", "Present?mol=water&q=0", 2000),
 )
+#: ``--tour``: every page for a small molecule, an ion and the 648-atom cluster (issue 14's "must show").
+TOUR_MOLECULES: tuple[str, ...] = ("water", "ammonium", "water_216")
+TOUR_PAGES: tuple[str, ...] = ("Home", "Explore", "Charge_transfer", "Energy", "Density", "Scan", "Latent_library",
+                               "Diagnostics", "Evaluate", "Optimize", "Present")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"))
+    ap.add_argument("--tour", action="store_true",
+                    help="every page for water, ammonium and water_216 (tour-<page>-<molecule>.png) instead of the "
+                         "docs set")
     args = ap.parse_args()
+    shots = SHOTS if not args.tour else tuple(
+        (f"tour-{page.lower()}-{mol}", f"{page}?mol={mol}", 0) for mol in TOUR_MOLECULES for page in TOUR_PAGES)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -58,14 +70,14 @@ def main() -> None:
             _wait_healthy(url, proc, log)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-                for name, path, min_drawn in SHOTS:
+                for name, path, min_drawn in shots:
                     page = AppPage(browser.new_page(viewport={"width": 1400, "height": 1000}), url)
-                    page.open(path, timeout_s=120)
+                    page.open(path, timeout_s=180)
                     if min_drawn:
                         page.wait_for_molecule(min_drawn=min_drawn, timeout_s=60)
                     page.page.wait_for_timeout(800)
                     target = out / f"{name}.png"
-                    page.page.screenshot(path=str(target))
+                    page.page.screenshot(path=str(target), full_page=args.tour)
                     print(f"wrote {target} ({target.stat().st_size / 1024:.0f} KB)")
                     page.page.close()
                 browser.close()
