@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from lsip import scan_curves
 from lsip.errors import LSIPError
 from lsip.gallery import load_gallery
 from lsip.reference.driver import ReferenceSettings
-from lsip.scan import dissociation_range
+from lsip.scan import curves as scan_curves
+from lsip.scan.path import dissociation_range
 from lsip.ui import common, dft_progress, links, progress, state
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import latent3d, molview, scan_views

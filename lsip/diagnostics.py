@@ -25,7 +25,7 @@ from lsip.errors import LSIPError
 from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
-from lsip.scan import FINE_STEP, PathContinuity, path_continuity, scan_structures
+from lsip.scan.path import FINE_STEP, PathContinuity, path_continuity, scan_structures
 from lsip.structure import Structure, atom_label
 from lsip.units import ANGSTROM_TO_BOHR
 
@@ -187,7 +187,7 @@ def bond_continuity(model: LSIPModel, structure: Structure, i: int, j: int,
     """Continuity along a fine scan of bond I-J: R0 +- ``half_width`` at the continuity spacing (0.005 Å).
 
     The largest energy and charge step between neighbouring points and the force against the energy's slope
-    (:func:`lsip.scan.path_continuity`; docs/model.md "Continuity check"). Up to ``MAX_RESOLVE_ATOMS`` atoms.
+    (:func:`lsip.scan.path.path_continuity`; docs/model.md "Continuity check"). Up to ``MAX_RESOLVE_ATOMS`` atoms.
     """
     if structure.n_atoms > MAX_RESOLVE_ATOMS:
         raise LSIPError(f"the fine bond scan re-solves ~{int(2 * half_width / FINE_STEP) + 1} geometries: limited "

@@ -69,7 +69,7 @@ def test_progress_text_counts_and_times():
 
 @pytest.mark.usefixtures("isolated_cache")
 def test_scan_page_keeps_its_model_curve_for_a_second_visit(monkeypatch):
-    from lsip import scan_curves
+    from lsip.scan import curves as scan_curves
 
     at = open_app_page("app_pages/5_Scan.py", "h2", timeout=180, lsip_scan_points=6)
     assert not at.exception

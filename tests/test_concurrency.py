@@ -17,7 +17,7 @@ import pytest
 from lsip.gallery import gallery_structure
 from lsip.model.library import load_library
 from lsip.model.model import LSIPModel
-from lsip.scan import predict_along, scan_structures
+from lsip.scan.path import predict_along, scan_structures
 
 MOLECULES = ("water", "lif", "ammonium", "nacl", "formaldehyde", "lih")
 

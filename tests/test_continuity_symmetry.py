@@ -14,8 +14,8 @@ import torch
 from lsip import diagnostics
 from lsip.gallery import gallery_structure
 from lsip.model.latent import Latent
-from lsip.scan import FINE_STEP, path_continuity, scan_structures
-from lsip.scan_curves import dissociation_verdict, model_scan
+from lsip.scan.curves import dissociation_verdict, model_scan
+from lsip.scan.path import FINE_STEP, path_continuity, scan_structures
 from lsip.structure import Structure
 from lsip.units import BOHR_TO_ANGSTROM
 

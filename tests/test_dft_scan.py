@@ -15,12 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from lsip import scan_curves as S
 from lsip.gallery import gallery_structure
 from lsip.reference import broken_symmetry as B
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
 from lsip.reference.timing import fitted_time
+from lsip.scan import curves as S
 from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
 

@@ -103,7 +103,7 @@ def test_electronegativity_saturation_bounds_the_shift_and_is_linear_below_rho_s
     """docs/model.md 10.4: rho0 enters as rho_s tanh(rho0 / rho_s). A very large rho_s is the linear form; with
     rho_s = 0.05 bohr^-3 the term's energy stays within |d| rho_s |q| per atom even with the H inside O's core
     (0.35 A), where the linear form is unbounded."""
-    from lsip.scan import scan_structures
+    from lsip.scan.path import scan_structures
 
     slopes = {"H": -6.7, "O": 2.0}
     st = load("h2o")
@@ -133,7 +133,7 @@ def test_heteronuclear_dimers_still_dissociate_to_neutral_atoms(v2_model):
 
 
 def test_bond_scan_is_continuous_with_v2_terms(v2_model):
-    from lsip.scan import path_continuity, predict_along, scan_structures
+    from lsip.scan.path import path_continuity, predict_along, scan_structures
 
     st = load("hf")
     dist = np.linspace(0.7, 6.0, 25)

@@ -1,4 +1,4 @@
-"""lsip.scan_curves: model + QEq + EEQ along a scan, the dissociation verdict, CSV, optional DFT per point.
+"""lsip.scan.curves: model + QEq + EEQ along a scan, the dissociation verdict, CSV, optional DFT per point.
 
 Physics asserted (docs/model.md section 9): NaCl pulled apart ends with neutral fragments (|q| < 1e-6) and the
 free-atom energy (0), while QEq keeps a fractional charge of at least its infinite-separation value
@@ -13,10 +13,10 @@ import io
 import numpy as np
 import pytest
 
-from lsip import scan_curves as S
 from lsip.gallery import gallery_structure
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceSettings
+from lsip.scan import curves as S
 from lsip.units import HARTREE_TO_EV
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from lsip.errors import LSIPError
 from lsip.paths import CALIBRATION_DIR
-from lsip.scan import bond_graph, scan_structures
+from lsip.scan.path import bond_graph, scan_structures
 from lsip.structure import Structure
 from lsip.validation.molecules import available, category, load
 

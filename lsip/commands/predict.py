@@ -16,7 +16,7 @@ from lsip.model.baselines import baseline
 from lsip.model.model import LSIPModel
 from lsip.model.params import default_parameter_set
 from lsip.results import baseline_to_dict, json_safe, prediction_to_dict
-from lsip.scan import predict_along, scan_structures
+from lsip.scan.path import predict_along, scan_structures
 from lsip.structure import Structure
 
 

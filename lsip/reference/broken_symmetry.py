@@ -1,7 +1,7 @@
 """The lowest Kohn-Sham solution along a bond scan: RKS against broken-symmetry UKS, with a stability check.
 
 One implementation for ``lsip validate``'s dissociation curves and the app's DFT scans
-(:func:`lsip.scan_curves.add_dft`); docs/reference.md, section "DFT along scans", explains every choice.
+(:func:`lsip.scan.curves.add_dft`); docs/reference.md, section "DFT along scans", explains every choice.
 
 * :func:`fragment_references`: the two fragments of a scan computed alone through the driver (a single atom in
   its ground-state spin, :func:`ground_state_spin`; a molecular fragment in the lowest spin of its electron

@@ -24,7 +24,7 @@ from lsip.model.model import LSIPModel
 from lsip.reference.broken_symmetry import flag_points, fragment_references, lowest_solution, unphysical_threshold
 from lsip.reference.cache import ReferenceCache
 from lsip.reference.driver import ReferenceDFT, ReferenceSettings
-from lsip.scan import predict_along, scan_structures
+from lsip.scan.path import predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import E_ANGSTROM_TO_DEBYE, E_BOHR_TO_DEBYE, HARTREE_TO_EV
 from lsip.validation.dft import atom_energies

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lsip.model.decoder import term_labels
-from lsip.scan_curves import ScanCurves
+from lsip.scan.curves import ScanCurves
 from lsip.units import HARTREE_TO_EV
 from lsip.viz.figures import scan_figure
 

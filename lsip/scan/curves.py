@@ -1,6 +1,6 @@
 """Curves along a bond / fragment scan: the model (warm-started), QEq and EEQ baselines, optional reference DFT.
 
-:func:`model_scan` moves atom J's fragment along I->J (:func:`lsip.scan.scan_structures`) and records, at every
+:func:`model_scan` moves atom J's fragment along I->J (:func:`lsip.scan.path.scan_structures`) and records, at every
 distance, the model's energy, every energy term, charges, ensemble weights and channel occupations, and the
 QEq and EEQ charges. :func:`add_dft` adds reference-DFT energies (the lowest of RKS and broken-symmetry UKS,
 relative to the separately computed fragments) and Hirshfeld charges per point, with failed or unphysical points
@@ -28,7 +28,7 @@ from lsip.errors import LSIPError
 from lsip.model.baselines import eeq_charges, qeq_charges
 from lsip.model.decoder import Prediction, as_numpy
 from lsip.model.library import STATE_LABELS
-from lsip.scan import PathContinuity, path_continuity, predict_along, scan_structures
+from lsip.scan.path import PathContinuity, path_continuity, predict_along, scan_structures
 from lsip.structure import Structure
 from lsip.units import HARTREE_TO_EV
 
@@ -305,7 +305,7 @@ class DissociationVerdict:
     energy_gap : model E(last) - (E(fragment 1) + E(fragment 2)), hartree (NaN if not computable).
     energy_ok : |energy_gap| < energy_tol.  qeq_charges, eeq_charges : (2,) fragment charges of the baselines.
     qeq_residual : max |QEq fragment charge - nearest integer|, e.  charge_tol, energy_tol : tolerances used.
-    continuity : energy, force and charge continuity along the whole curve (:func:`lsip.scan.path_continuity`).
+    continuity : energy, force and charge continuity along the whole curve (:func:`lsip.scan.path.path_continuity`).
     passed : integer_charges and energy_ok and the curve is continuous.  message : a one-paragraph explanation.
     """
 
