@@ -255,6 +255,6 @@ def atomization_tile(structure: Structure, model_energy_eV: float) -> None:
             st.warning("The DFT atomization energy could not be computed (an SCF did not converge).")
             return
     st.metric(f"DFT atomization ({result.level})", f"{result.energy_eV:.3f} eV",
-              delta=f"model - DFT: {model_energy_eV - result.energy_eV:+.2f} eV", delta_color="off",
+              delta=f"model - DFT: {model_energy_eV - result.energy_eV:+.2f} eV", delta_color="off", delta_arrow="off",
               help="E(DFT) - sum of the free neutral atoms (UKS ground states): the same zero as the model's "
                    "energy. From the persistent reference cache" + (" (loaded)." if result.cached else "."))

@@ -167,7 +167,7 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
     for start in range(0, len(tiles), per_row):
         for col, (label, value, help_text) in zip(st.columns(per_row), tiles[start:start + per_row]):
             if label == "Dipole" and exp is not None:
-                col.metric(label, value, help=help_text, delta_color="off",
+                col.metric(label, value, help=help_text, delta_color="off", delta_arrow="off",
                            delta=f"experiment {exp.value_D:.2f} D ({'symmetry' if exp.value_D == 0 else 'gas'})")
             else:
                 col.metric(label, value, help=help_text)
