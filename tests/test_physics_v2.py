@@ -123,7 +123,8 @@ def test_electronegativity_saturation_bounds_the_shift_and_is_linear_below_rho_s
 
 
 def test_heteronuclear_dimers_still_dissociate_to_neutral_atoms(v2_model):
-    """MODEL.md's dissociation invariant with the v2 terms on: |q| < 1e-6 and E = 0 far beyond the crossing."""
+    """The dissociation invariant (docs/model.md section 9) with the v2 terms on: |q| < 1e-6 and E = 0 far beyond
+    the crossing."""
     for a, b in (("Li", "F"), ("Na", "Cl"), ("H", "F"), ("C", "O")):
         far = Structure((a, b), np.array([[0.0, 0, 0], [0, 0, 40.0]]))
         pred = v2_model.predict(far)
