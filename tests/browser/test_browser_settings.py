@@ -49,3 +49,38 @@ def test_a_planar_molecule_is_shown_face_on(app_page):
     x0, y0, x1, y1 = stat["bbox"]
     assert (x1 - x0) > 1.3 * (y1 - y0), stat["bbox"]
     app_page.screenshot("explore-water-yz-face-on")
+
+
+def _pick(app_page, label: str, option: str) -> None:
+    """Choose ``option`` in the sidebar selectbox labelled ``label``."""
+    sidebar = app_page.page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stSelectbox"]').filter(has_text=label).get_by_role("combobox").click()
+    app_page.page.get_by_role("option").filter(has_text=option).first.click()
+    app_page.page.wait_for_timeout(300)
+    app_page.wait_idle(60)
+
+
+def test_a_refused_upload_leaves_no_stale_result(app_page, tmp_path):
+    """Issue 14.2: upload a CIF (CO in a box), switch the format to plain XYZ and offer a PDB: the uploader refuses it
+    and the page asks for a structure instead of showing the CO results as current."""
+    import ase.io
+    from ase import Atoms
+
+    cif, pdb = tmp_path / "co.cif", tmp_path / "water.pdb"
+    ase.io.write(cif, Atoms("CO", positions=[[5, 5, 4.44], [5, 5, 5.56]], cell=[10, 10, 10], pbc=True))
+    ase.io.write(pdb, Atoms("OH2", positions=[[0, 0, 0], [0.757, 0.586, 0], [-0.757, 0.586, 0]]))
+    app_page.open("Explore?mol=water", timeout_s=120)
+    sidebar = app_page.page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Upload", exact=True).click()
+    app_page.wait_idle(60)
+    _pick(app_page, "Format", "Crystallographic Information File")
+    sidebar.locator('input[type="file"]').set_input_files(str(cif))
+    app_page.wait_idle(120)
+    main = app_page.page.locator('[data-testid="stMainBlockContainer"]')
+    assert main.get_by_text("2 atoms, total charge").count() == 1  # CO is current
+    _pick(app_page, "Format", "XYZ (plain")
+    sidebar.locator('input[type="file"]').set_input_files(str(pdb))
+    app_page.wait_idle(60)
+    app_page.screenshot("upload-refused-no-stale-result")
+    assert main.get_by_text("2 atoms, total charge").count() == 0  # no stale CO result
+    assert main.get_by_text("No structure yet").count() == 1
