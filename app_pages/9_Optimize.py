@@ -10,7 +10,7 @@ from lsip.ui import common, progress, state, widgets
 from lsip.viz import relax_views
 
 common.page_header(
-    "Optimize geometry",
+    "Optimize",
     "Move the atoms downhill on the model's energy surface until the largest force falls below the threshold. "
     "The result is the model's own minimum: compare it with the DFT-relaxed geometry (when the molecule is in the "
     "validation set) to see how far the model's geometry is from DFT's.",
