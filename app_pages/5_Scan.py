@@ -12,6 +12,9 @@ from lsip.ui import common, dft_progress, links, progress, state
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import latent3d, molview, scan_views
 
+#: Above this many atoms a scan runs on request (the page stays usable at once).
+SCAN_AUTO_ATOMS = 100
+
 common.page_header(
     "Scan",
     "Move one atom (with its fragment) along the line from atom I to atom J and follow the model, warm-started "
@@ -57,6 +60,12 @@ p_json = state.params_json(state.current_parameters())
 
 
 scan_key = f"{fp}|{i}|{j}|{r_min:.4f}|{r_max:.4f}|{n_points}|{p_json}"
+if structure.n_atoms > SCAN_AUTO_ATOMS and progress.stored("scan", scan_key) is None:
+    # a large structure: one charge equalization per point (seconds each), so the scan waits for a click
+    st.info(f"{structure.n_atoms} atoms: the scan solves the whole structure at each of its {n_points} points. "
+            "Choose the atoms, the range and the points above, then run it.")
+    if not dft_progress.request_button(f"Run the scan ({n_points} points)", "lsip_scan_run", scan_key):
+        st.stop()
 curves = common.run_guarded(lambda: progress.cached_with_progress(
     "scan", scan_key, lambda report: scan_curves.model_scan(state.get_model(p_json), structure, i, j, distances,
                                                             progress=report),

@@ -75,3 +75,17 @@ def test_teaching_mode_hides_the_verdict_until_revealed():
     at.radio(key="lsip_scan_guess").set_value("no charge (neutral)").run()
     at.toggle(key="lsip_scan_reveal").set_value(True).run()
     assert "(integer within" in verdict_text(at) and not at.exception
+
+
+def test_a_large_structure_scans_only_on_request(monkeypatch):
+    """Issue 14.5 (648 atoms usable at once): the Scan page of water_216 shows its controls and a Run button; the
+    scan (one equalization of the whole cluster per point) does not start by itself."""
+    from lsip.scan import curves as scan_curves
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the scan started without a click")
+
+    monkeypatch.setattr(scan_curves, "model_scan", refuse)
+    at = open_page("water_216", lsip_scan_points=5)
+    assert any("648 atoms: the scan solves the whole structure" in i.value for i in at.info)
+    assert any(b.label == "Run the scan (5 points)" for b in at.button)
