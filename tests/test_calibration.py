@@ -193,17 +193,23 @@ def test_default_parameter_set_is_a_shipped_set_marked_default():
         assert (PARAM_DIR / f"{name}.json").is_file()
 
 
+def _train_and_test_entries(model) -> list[Entry]:
+    """HCl (training side) and water (test side) with targets 1 eV below the model's own energies."""
+    entries = []
+    for name in ("hcl", "h2o"):  # train, test
+        st = load(name)
+        pred = model.predict(st)
+        entries.append(Entry("molecule", name, name, [st], np.array([pred.energy * HARTREE_TO_EV - 1.0]),
+                             pred.charges.numpy(), None))
+    return entries
+
+
 def test_calibrate_is_deterministic_and_records_its_provenance(shipped_model):
     """Two short fits on the same two entries (one per side of the split) give the same set; the report has
     train and test errors for both sets and the provenance the parameter file carries."""
     from lsip.calibration.fit import calibrate
 
-    entries = []
-    for name in ("hcl", "h2o"):  # train, test
-        st = load(name)
-        pred = shipped_model.predict(st)
-        entries.append(Entry("molecule", name, name, [st], np.array([pred.energy * HARTREE_TO_EV - 1.0]),
-                             pred.charges.numpy(), None))
+    entries = _train_and_test_entries(shipped_model)
     runs = [calibrate("tiny", entries, max_nfev=2) for _ in range(2)]
     (p1, rep1), (p2, _) = runs
     d1, d2 = p1.to_dict(), p2.to_dict()
@@ -223,12 +229,7 @@ def test_fixed_choices_and_checkpoints_of_a_fit(shipped_model):
     from lsip.calibration.fit import FIXED, calibrate
     from lsip.commands.calibrate import parse_fixed
 
-    entries = []
-    for name in ("hcl", "h2o"):  # train, test
-        st = load(name)
-        pred = shipped_model.predict(st)
-        entries.append(Entry("molecule", name, name, [st], np.array([pred.energy * HARTREE_TO_EV - 1.0]),
-                             pred.charges.numpy(), None))
+    entries = _train_and_test_entries(shipped_model)
     seen: list[tuple[float, bool, float]] = []
     params, report = calibrate("tiny", entries, max_nfev=2, fixed=parse_fixed(["pauli_two_sided=true"]),
                                checkpoint=lambda p, cost, k: seen.append((cost, p.pauli_two_sided,

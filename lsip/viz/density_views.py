@@ -65,16 +65,25 @@ def linked_isosurfaces_html(structure: Structure, cubes: dict[str, str], isovalu
     -------
     (html, total height in CSS pixels); the HTML loads 3Dmol.js from the app (``molview.JS_URL``).
     """
-    kinds = list(cubes)
+    page = _linked_viewers(structure, {k: (cubes[k], {"isoval": float(isovalue_au), "opacity": 0.75,
+                                                      "color": KIND_COLORS.get(k, "#3b7dd8")}) for k in cubes},
+                           4.0, height, font_size, camera_key)
+    return page, int(height) + TITLE_HEIGHT
+
+
+def _linked_viewers(structure: Structure, volumes: dict[str, tuple[str, dict]], atom_margin: float, height: int,
+                    font_size: int, camera_key: str | None) -> str:
+    """One linked 3Dmol viewer per kind (sticks + the kind's cube with its volumetric style), titled; the HTML."""
+    kinds = list(volumes)
     view = new_view(height, viewergrid=(1, len(kinds)), linked=True)
     style = {part: dict(size) for part, size in STYLES["stick"].items()}
     for c, kind in enumerate(kinds):
         view.addModel(xyz_block(structure), "xyz", viewer=(0, c))
         view.setStyle({}, style, viewer=(0, c))
-        view.addVolumetricData(cubes[kind], "cube", {"isoval": float(isovalue_au), "opacity": 0.75,
-                                                    "color": KIND_COLORS.get(kind, "#3b7dd8")}, viewer=(0, c))
+        cube, spec = volumes[kind]
+        view.addVolumetricData(cube, "cube", spec, viewer=(0, c))
     view.zoomTo()
-    zoom = fit_zoom(structure.positions, atom_margin=4.0)
+    zoom = fit_zoom(structure.positions, atom_margin=atom_margin)
     if zoom != 1.0:
         view.zoom(zoom)
     if camera_key:
@@ -84,8 +93,7 @@ def linked_isosurfaces_html(structure: Structure, cubes: dict[str, str], isovalu
                      for k in kinds)
     head = (f'<div style="display: flex; font: {font_size}px sans-serif; height: {TITLE_HEIGHT}px; '
             f'line-height: {TITLE_HEIGHT}px; color: #1b1f24;">{titles}</div>')
-    page = '<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>' + head + view.write_html()
-    return page, int(height) + TITLE_HEIGHT
+    return '<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>' + head + view.write_html()
 
 
 #: ESP display units: label -> factor from hartree/e (1 hartree/e = 27.211 V, lsip.units.HARTREE_TO_EV).
@@ -151,29 +159,11 @@ def esp_surfaces_html(structure: Structure, density_cubes: dict[str, str], esp_c
         raise ValueError("esp_surfaces_html needs at least one ESP cube")
     if not limit_au > 0:
         raise ValueError(f"the colour limit must be positive, got {limit_au}")
-    view = new_view(height, viewergrid=(1, len(kinds)), linked=True)
-    style = {part: dict(size) for part, size in STYLES["stick"].items()}
     scheme = {"gradient": "rwb", "min": -float(limit_au), "max": float(limit_au)}
-    for c, kind in enumerate(kinds):
-        view.addModel(xyz_block(structure), "xyz", viewer=(0, c))
-        view.setStyle({}, style, viewer=(0, c))
-        view.addVolumetricData(density_cubes[kind], "cube",
-                               {"isoval": float(isovalue_au), "opacity": ESP_OPACITY, "voldata": esp_cubes[kind],
-                                "volformat": "cube", "volscheme": scheme}, viewer=(0, c))
-    view.zoomTo()
-    zoom = fit_zoom(structure.positions, atom_margin=ESP_ATOM_MARGIN)
-    if zoom != 1.0:
-        view.zoom(zoom)
-    if camera_key:
-        view.startjs += _camera_js(camera_key, len(kinds))
-    view.render()
-    titles = "".join(f'<div style="flex: 1; text-align: center;">{html_lib.escape(KIND_LABELS.get(k, k))}</div>'
-                     for k in kinds)
-    head = (f'<div style="display: flex; font: {font_size}px sans-serif; height: {TITLE_HEIGHT}px; '
-            f'line-height: {TITLE_HEIGHT}px; color: #1b1f24;">{titles}</div>')
+    volumes = {k: (density_cubes[k], {"isoval": float(isovalue_au), "opacity": ESP_OPACITY, "voldata": esp_cubes[k],
+                                      "volformat": "cube", "volscheme": scheme}) for k in kinds}
     legend = esp_colorbar_html(float(limit_au) * ESP_UNITS[unit], unit, isovalue_au, font_size=font_size)
-    page = ('<style>html, body { margin: 0; padding: 0; overflow: hidden; }</style>' + head + view.write_html()
-            + legend)
+    page = _linked_viewers(structure, volumes, ESP_ATOM_MARGIN, height, font_size, camera_key) + legend
     return page, int(height) + TITLE_HEIGHT + LEGEND_HEIGHT
 
 
