@@ -52,7 +52,6 @@ import platform
 import pstats
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -62,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, AppPage, _wait_healthy, free_port  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, AppPage, streamlit_server  # noqa: E402
 
 from lsip.ui.common import PAGES, PageSpec, page_path  # noqa: E402
 
@@ -207,29 +206,11 @@ def wait_measure(tab, timeout_s: float, quiet_s: float = 0.5, no_content_s: floa
 
 @contextlib.contextmanager
 def server(tag: str) -> Iterator[tuple[str, float]]:
-    """A fresh ``streamlit run app.py`` (as ``tests/browser/conftest.py`` starts it); yields its URL and the launch
-    time (``perf_counter``)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = ROOT / "test-artifacts" / f"bench-app-server-{tag}.log"
-    log.parent.mkdir(exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"), OMP_WAIT_POLICY="PASSIVE")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+    """A fresh server from the browser tests' ``streamlit_server`` (log ``test-artifacts/bench-app-server-TAG.log``);
+    yields its URL and the launch time (``perf_counter``, taken just before the launch)."""
     t0 = time.perf_counter()
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_healthy(url, proc, log)
+    with streamlit_server(log_name=f"bench-app-server-{tag}.log") as url:
         yield url, t0
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def new_tab(browser, url: str, target: dict | None = None):
