@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 
 from lsip.calibration.dataset import (
+    BEND_FACTORS,
+    BEND_SCANS,
     BOND_SCANS,
     DIMER_SCANS,
     SCAN_FACTORS,
     SPLIT_FILE,
     TARGET_MOLECULES,
+    bond_angle,
     build_dimer,
     load_split,
     make_split,
@@ -60,7 +63,7 @@ def test_split_sides_and_targets():
 
 def test_scans_and_dimers_sit_on_their_molecules_side():
     split = load_split()
-    for item in (*BOND_SCANS, *DIMER_SCANS):
+    for item in (*BOND_SCANS, *BEND_SCANS, *DIMER_SCANS):
         assert item.molecule in split, item.name
         entry = Entry("scan", item.name, item.molecule, [], np.zeros(0))
         assert side(entry, split) == split[item.molecule]
@@ -75,6 +78,23 @@ def test_bond_scan_geometry():
     # the other O-H bond does not move
     np.testing.assert_allclose([np.linalg.norm(s.positions[2] - s.positions[0]) for s in sts],
                                np.linalg.norm(load("h2o").positions[2] - load("h2o").positions[0]), atol=1e-12)
+
+
+def test_bend_scan_scales_the_angle_and_keeps_every_bond():
+    for bend in BEND_SCANS:
+        st = load(bend.molecule)
+        sts = bend.structures()
+        theta0 = bond_angle(st.positions, bend.i, bend.j, bend.k)
+        np.testing.assert_allclose(bend.angles(), np.array(BEND_FACTORS) * theta0, atol=1e-9)
+        assert sts[BEND_FACTORS.index(1.0)].positions == pytest.approx(st.positions, abs=1e-12)
+        # a rotation about the vertex: every bond length of the molecule is kept (no atom beyond k moves apart)
+        for s in sts:
+            for a, b in ((bend.i, bend.j), (bend.i, bend.k)):
+                assert np.linalg.norm(s.positions[a] - s.positions[b]) == pytest.approx(
+                    np.linalg.norm(st.positions[a] - st.positions[b]), abs=1e-12)
+    # closing a water angle to 0.55 brings the hydrogens to ~0.8 Angstrom (the contact the fit must see)
+    water = next(b for b in BEND_SCANS if b.molecule == "h2o").structures()[0]
+    assert 0.7 < np.linalg.norm(water.positions[1] - water.positions[2]) < 1.0
 
 
 def test_dimer_builder_puts_the_acceptor_on_the_donor_line():
@@ -144,6 +164,26 @@ def test_evaluate_measures_model_minus_reference(shipped_model):
     r = residual_vector(ev)
     assert len(r) == 5 and np.all(np.isfinite(r))  # atomization, 3 charges, force
     assert summary(ev)["atomization_mae"] == pytest.approx(0.1, abs=1e-9)
+
+
+def test_a_bend_entry_gives_its_energies_and_the_angle_at_the_minimum(shipped_model):
+    """A bend scan whose targets are the model's own relative energies plus a parabola: the residuals are the
+    parabola (softened by its height) and the DFT minimum is the parabola's vertex."""
+    bend = next(b for b in BEND_SCANS if b.molecule == "h2o")
+    sts = bend.structures()
+    preds = shipped_model.predict(sts, forces=False)
+    e = np.array([p.energy for p in preds]) * HARTREE_TO_EV
+    rel = e - e[BEND_FACTORS.index(1.0)]
+    angles = bend.angles()
+    bump = 0.002 * (angles - angles[3]) ** 2  # eV, zero at the relaxed angle
+    ev = evaluate(shipped_model.params, [Entry("bend", bend.name, "h2o", sts, rel + bump, distances=angles)])
+    np.testing.assert_allclose(ev.errors["bend"], -bump, atol=1e-9)
+    assert ev.errors["scan"] == [] and ev.errors["bond_length"] == []
+    rec = ev.per_entry[0]
+    assert rec["model_min_deg"] == pytest.approx(minimum(angles, rel), abs=1e-9)
+    assert len(ev.errors["angle"]) == 1
+    r = residual_vector(ev)
+    np.testing.assert_allclose(r, -bump / (0.10 * (1 + np.abs(rel + bump))), atol=1e-9)
 
 
 @pytest.mark.usefixtures("isolated_cache")
@@ -221,6 +261,10 @@ def test_calibrate_is_deterministic_and_records_its_provenance(shipped_model):
     assert rep1["calibrated"]["train"]["atomization_mae"] < rep1["first_principles"]["train"]["atomization_mae"]
     assert p1.fitted_to["level"] == "PBE0/def2-SVP" and p1.fitted_to["train_size"] == 1
     assert isinstance(p1.fitted_to["default"], bool)
+    # the cost a rule compares between sets is the fit's own objective at its result
+    from lsip.calibration.fit import objective
+
+    assert objective(p1, entries[:1]) == pytest.approx(rep1["cost"], rel=1e-9)
 
 
 def test_fixed_choices_and_checkpoints_of_a_fit(shipped_model):

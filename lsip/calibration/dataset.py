@@ -28,7 +28,7 @@ import numpy as np
 
 from lsip.errors import LSIPError
 from lsip.paths import CALIBRATION_DIR
-from lsip.scan.path import bond_graph, scan_structures
+from lsip.scan.path import bond_graph, moving_fragment, scan_structures
 from lsip.structure import Structure
 from lsip.validation.molecules import available, category, load
 
@@ -81,6 +81,71 @@ BOND_SCANS: tuple[BondScan, ...] = (
     BondScan("C=N (CH2NH)", "ch2nh", 0, 1), BondScan("N=N (N2O)", "n2o", 0, 1),
     BondScan("O-H (CH3COOH)", "ch3cooh", 3, 7), BondScan("N-O (NH2OH)", "nh2oh", 0, 1),
     BondScan("O-H (H2O2)", "h2o2", 0, 2),
+)
+
+
+#: Angle factors of a bend scan (relative to the relaxed angle): closing to 0.55 brings two hydrogens within
+#: 0.8-1.3 Angstrom of each other, the contact a model without an angular wall collapses into (docs/calibration.md).
+BEND_FACTORS: tuple[float, ...] = (0.55, 0.7, 0.85, 1.0, 1.15)
+
+
+@dataclass(frozen=True)
+class BendScan:
+    """Angle j-i-k of ``molecule`` (vertex i) scaled by :data:`BEND_FACTORS`: atom k, with what is bonded to it
+    beyond i, turns about the axis through i normal to the j-i-k plane; bond lengths stay as relaxed."""
+
+    name: str
+    molecule: str
+    i: int
+    j: int
+    k: int
+
+    def structures(self) -> list[Structure]:
+        """The bend geometries (the factor-1 point is the relaxed molecule)."""
+        st = load(self.molecule)
+        out = []
+        for f in BEND_FACTORS:
+            out.append(_named(st.with_positions(bend_positions(st, self.i, self.j, self.k, f)),
+                              f"{self.name} x{f:.2f}"))
+        return out
+
+    def angles(self) -> np.ndarray:
+        """The j-i-k angle of every point, degrees."""
+        return np.array([bond_angle(s.positions, self.i, self.j, self.k) for s in self.structures()])
+
+
+def bond_angle(positions: np.ndarray, i: int, j: int, k: int) -> float:
+    """Angle j-i-k (vertex i), degrees."""
+    a, b = positions[j] - positions[i], positions[k] - positions[i]
+    return float(np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
+
+
+def bend_positions(structure: Structure, i: int, j: int, k: int, factor: float) -> np.ndarray:
+    """Positions with the j-i-k angle multiplied by ``factor``: k's side of the i-k bond rotated about the axis
+    through i normal to the plane (Rodrigues' formula)."""
+    pos = structure.positions.copy()
+    a, b = pos[j] - pos[i], pos[k] - pos[i]
+    normal = np.cross(a, b)
+    normal /= np.linalg.norm(normal)
+    theta = np.radians(bond_angle(pos, i, j, k)) * (factor - 1.0)  # positive opens the angle (a x b orientation)
+    c, s = np.cos(theta), np.sin(theta)
+    moved = [m for m in moving_fragment(structure, i, k) if m != i]
+    v = pos[moved] - pos[i]
+    rotated = v * c + np.cross(normal, v) * s + np.outer(v @ normal, normal) * (1 - c)
+    pos[moved] = pos[i] + rotated
+    return pos
+
+
+#: Bend scans: an H-X-H angle of hydrides of every row and one heavy-atom angle (each on its molecule's side of the
+#: split, as every scan), so the fit sees hydrogens pushed together and the test measures bond angles.
+BEND_SCANS: tuple[BendScan, ...] = (
+    BendScan("H-S-H (H2S)", "h2s", 0, 1, 2), BendScan("H-P-H (PH3)", "ph3", 0, 1, 2),
+    BendScan("H-Si-H (SiH4)", "sih4", 0, 1, 2), BendScan("H-N-H (NH4+)", "nh4+", 0, 1, 2),
+    BendScan("H-O-H (H3O+)", "h3o+", 0, 1, 2), BendScan("H-C-H (C2H4)", "c2h4", 0, 2, 3),
+    BendScan("O-S-O (SO2)", "so2", 1, 0, 2),
+    # on the test side with their molecules (targets): water, ammonia, methane
+    BendScan("H-O-H (H2O)", "h2o", 0, 1, 2), BendScan("H-N-H (NH3)", "nh3", 0, 1, 2),
+    BendScan("H-C-H (CH4)", "ch4", 0, 1, 2),
 )
 
 

@@ -7,6 +7,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("atomization_mae", "atomization energy", "eV/atom"),
     ("scan_mae", "bond-scan energies (relative)", "eV"),
     ("bond_length_mae", "equilibrium bond length from scans", "A"),
+    ("bend_mae", "bend-scan energies (relative)", "eV"),
+    ("angle_mae", "equilibrium bond angle from bend scans", "degrees"),
     ("dimer_mae", "dimer binding energies", "eV"),
     ("charge_mae", "charges vs Hirshfeld-I", "e"),
     ("dipole_mae", "dipoles (neutral molecules)", "D"),
@@ -44,6 +46,9 @@ def markdown_report(report: dict, per_entry: bool = True) -> str:
         elif rec["kind"] == "scan":
             lines.append(f"| {rec['name']} | bond length at the minimum, A | {rec['model_min_A']:.3f} | "
                          f"{rec['dft_min_A']:.3f} |")
+        elif rec["kind"] == "bend":
+            lines.append(f"| {rec['name']} | angle at the minimum, degrees | {rec['model_min_deg']:.1f} | "
+                         f"{rec['dft_min_deg']:.1f} |")
         else:
             k = rec["dft_eV"].index(min(rec["dft_eV"]))
             lines.append(f"| {rec['name']} | binding at the DFT minimum, eV | {rec['model_eV'][k]:.3f} | "

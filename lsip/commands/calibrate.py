@@ -12,7 +12,7 @@ from lsip.calibration.dataset import SPLIT_FILE, write_split
 from lsip.calibration.fit import assess, calibrate, load_data, write_parameter_set
 from lsip.calibration.report import markdown_report
 from lsip.errors import LSIPError
-from lsip.model.params import PARAM_DIR, ModelParameters, get_parameters
+from lsip.model.params import PARAM_DIR, ModelParameters, get_parameters, load_parameter_file
 
 #: Where the report of a calibration is written (one markdown and one JSON file per parameter set).
 REPORT_DIR = Path("docs") / "calibration"
@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assess", action="store_true",
                    help="no fit: measure the existing set --name on the split and rewrite its report and provenance")
     p.add_argument("--start", default=None,
-                   help="start the fit from a shipped set's values (default: the fixed defaults); recorded in the "
-                        "report")
+                   help="start the fit from a shipped set's values, or from a set's JSON file (default: the fixed "
+                        "defaults); recorded in the report")
     p.add_argument("--fix", action="append", default=[], metavar="FIELD=VALUE",
                    help="an experiment: keep a parameter-set field at this value during the fit (e.g. "
                         "pauli_two_sided=true); recorded in the report")
@@ -58,7 +58,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         meta = {k: v for k, v in json.loads(old.read_text()).items() if k in keep} if old.is_file() else None
         params, report = assess(args.name, given, entries, meta=meta, fitted_git=given.fitted_to.get("git"))
     else:
-        start = get_parameters(args.start) if args.start else None
+        start = (None if not args.start else load_parameter_file(Path(args.start)) if args.start.endswith(".json")
+                 else get_parameters(args.start))
         ckpt = args.params_dir / f"{args.name}.checkpoint.json"
 
         def checkpoint(params: ModelParameters, cost: float, evaluation: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from lsip.errors import LSIPError
 from lsip.paths import PARAMS_DIR
@@ -183,6 +184,15 @@ def get_parameters(name: str = "first-principles") -> ModelParameters:
     path = PARAM_DIR / f"{name}.json"
     if not path.is_file():
         raise LSIPError(f"unknown parameter set {name!r}; available: {', '.join(available_parameter_sets())}")
-    data = json.loads(path.read_text())
-    data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
-    return ModelParameters(**{**data, "name": name})
+    return load_parameter_file(path, name)
+
+
+def load_parameter_file(path: Path, name: str | None = None) -> ModelParameters:
+    """A parameter set from a JSON file as ``lsip calibrate`` writes it (``name``: default the file's stem); used
+    for experiments kept outside ``assets/params`` (docs/calibration/experiments/)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
+        return ModelParameters(**{**data, "name": name or Path(path).name.removesuffix(".json")})
+    except (OSError, ValueError, TypeError) as exc:
+        raise LSIPError(f"cannot read the parameter set {str(path)!r}: {exc}") from None
