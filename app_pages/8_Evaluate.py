@@ -12,12 +12,12 @@ import json
 import streamlit as st
 
 from lsip import evaluate
-from lsip.errors import LSIPError
 from lsip.export import records_csv
 from lsip.io import DEFAULT_MAX_BYTES, FORMATS
+from lsip.paths import EVALUATE_EXAMPLE
 from lsip.results import json_safe
 from lsip.structure import Structure
-from lsip.ui import common, sources, state
+from lsip.ui import cache, common, sources, state
 from lsip.viz import evaluate_views
 
 DATA_KEY = "lsip_evaluate_data"
@@ -53,6 +53,12 @@ def _forget() -> None:
     st.session_state[UPLOAD_COUNT_KEY] = st.session_state.get(UPLOAD_COUNT_KEY, 0) + 1
 
 
+def _load_example() -> None:
+    """Button callback: the built-in example data set (docs/evaluate.md), read like an upload."""
+    st.session_state[DATA_KEY] = {"name": EVALUATE_EXAMPLE.name, "data": EVALUATE_EXAMPLE.read_bytes()}
+    st.session_state[FORMAT_KEY] = "extxyz"
+
+
 def _open_in_explore(structure: Structure, token: str) -> None:
     """Button callback: make the frame the current structure (like an upload) and go to Explore."""
     st.session_state[state.SOURCE_KEY] = "Upload"
@@ -75,7 +81,9 @@ st.caption("Reference properties are read where ASE puts them: `energy=` (eV) an
 dataset = st.session_state.get(DATA_KEY)
 if not dataset:
     st.info("No data set yet: upload an extended XYZ file with reference properties (for larger sets: "
-            "`lsip evaluate FILE.extxyz`).")
+            "`lsip evaluate FILE.extxyz`), or try the example.")
+    st.button("Load the example data set", key="lsip_evaluate_example", on_click=_load_example,
+              icon=":material/science:", help=evaluate.EXAMPLE_DESCRIPTION)
     st.stop()
 name, data = str(dataset.get("name", "data set")), bytes(dataset.get("data", b""))
 c1, c2 = st.columns([4, 1])
@@ -85,32 +93,12 @@ if len(data) > DEFAULT_MAX_BYTES:
     st.error(f"{name!r} is {len(data) / 2**20:.1f} MiB; the limit is {DEFAULT_MAX_BYTES / 2**20:.0f} MiB.")
     st.stop()
 params = state.current_parameters()
-p_json = state.params_json(params)
+p_json = cache.params_json(params)
 use_baselines = st.toggle("EEQ and QEq baselines (charges and dipoles)", value=True, key="lsip_evaluate_baselines")
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def run_evaluation(digest: str, p_json: str, baselines: bool, fmt: str, name: str,
-                   _data: bytes) -> evaluate.Evaluation | str:
-    """The evaluation of one data set with one parameter set (key: file hash + parameter JSON), or the message
-    of a refusal; a progress bar while the frames run."""
-    bar = st.progress(0.0, text="Reading the data set ...")
-
-    def progress(k: int, n: int) -> None:
-        if k == n or k % max(1, n // 40) == 0:
-            bar.progress(k / n, text=f"Frame {k} of {n}")
-
-    try:
-        result = evaluate.evaluate_file(_data, state.get_model(p_json), fmt, name=name, progress=progress,
-                                        baselines=evaluate.BASELINES if baselines else ())
-    except LSIPError as exc:
-        result = str(exc)
-    bar.empty()
-    return result
-
-
 digest = hashlib.sha256(data).hexdigest()
-result = run_evaluation(digest, p_json, use_baselines, fmt, name, data)
+result = cache.evaluation(data, p_json, use_baselines, fmt, name)
 if isinstance(result, str):
     st.error(f"Cannot evaluate {name!r}: {result}")
     st.stop()

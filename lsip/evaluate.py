@@ -70,6 +70,10 @@ MAX_TOTAL_ATOMS: int = 1_000_000
 #: Baselines the evaluation can run beside the model (charges and dipoles; lsip.model.baselines).
 BASELINES: tuple[str, ...] = ("eeq", "qeq")
 BASELINE_LABELS: dict[str, str] = {"eeq": "EEQ", "qeq": "QEq"}
+#: What the built-in example (``EVALUATE_EXAMPLE``, written by ``scripts/make_evaluate_example.py``) holds.
+EXAMPLE_DESCRIPTION: str = ("18 frames computed here at PBE0/def2-SVP (the library's level): 14 relaxed molecules, "
+                            "covalent and ionic, and a water O-H stretch from 0.75 to 1.35 times its length, with "
+                            "total energies, analytic forces, Hirshfeld-I charges and dipoles.")
 #: The per-element energy offset fit needs at least this many frames beyond the rank of the composition matrix
 #: (degrees of freedom left to measure an error); with fewer, energies are compared as relative energies.
 MIN_FIT_DOF: int = 2

@@ -20,3 +20,5 @@ GALLERY_DIR: Path = ASSETS / "gallery"
 VALIDATION_DIR: Path = ASSETS / "validation"
 #: The calibration split and other calibration data.
 CALIBRATION_DIR: Path = ASSETS / "calibration"
+#: The Evaluate page's built-in example data set (written by ``scripts/make_evaluate_example.py``).
+EVALUATE_EXAMPLE: Path = ASSETS / "evaluate" / "example.extxyz"

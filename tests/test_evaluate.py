@@ -324,6 +324,43 @@ def test_page_without_data_asks_for_a_file():
     assert any("No data set yet" in i.value for i in at.info)
 
 
+def test_the_built_in_example_is_what_ase_reads_back():
+    """The example (scripts/make_evaluate_example.py): every frame carries all four reference properties where ASE
+    puts them; forces vanish at the relaxed molecules (relaxed at this level) and not along the stretch; the total
+    energies of one composition differ as DFT's scan does."""
+    from ase.io import read
+
+    from lsip.paths import EVALUATE_EXAMPLE
+
+    frames = read(EVALUATE_EXAMPLE, ":")
+    assert len(frames) == 18
+    for a in frames:
+        assert np.isfinite(a.get_potential_energy())
+        assert a.get_forces().shape == (len(a), 3) and a.get_charges().shape == (len(a),)
+        assert a.get_dipole_moment().shape == (3,)
+        assert a.get_charges().sum() == pytest.approx(a.info.get("charge", 0), abs=2e-3)
+    relaxed = [np.abs(a.get_forces()).max() for a in frames[:14]]
+    assert max(relaxed) < 0.05  # eV/A: relaxed at PBE0/def2-SVP (geomeTRIC max gradient 4.5e-4 Eh/bohr)
+    stretch = frames[14:]
+    assert all(a.get_chemical_formula() == "H2O" for a in stretch)
+    assert min(np.abs(a.get_forces()).max() for a in stretch) > 1.0
+    water = frames[0].get_potential_energy()
+    assert all(a.get_potential_energy() > water for a in stretch)  # the relaxed water is the lowest
+
+
+@pytest.mark.usefixtures("isolated_cache")
+def test_page_loads_the_built_in_example():
+    from apptest_pages import elements, open_app_page
+
+    at = open_app_page(PAGE, None)
+    next(b for b in at.button if b.label == "Load the example data set").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error
+    assert [m.value for m in at.metric][:2] == ["18", "0"]
+    assert any("one offset per element" in i.value for i in at.info)
+    assert len(elements(at, "plotly_chart")) == 5
+
+
 @pytest.mark.usefixtures("isolated_cache")
 def test_page_evaluates_an_injected_data_set_and_opens_a_frame_in_explore(model):
     from apptest_pages import elements, open_app_page
