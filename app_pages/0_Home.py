@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from lsip.structure import Structure
-from lsip.ui import common, state
+from lsip.ui import cache, common, state
 from lsip.viz.molview import molecule_view
 
 #: Water at a textbook geometry (O-H 0.958 A, H-O-H 104.5 deg), in the xy plane so 3Dmol (looking down -z)
@@ -48,7 +48,7 @@ with right:
     title = shown.name if shown.name and shown.name != "pasted" else shown.formula
     st.markdown(f"**{title}** ({shown.formula}, from the sidebar) - drag to rotate, scroll to zoom, hover an atom.")
     view = molecule_view(shown, height=360, font_size=common.label_font_size(),
-                         camera_key=f"home-{state.fingerprint(shown)}")
+                         camera_key=f"home-{cache.fingerprint(shown)}")
     common.py3dmol_iframe(view)
     st.caption("Atoms here have their usual element colours (O red, H white): no model result is shown. "
                "On the other pages atoms are coloured by what the model computes, e.g. charges in Explore.")

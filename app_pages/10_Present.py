@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from lsip import gallery
-from lsip.ui import common, state, widgets
+from lsip.ui import cache, common, state, widgets
 from lsip.viz import present
 
 SLIDE_KEY = "present_slide"
@@ -13,7 +13,7 @@ SLIDES = present.SLIDES
 
 common.page_header("Present", "One idea per screen, for a projector, about the structure chosen in the sidebar.")
 structure, pred = state.require_prediction()
-fp = state.fingerprint(structure)
+fp = cache.fingerprint(structure)
 source, gallery_key = widgets.structure_source()
 camera = f"present-{fp}"  # one camera for every slide: a rotation made on one slide carries to the next
 

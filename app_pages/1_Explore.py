@@ -5,7 +5,7 @@ story and a predict-then-reveal question."""
 import streamlit as st
 
 from lsip import export, gallery, teaching
-from lsip.ui import common, dft_progress, links, state, widgets
+from lsip.ui import cache, common, dft_progress, links, state, widgets
 from lsip.viz.latent3d import latent_view
 from lsip.viz.molview import molecule_view
 
@@ -17,7 +17,7 @@ common.page_header(
 )
 structure, pred = state.require_prediction()
 
-fp = state.fingerprint(structure)
+fp = cache.fingerprint(structure)
 teach = common.teaching_mode()
 source, gallery_key = widgets.structure_source()
 labels = [f"{s}{k}" for k, s in enumerate(structure.symbols)]

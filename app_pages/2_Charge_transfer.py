@@ -6,7 +6,7 @@ import streamlit as st
 from lsip import export
 from lsip.reference import transfer
 from lsip.reference.driver import ReferenceSettings
-from lsip.ui import common, dft_progress, links, state, widgets
+from lsip.ui import cache, common, dft_progress, links, state, widgets
 from lsip.viz import figures, transfer_views
 from lsip.viz.latent3d import latent_view
 
@@ -17,7 +17,7 @@ common.page_header(
     "c_AB - c_BA.",
 )
 structure, pred = state.require_prediction()
-fp = state.fingerprint(structure)
+fp = cache.fingerprint(structure)
 font = widgets.figure_font()
 stem = common.structure_stem(structure)
 
@@ -66,7 +66,7 @@ with m2:
                "charged system's total charge.")
 
 st.subheader("Compared with DFT")
-references, why = transfer.cached_references(structure, state.get_library(), dft_progress.BASIS_CHOICES)
+references, why = transfer.cached_references(structure, cache.library(), dft_progress.BASIS_CHOICES)
 result = None
 if len(references) > 1:
     result = references[st.selectbox("DFT level", list(references), key="ct_basis",

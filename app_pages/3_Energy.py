@@ -6,7 +6,7 @@ import streamlit as st
 from lsip import export
 from lsip.model.decoder import term_labels
 from lsip.model.terms import ENERGY_TERMS
-from lsip.ui import common, state, widgets
+from lsip.ui import cache, common, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import figures
 from lsip.viz.latent3d import latent_view
@@ -17,7 +17,7 @@ common.page_header(
     "per atom (and, for short-range terms, per pair), so each eV can be traced to the atoms that carry it.",
 )
 structure, pred = state.require_prediction()
-fp = state.fingerprint(structure)
+fp = cache.fingerprint(structure)
 font = widgets.figure_font()
 stem = common.structure_stem(structure)
 labels = term_labels()

@@ -1,15 +1,13 @@
 """Density: the model's decoded density next to the PySCF reference density and the promolecule."""
 
 import csv
-import hashlib
 import io
 
-import numpy as np
 import streamlit as st
 
 from lsip.reference import density, molden
 from lsip.reference.driver import ReferenceSettings, method_refusal
-from lsip.ui import common, dft_progress, links, progress, state, widgets
+from lsip.ui import cache, common, dft_progress, links, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import density_views
 
@@ -21,7 +19,7 @@ common.page_header(
 )
 
 structure, pred = state.require_prediction()
-library = state.get_library()
+library = cache.library()
 teaching = common.teaching_mode()
 fs = 17 if teaching else 13
 weights = pred.weights.numpy()
@@ -52,41 +50,15 @@ elif ref is None:
             "Compute the reference above to see the DFT density, the difference density and the errors.")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def grid_cubes(key: str, _fields: density.DensityFields, n_points: int) -> tuple[dict, dict, dict, dict]:
-    """Cube texts, electron counts on the grid, the grid and the values of every available density (cached)."""
-    grid = density.display_grid(_fields.structure, n_points)
-    vals = density.grid_densities(_fields, grid)
-    cubes = {k: density.density_cube_text(grid, v, _fields.structure, k) for k, v in vals.items()}
-    return cubes, {k: density.integrate(v, grid) for k, v in vals.items()}, {"shape": grid.shape}, vals
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def esp_map(key: str, kind: str, _fields: density.DensityFields, _vals: dict, n_points: int,
-            isovalue: float) -> tuple[str, np.ndarray]:
-    """ESP cube text (hartree/e, on the surface band) and the ESP at the surface's grid crossings of one kind."""
-    grid = density.display_grid(_fields.structure, n_points)
-    esp = density.grid_esp(_fields, grid, _vals, isovalue, (kind,))[kind]
-    return (density.esp_cube_text(grid, esp, _fields.structure, kind),
-            density.surface_esp_values(_vals[kind], esp, isovalue))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def molden_file(key: str, _ref: object) -> str:
-    """The Molden text of a reference result (cached by its key)."""
-    return molden.molden_text(_ref)
-
-
-tables = state.get_model(state.params_json(state.current_parameters())).tables
+tables = cache.model(cache.params_json(state.current_parameters())).tables
 shapes = [tables.dipole_shapes[tables.index[s]] for s in structure.symbols]
 dipoles = pred.atomic_dipoles.numpy()
 fields = common.run_guarded(lambda: density.DensityFields(library, structure, weights, ref, dipoles, shapes), "Density")
 if fields is None:
     st.stop()
-wkey = hashlib.sha256(np.round(weights, 12).tobytes() + np.round(dipoles, 12).tobytes()).hexdigest()[:12]
-cache_key = f"{state.fingerprint(structure)}|{wkey}|{ref.key if ref is not None else '-'}|{points}"
+cache_key = cache.density_key(fields, int(points))
 with progress.spinner(f"Evaluating the densities on a {int(points)}-point grid"):
-    cubes, counts, info, grid_values = grid_cubes(cache_key, fields, int(points))
+    cubes, counts, grid_values = cache.density_grid(fields, int(points))
 grid = density.display_grid(structure, int(points))
 
 st.subheader("Isosurfaces")
@@ -97,16 +69,16 @@ iso = iso_col.select_slider("Isovalue (e/Å³)", [0.01, 0.02, 0.05, 0.1, 0.2, 0.
 kinds = [k for k in ("dft", "model", "promolecule") if k in cubes]
 html, height = density_views.linked_isosurfaces_html(structure, {k: cubes[k] for k in kinds},
                                                      density.isovalue_to_au(iso), height=360, font_size=fs,
-                                                     camera_key=f"density-{state.fingerprint(structure)}")
+                                                     camera_key=f"density-{cache.fingerprint(structure)}")
 common.show_molecule(html, height)
 spacing = grid.spacing_bohr
 if density.grid_counts_electrons(counts["model"], structure.n_electrons, spacing):
     st.caption("Linked viewers: rotating one rotates all. Electrons on the grid: "
                + ", ".join(f"{density.KIND_LABELS[k]} {counts[k]:.3f} e" for k in kinds)
-               + f" of {structure.n_electrons} (grid {info['shape'][0]}³, spacing {spacing:.2f} bohr, "
+               + f" of {structure.n_electrons} (grid {grid.shape[0]}³, spacing {spacing:.2f} bohr, "
                f"{density.DISPLAY_MARGIN} bohr margin; the regular grid misses part of the tails and core cusps).")
 else:  # issue 14.4: a coarse grid's sum over points is no electron count (core cusps fall on or between points)
-    st.caption(f"Linked viewers: rotating one rotates all. The display grid ({info['shape'][0]}³ points, spacing "
+    st.caption(f"Linked viewers: rotating one rotates all. The display grid ({grid.shape[0]}³ points, spacing "
                f"{spacing:.2f} bohr) is too coarse to count electrons (core cusps fall on or between points); the "
                f"model holds exactly {structure.n_electrons} electrons.")
 if teaching:
@@ -119,7 +91,7 @@ if "difference" in cubes:
     diso = d_col.select_slider("Difference isovalue (± e/Å³)", [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
                                value=0.02, key="lsip_density_diso")
     mv = density_views.difference_view(structure, cubes["difference"], density.isovalue_to_au(diso), height=380,
-                                       font_size=fs, camera_key=f"density-diff-{state.fingerprint(structure)}")
+                                       font_size=fs, camera_key=f"density-diff-{cache.fingerprint(structure)}")
     common.show_molecule(mv.html(), mv.total_height)
     st.caption("Red: the model has more electrons than DFT; blue: fewer. "
                f"Integral of the difference on the grid: {counts['difference']:+.3f} e.")
@@ -159,15 +131,15 @@ esp = {}
 with progress.spinner("Evaluating the electrostatic potential near the surface"):
     for kind in esp_kinds:
         if kind in esp_ready:
-            esp[kind] = common.run_guarded(lambda k=kind: esp_map(cache_key, k, fields, grid_values, int(points),
-                                                                  float(esp_iso)), "Electrostatic potential")
+            esp[kind] = common.run_guarded(lambda k=kind: cache.esp_map(k, fields, grid_values, int(points),
+                                                                        float(esp_iso)), "Electrostatic potential")
 esp = {k: v for k, v in esp.items() if v is not None}
 if esp:
     limit_au = density.esp_colour_limit([v[1] for v in esp.values()]) if esp_range == "auto" \
         else float(esp_range) / HARTREE_TO_EV
     html, height = density_views.esp_surfaces_html(
         structure, {k: cubes[k] for k in esp}, {k: v[0] for k, v in esp.items()}, float(esp_iso), limit_au,
-        esp_unit, height=360, font_size=fs, camera_key=f"density-esp-{state.fingerprint(structure)}")
+        esp_unit, height=360, font_size=fs, camera_key=f"density-esp-{cache.fingerprint(structure)}")
     common.show_molecule(html, height)
     ranges = "; ".join(f"{density.KIND_LABELS[k]} {v[1].min() * scale:+.3g} to {v[1].max() * scale:+.3g} {esp_unit}"
                        for k, v in esp.items() if len(v[1]))
@@ -244,7 +216,7 @@ st.caption("All cubes share one grid (bohr, e/bohr³, both box end points includ
            "subtracted point by point.")
 if ref is not None:
     if molden.has_orbitals(ref):
-        text = common.run_guarded(lambda: molden_file(ref.key, ref), "Molden export")
+        text = common.run_guarded(lambda: cache.molden_file(ref), "Molden export")
         if text is not None:
             st.download_button(f"Kohn-Sham orbitals {dft_progress.level_label(settings)} (.molden)", text,
                                file_name=common.safe_file_name(f"{common.structure_stem(structure)}_dft", ".molden"),

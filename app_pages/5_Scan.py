@@ -8,7 +8,7 @@ from lsip.gallery import load_gallery
 from lsip.reference.driver import ReferenceSettings
 from lsip.scan import curves as scan_curves
 from lsip.scan.path import dissociation_range
-from lsip.ui import common, dft_progress, links, progress, state
+from lsip.ui import cache, common, dft_progress, links, progress, state
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import latent3d, molview, scan_views
 
@@ -30,7 +30,7 @@ if structure.n_atoms < 2:
     st.stop()
 teaching = common.teaching_mode()
 fs = 17 if teaching else 13
-fp = state.fingerprint(structure)
+fp = cache.fingerprint(structure)
 labels = [f"{s}{k}" for k, s in enumerate(structure.symbols)]
 entry = None
 if st.session_state.get(state.SOURCE_KEY, "Gallery") == "Gallery":
@@ -47,7 +47,7 @@ j = c2.selectbox("Atom J (moves)", range(structure.n_atoms), index=j0, format_fu
 if i == j:
     st.error("Pick two different atoms.")
     st.stop()
-lo, hi = dissociation_range(state.get_model(state.params_json(state.current_parameters())), structure, i, j)
+lo, hi = dissociation_range(cache.model(cache.params_json(state.current_parameters())), structure, i, j)
 r_min, r_max = c3.slider("Distance range (Å)", 0.35, 30.0, (lo, hi), step=0.05,
                          key=f"lsip_scan_range_{fp}_{i}_{j}")
 links.url_setting("lsip_scan_points")
@@ -56,23 +56,23 @@ if r_max - r_min < 0.05:
     st.error("The distance range is empty: move the two ends of the slider apart.")
     st.stop()
 distances = np.linspace(r_min, r_max, n_points)
-p_json = state.params_json(state.current_parameters())
+p_json = cache.params_json(state.current_parameters())
 
 
 scan_key = f"{fp}|{i}|{j}|{r_min:.4f}|{r_max:.4f}|{n_points}|{p_json}"
-if structure.n_atoms > SCAN_AUTO_ATOMS and progress.stored("scan", scan_key) is None:
+if structure.n_atoms > SCAN_AUTO_ATOMS and cache.stored("scan", scan_key) is None:
     # a large structure: one charge equalization per point (seconds each), so the scan waits for a click
     st.info(f"{structure.n_atoms} atoms: the scan solves the whole structure at each of its {n_points} points. "
             "Choose the atoms, the range and the points above, then run it.")
     if not dft_progress.request_button(f"Run the scan ({n_points} points)", "lsip_scan_run", scan_key):
         st.stop()
 curves = common.run_guarded(lambda: progress.cached_with_progress(
-    "scan", scan_key, lambda report: scan_curves.model_scan(state.get_model(p_json), structure, i, j, distances,
+    "scan", scan_key, lambda report: scan_curves.model_scan(cache.model(p_json), structure, i, j, distances,
                                                             progress=report),
     f"Model scan of {structure.formula}, points done"), "Scan")
 if curves is None:
     st.stop()
-model = state.get_model(p_json)
+model = cache.model(p_json)
 if not curves.converged.all():
     bad = ", ".join(f"{r:.2f}" for r in curves.distances[~curves.converged])
     st.warning(f"Charge equalization did NOT converge at R = {bad} Å: those points are not solutions.")
@@ -124,11 +124,11 @@ with st.expander("Reference DFT curve (small systems only)", expanded=False):
         for note in curves.dft_notes:
             st.warning(note)
 
-verdict = progress.stored("scan_verdict", scan_key)  # two fragment solves: once per scan, not once per rerun
+verdict = cache.stored("scan_verdict", scan_key)  # two fragment solves: once per scan, not once per rerun
 if verdict is None:
     with progress.spinner("Solving the separated fragments for the dissociation verdict"):
         verdict = scan_curves.dissociation_verdict(curves, model)
-    progress.store("scan_verdict", scan_key, verdict)
+    cache.store("scan_verdict", scan_key, verdict)
 reveal = True
 if teaching:
     st.radio("Predict first: at the largest distance the moving fragment will carry ...",

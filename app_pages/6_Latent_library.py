@@ -1,7 +1,7 @@
 """Latent library: per element, the computed atomic states against experiment, radial basis densities, the
 Gaussian fits used for analytic Coulomb integrals, embedding functions, and how the library was built.
 
-Needs no structure: everything comes from the shipped library (``state.get_library()``).
+Needs no structure: everything comes from the shipped library (``cache.library()``).
 """
 
 import json
@@ -11,7 +11,7 @@ import streamlit as st
 
 from lsip.model.library import STATE_LABELS, STATE_SYMBOLS
 from lsip.structure import ATOMIC_NUMBERS, SYMBOLS_BY_NUMBER
-from lsip.ui import common, state
+from lsip.ui import cache, common, state
 from lsip.viz import figures, library_views
 
 ELEMENT_KEY = "lsip_library_element"
@@ -24,7 +24,7 @@ common.page_header(
 )
 teach = common.teaching_mode()
 font = 18 if teach else 13
-library = common.run_guarded(state.get_library, "Cannot load the latent library")
+library = common.run_guarded(cache.library, "Cannot load the latent library")
 if library is None:
     st.stop()
 
@@ -54,7 +54,7 @@ loaded = state.current_structure()
 in_structure = [] if loaded is None else sorted({s for s in loaded.symbols if s in symbols}, key=ATOMIC_NUMBERS.get)
 # the page follows the loaded structure: a new structure selects its heaviest element (the user's pick stays
 # until the structure changes)
-structure_token = None if loaded is None else state.fingerprint(loaded)
+structure_token = None if loaded is None else cache.fingerprint(loaded)
 if st.session_state.get("lsip_library_structure") != structure_token and in_structure:
     st.session_state["lsip_library_structure"] = structure_token
     st.session_state[ELEMENT_KEY] = in_structure[-1]

@@ -9,7 +9,7 @@ from lsip.model import baselines
 from lsip.model.decoder import as_numpy
 from lsip.model.params import available_parameter_sets, default_parameter_set, get_parameters
 from lsip.results import compare_sets
-from lsip.ui import common, links, progress, state, widgets
+from lsip.ui import cache, common, links, progress, state, widgets
 from lsip.units import HARTREE_TO_EV
 from lsip.viz import diagnostic_views, figures
 
@@ -88,28 +88,23 @@ with st.expander("Model parameters (live)", expanded=True):
                "every page until reset.")
 
 params = state.current_parameters()
-p_json = state.params_json(params)
+p_json = cache.params_json(params)
 pred = state.current_prediction(structure)
 if pred is None:
     st.stop()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _checks(key: str, p_json: str, include_slow: bool, _structure, _pred) -> list:
-    return diagnostics.run_diagnostics(state.get_model(p_json), _structure, _pred, include_slow=include_slow)
-
-
 # --- invariants -----------------------------------------------------------------------------------------
 st.subheader(f"Physics invariants: {structure.name or structure.formula} ({structure.n_atoms} atoms, "
              f"Q = {structure.charge:+d})")
-check_key = f"{state.fingerprint(structure)}:{p_json}"
+check_key = f"{cache.fingerprint(structure)}:{p_json}"
 requested = st.session_state.setdefault(FD_KEY, set())
 st.button("Run finite-difference force check (slower: 8 extra solves)", key="diag_run_fd",
           on_click=requested.add, args=(check_key,), disabled=check_key in requested)
 include_slow = check_key in requested
 with progress.spinner(f"Checking the physics invariants of {structure.formula}"):
     results = common.run_guarded(
-        lambda: _checks(state.fingerprint(structure), p_json, include_slow, structure, pred), "Diagnostics")
+        lambda: cache.physics_checks(structure, pred, p_json, include_slow), "Diagnostics")
 if results is None:
     st.stop()
 n_pass = sum(r.passed is True for r in results)
@@ -144,7 +139,7 @@ if structure.n_atoms >= 2:
                       key="diag_cont_j")
     if b3.button("Check continuity", key="diag_cont_go", disabled=bi == bj):
         with progress.spinner("Fine scan along the bond (continuity check)"):
-            cont = common.run_guarded(lambda: diagnostics.bond_continuity(state.get_model(p_json), structure,
+            cont = common.run_guarded(lambda: diagnostics.bond_continuity(cache.model(p_json), structure,
                                                                           bi, bj), "Continuity")
         if cont is not None:
             c = st.columns(3)
@@ -175,7 +170,7 @@ else:
 st.subheader("Baseline charge models")
 series = {"LSIP": as_numpy(pred.charges)}
 dipoles = {"LSIP": diagnostic_views.dipole_debye(as_numpy(pred.dipole))}
-for name, func in (("QEq", lambda: baselines.qeq_charges(structure, state.get_library())),
+for name, func in (("QEq", lambda: baselines.qeq_charges(structure, cache.library())),
                    ("EEQ", lambda: baselines.eeq_charges(structure))):
     try:
         res = func()
@@ -208,7 +203,7 @@ if structure.n_atoms <= COMPARE_AUTO_ATOMS or st.button(
         f"Run {other} on these {structure.n_atoms} atoms", key="diag_compare_go",
         help="A second charge equalization of the whole structure (not run automatically for large structures)."):
     with progress.spinner(f"Equalizing charges with {other}"):
-        other_pred = common.run_guarded(lambda: state.predict(structure, get_parameters(other)),
+        other_pred = common.run_guarded(lambda: cache.prediction(structure, get_parameters(other)),
                                         f"Parameter set {other}")
 if other_pred is not None:
     rows, atom_rows = compare_sets(pred, other_pred, f"A: {params.name}", f"B: {other}")

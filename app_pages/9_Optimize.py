@@ -6,7 +6,7 @@ import streamlit as st
 
 from lsip import export, relax
 from lsip.structure import Structure
-from lsip.ui import common, progress, state, widgets
+from lsip.ui import cache, common, state, widgets
 from lsip.viz import relax_views
 
 common.page_header(
@@ -31,7 +31,7 @@ if structure.n_atoms > relax.APP_MAX_ATOMS:
                "`lsip optimize FILE --optimizer FIRE` on the command line (docs/optimize.md).")
     st.stop()
 params = state.current_parameters()
-p_json = state.params_json(params)
+p_json = cache.params_json(params)
 widgets.known_limits_note(params.name)
 if any(structure.pbc):
     st.info("Periodic structure: the positions are relaxed at the fixed cell (the cell is not optimised).")
@@ -46,7 +46,7 @@ max_steps = int(c2.number_input("Most steps", min_value=1, max_value=1000, step=
 optimizer = c3.selectbox("Optimizer", relax.OPTIMIZERS, key="lsip_relax_optimizer",
                          help="BFGS: quasi-Newton, few steps for molecules. FIRE: damped dynamics, robust far from "
                               "a minimum.")
-key = f"{state.fingerprint(structure)}|{p_json}|{fmax:.6g}|{max_steps}|{optimizer}"
+key = f"{cache.fingerprint(structure)}|{p_json}|{fmax:.6g}|{max_steps}|{optimizer}"
 
 
 def _request(k: str) -> None:
@@ -60,7 +60,7 @@ if st.session_state.get(REQUEST_KEY) != key:
 
 
 # kept for every session (lsip.ui.progress); the live run draws its own per-step lines
-result = progress.stored("relax", key)
+result = cache.stored("relax", key)
 if result is not None:
     st.caption(f"From the cache (computed in {result.elapsed_s:.2f} s).")
 else:
@@ -73,14 +73,14 @@ else:
                     f"max |F| = {point.fmax_eV_A:.4f} eV/Å, elapsed {point.elapsed_s:.2f} s")
 
         result = common.run_guarded(lambda: relax.relax(
-            structure, model=state.get_model(p_json), fmax=float(fmax), max_steps=max_steps, optimizer=optimizer,
+            structure, model=cache.model(p_json), fmax=float(fmax), max_steps=max_steps, optimizer=optimizer,
             progress=_show, time_limit_s=TIME_LIMIT_S), "Optimize")
         ok = result is not None and result.converged
         status.update(label="Relaxation converged" if ok else "Relaxation stopped",
                       state="complete" if ok else "error", expanded=False)
     if result is None:
         st.stop()
-    progress.store("relax", key, result)
+    cache.store("relax", key, result)
 
 if result.converged:
     st.success(f"Converged in {result.n_steps} steps ({result.elapsed_s:.2f} s): the largest force is "
@@ -118,7 +118,7 @@ widgets.plotly_figure(relax_views.trajectory_figure(result, widgets.figure_font(
 left, right = st.columns([3, 2])
 with left:
     common.py3dmol_iframe(relax_views.relaxed_view(result, height=400, font_size=common.label_font_size(),
-                                                   camera_key=f"relax-{state.fingerprint(structure)}"))
+                                                   camera_key=f"relax-{cache.fingerprint(structure)}"))
     st.caption("Model-relaxed structure (element colours), laid onto the faint grey start by the best rotation; "
                "green arrows: the forces on the start atoms (longest 1.2 Å, the others to scale).")
 with right:

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from lsip import export
 from lsip.gallery import gallery_structure
 from lsip.model.params import default_parameter_set
-from lsip.ui import common, links, state, widgets
+from lsip.ui import cache, common, links, state, widgets
 from lsip.units import E_BOHR_TO_DEBYE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_water_headline_view_table_and_exports(water_pred):
     assert "/app/static/3Dmol-min.js" in html and "https://" not in html
     assert "charge q (e)" in html and "lsip-colorbar" in html
     assert html.count("addArrow") == 2  # net flows H1->O0 and H2->O0 above 0.01 e (H-H is ~0.04 e each way)
-    fp = state.fingerprint(gallery_structure("water"))
+    fp = cache.fingerprint(gallery_structure("water"))
     assert _camera_keys(html) == {f"explore-{fp}"}
     # the per-atom table shows the model charges
     df = at.dataframe[0].value
@@ -143,7 +143,7 @@ def test_teaching_mode_story_and_predict_then_reveal(water_pred):
     assert not at.dataframe
     reveal = next(b for b in at.button if b.label == "Reveal the charges")
     assert reveal.disabled
-    fp = state.fingerprint(gallery_structure("water"))
+    fp = cache.fingerprint(gallery_structure("water"))
     at.selectbox(key=f"explore_guess_{fp}").set_value(2).run()
     next(b for b in at.button if b.label == "Reveal the charges").click().run()
     assert any("Not quite" in w.value and "O0" in w.value for w in at.warning)

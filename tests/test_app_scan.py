@@ -11,7 +11,7 @@ from apptest_pages import elements, open_app_page
 from streamlit.testing.v1 import AppTest
 
 from lsip.gallery import gallery_structure, load_gallery
-from lsip.ui import common, state
+from lsip.ui import cache, common, state
 
 PAGE = "app_pages/5_Scan.py"
 
@@ -58,7 +58,7 @@ def test_dft_curve_runs_behind_its_button_and_then_comes_from_the_cache():
 
 def test_same_atom_single_atom_and_bad_paste_are_messages():
     at = open_page("lif")
-    fp = state.fingerprint(gallery_structure("lif"))
+    fp = cache.fingerprint(gallery_structure("lif"))
     at.selectbox(key=f"lsip_scan_j_{fp}").set_value(0).run()
     assert any("Pick two different atoms" in e.value for e in at.error) and not at.exception
     one = open_page(None, **{state.SOURCE_KEY: "Paste XYZ", "lsip_paste_text": "1\natom\nNa 0 0 0\n"})

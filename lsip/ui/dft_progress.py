@@ -30,7 +30,7 @@ from lsip.reference.driver import (
     method_refusal,
 )
 from lsip.structure import Structure
-from lsip.ui import common, state
+from lsip.ui import cache, common
 
 RESULTS_KEY = "lsip_dft_results"
 RUNNING_KEY = "lsip_dft_running"
@@ -71,18 +71,9 @@ def progress_line(p: SCFProgress) -> str:
             f"elapsed {p.elapsed_s:.1f} s (estimate ~{p.estimate_s:.0f} s)")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _size_check(key: str, _structure: Structure, _settings: ReferenceSettings) -> tuple[int, float] | str:
-    try:
-        return ReferenceDFT(_structure, _settings, cache=False).check_size()
-    except LSIPError as exc:
-        return str(exc)
-
-
 def size_check(structure: Structure, settings: ReferenceSettings) -> tuple[int, float] | str:
     """(n_basis, estimated s) or the driver's refusal message (cached per structure and basis)."""
-    key = f"{state.fingerprint(structure)}|{settings.basis}|{settings.max_atoms}|{settings.max_basis}"
-    return _size_check(key, structure, settings)
+    return cache.reference_size(structure, settings)
 
 
 def _store_key(driver: ReferenceDFT, model_weights: np.ndarray) -> str:
@@ -121,7 +112,7 @@ def reference_section(structure: Structure, settings: ReferenceSettings, model_w
     if isinstance(check, str):
         st.warning(f"Reference DFT refused: {check}")
         return None
-    driver = ReferenceDFT(structure, settings, library=state.get_library())
+    driver = ReferenceDFT(structure, settings, library=cache.library())
     store = st.session_state.setdefault(RESULTS_KEY, {})
     skey = _store_key(driver, model_weights)
     if skey in store:
@@ -167,7 +158,7 @@ def recompute_button(structure: Structure, settings: ReferenceSettings, model_we
     """A button that runs the reference again without reading the persistent cache (an older entry lacking what a
     feature needs, e.g. the orbitals of the Molden export); the new result replaces the cache entry and this
     session's copy. Returns it in the run that handles the click, else None."""
-    driver = ReferenceDFT(structure, settings, library=state.get_library())
+    driver = ReferenceDFT(structure, settings, library=cache.library())
     if not request_button(f"{label} ({level_label(settings)})", "lsip_dft_recompute", driver.key()):
         return None
     return _run(driver, model_weights, level_label(settings), use_cache=False)
@@ -234,7 +225,7 @@ def atomization_tile(structure: Structure, model_energy_eV: float) -> None:
 
     settings = ReferenceSettings()
     level = f"{settings.xc}/{settings.basis}"
-    result = common.run_guarded(lambda: cached_atomization(structure, settings, state.get_library()),
+    result = common.run_guarded(lambda: cached_atomization(structure, settings, cache.library()),
                                 "DFT reference")
     if result is None:
         if structure.n_atoms > ATOMIZATION_MAX_ATOMS:
@@ -246,10 +237,10 @@ def atomization_tile(structure: Structure, model_energy_eV: float) -> None:
             st.caption(f"DFT atomization energy unavailable: {check}")
             return
         if not st.button(f"Compute the DFT atomization energy ({level}, ~{check[1]:.0f} s + free atoms)",
-                         key=f"lsip_atomization_{state.fingerprint(structure)}"):
+                         key=f"lsip_atomization_{cache.fingerprint(structure)}"):
             return
         with st.spinner(f"{level} for the structure and its free atoms ..."):
-            result = common.run_guarded(lambda: compute_atomization(structure, settings, state.get_library()),
+            result = common.run_guarded(lambda: compute_atomization(structure, settings, cache.library()),
                                         "DFT reference")
         if result is None:
             st.warning("The DFT atomization energy could not be computed (an SCF did not converge).")

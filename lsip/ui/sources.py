@@ -16,9 +16,8 @@ from lsip.errors import LSIPError
 from lsip.gallery import load_gallery
 from lsip.io import FORMATS, parse_xyz_text, read_structures
 from lsip.model.params import available_parameter_sets, default_parameter_set, describe, get_parameters
-from lsip.smiles import structure_from_smiles
 from lsip.structure import Structure
-from lsip.ui import common, links
+from lsip.ui import cache, common, links
 from lsip.ui.state import (
     CHARGE_KEY,
     DEFAULT_MOLECULE,
@@ -128,11 +127,6 @@ def _paste_widget() -> None:
             "log."))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _smiles_structure(smiles: str) -> Structure:
-    return structure_from_smiles(smiles)
-
-
 def _smiles_widget() -> None:
     text = st.text_input("SMILES", key=SMILES_KEY, placeholder="CCO (ethanol), CC(=O)[O-] (acetate)",
                          help="Hydrogens are added; the total charge is the sum of the formal charges. The 3D "
@@ -142,7 +136,7 @@ def _smiles_widget() -> None:
         st.session_state[UPLOADED_KEY] = None
         return
     try:
-        structure = _smiles_structure(text.strip())
+        structure = cache.smiles_structure(text.strip())
     except LSIPError as exc:
         st.error(f"Cannot build {text.strip()!r}: {exc}")
         st.session_state[UPLOADED_KEY] = None

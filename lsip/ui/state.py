@@ -1,35 +1,26 @@
 """Shared app state: the session keys of the current structure, total charge and parameter set, the current
-structure and its prediction, and the one place where model results are cached.
+structure and its prediction.
 
 Selections live in ``st.session_state`` (they survive page changes). The sidebar that sets them is
 :mod:`lsip.ui.sources`; their mirror in the URL is :mod:`lsip.ui.links`.
 
-Caching: the latent library and models are ``st.cache_resource`` (one per process and parameter set);
-predictions are ``st.cache_data`` keyed by small canonical strings (a structure fingerprint + parameter JSON),
-never by arrays.
+Caching is :mod:`lsip.ui.cache` (the library, the models, the predictions and every other kept result).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict
-
-import numpy as np
 import streamlit as st
 
 from lsip.errors import LSIPError
 from lsip.gallery import gallery_structure
 from lsip.model.decoder import Prediction
-from lsip.model.library import LatentLibrary, default_library
-from lsip.model.model import LSIPModel
 from lsip.model.params import (
     ModelParameters,
     default_parameter_set,
     get_parameters,
 )
 from lsip.structure import Structure
-from lsip.ui import progress
+from lsip.ui import cache, progress
 
 SOURCE_KEY = "lsip_source"
 GALLERY_KEY = "lsip_gallery_key"
@@ -45,33 +36,6 @@ DEFAULT_MOLECULE = "water"
 MAX_UPLOAD_BYTES = 5 * 2**20
 
 
-def fingerprint(structure: Structure) -> str:
-    """Short canonical key of a structure (symbols, positions to 1e-6 angstrom, charge, cell)."""
-    h = hashlib.sha256()
-    h.update(" ".join(structure.symbols).encode())
-    h.update(np.round(structure.positions, 6).tobytes())
-    h.update(str(int(structure.charge)).encode())
-    if structure.cell is not None:
-        h.update(np.round(structure.cell, 6).tobytes())
-    return h.hexdigest()[:24]
-
-
-@st.cache_resource(show_spinner=False)
-def get_library() -> LatentLibrary:
-    """The shipped latent library, loaded once per process."""
-    return default_library()
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def get_model(params_json: str) -> LSIPModel:
-    """One model per parameter set (JSON of :class:`ModelParameters`), on CUDA when available.
-
-    At most 16 are kept (the Diagnostics sliders make a new set per value; the tables are rebuilt in ~10 ms)."""
-    data = json.loads(params_json)
-    data["born_mayer"] = {k: tuple(v) for k, v in data.get("born_mayer", {}).items()}
-    return LSIPModel(get_library(), ModelParameters(**data), device="auto")
-
-
 def current_parameters() -> ModelParameters:
     """The selected parameter set with any live overrides from the Diagnostics sliders (or a link's ``ovr``); the
     overrides belong to the set they were made on and are not applied to another one."""
@@ -80,22 +44,6 @@ def current_parameters() -> ModelParameters:
     if not overrides or st.session_state.get(OVERRIDES_BASE_KEY, params.name) != params.name:
         return params
     return params.with_(**overrides)
-
-
-def params_json(params: ModelParameters) -> str:
-    """Canonical JSON of a parameter set (a cache key)."""
-    return json.dumps(asdict(params), sort_keys=True)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _predict_cached(key: str, _structure: Structure, p_json: str) -> Prediction:
-    return get_model(p_json).predict(_structure, raise_on_failure=False)
-
-
-def predict(structure: Structure, params: ModelParameters | None = None) -> Prediction:
-    """Cached model prediction for ``structure`` (key: fingerprint + parameters)."""
-    p_json = params_json(params or current_parameters())
-    return _predict_cached(fingerprint(structure), structure, p_json)
 
 
 def current_structure() -> Structure | None:
@@ -122,7 +70,7 @@ def require_structure() -> Structure | None:
         st.info("No structure yet: pick one from the gallery, upload a file or paste XYZ in the sidebar.")
         return None
     try:
-        get_library().check_symbols(structure.symbols)
+        cache.library().check_symbols(structure.symbols)
     except LSIPError as exc:
         st.error(str(exc))
         return None
@@ -133,7 +81,7 @@ def current_prediction(structure: Structure) -> Prediction | None:
     """Model prediction of the current structure with a clear message on failure (never a traceback)."""
     try:
         with progress.spinner(f"Equalizing charges of {structure.formula} ({structure.n_atoms} atoms)"):
-            pred = predict(structure)
+            pred = cache.prediction(structure, current_parameters())
     except LSIPError as exc:
         st.error(f"The model cannot run on this structure: {exc}")
         return None
