@@ -172,7 +172,8 @@ atoms = None
 if plane == "atoms":
     chosen = c3.multiselect("Three atoms", labels, default=labels[:3], max_selections=3, key="lsip_density_atoms")
     atoms = tuple(labels.index(a) for a in chosen)
-sl = common.run_guarded(lambda: density.slice_densities(fields, grid, plane, atoms), "Slice")
+with progress.spinner(f"Evaluating the densities in the {plane} plane"):
+    sl = common.run_guarded(lambda: cache.density_slice(fields, int(points), plane, atoms), "Slice")
 if sl is not None:
     st.plotly_chart(density_views.slice_figure(sl, quantity, font_size=fs), key="lsip_density_slice")
     st.caption("Positive densities on a log scale; differences on a red/blue scale clipped at the 99.5th "

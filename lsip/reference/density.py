@@ -263,8 +263,18 @@ def plane_frame(plane: str, grid: CubeGrid, positions: np.ndarray,
     return origin, u, v, float(np.abs(rel @ u).max() + margin), float(np.abs(rel @ v).max() + margin)
 
 
+#: Points along the longer side of a density slice: full detail up to 100 atoms; above, a quarter of the points
+#: (the slice costs points x atoms: 4.7 s at 121 points for 648 atoms on one CPU thread, 1.2 s at 61).
+SLICE_RESOLUTION, SLICE_RESOLUTION_LARGE, SLICE_LARGE_ATOMS = 121, 61, 100
+
+
+def slice_resolution(n_atoms: int) -> int:
+    """Points along the longer side of a slice for a structure of ``n_atoms`` (see :data:`SLICE_RESOLUTION`)."""
+    return SLICE_RESOLUTION if n_atoms <= SLICE_LARGE_ATOMS else SLICE_RESOLUTION_LARGE
+
+
 def slice_densities(fields: DensityFields, grid: CubeGrid, plane: str = "xy",
-                    atoms: tuple[int, int, int] | None = None, resolution: int = 121) -> PlaneSlice:
+                    atoms: tuple[int, int, int] | None = None, resolution: int = SLICE_RESOLUTION) -> PlaneSlice:
     """Evaluate every available density on a regular grid in a plane (exact values, not interpolated).
 
     The longer in-plane side gets ``resolution`` points and the other side the same spacing.

@@ -4,7 +4,7 @@ each is kept under.
 * Resources, one per process: the latent library and one model per parameter set (``st.cache_resource``).
 * Results, shared by all sessions and never modified after they are made (``st.cache_data`` or the process-wide
   :func:`store` where a page draws live progress itself): predictions, the physics checks, a data-set evaluation,
-  density grids, ESP maps, Molden files, SMILES builds and reference-size checks.
+  density grids, slices and ESP maps, Molden files, SMILES builds and reference-size checks.
 
 Keys are small canonical strings built here from the inputs (a structure's :func:`fingerprint`, a parameter set's
 :func:`params_json`, a reference's cache key, a file's SHA-256), never arrays; the arguments that only carry the
@@ -161,6 +161,21 @@ def esp_map(kind: str, fields: density.DensityFields, values: dict, n_points: in
     """ESP cube text (hartree/e, on the surface band) of one density kind and the ESP where its isosurface
     crosses the grid (key: as :func:`density_grid` + kind + isovalue)."""
     return _esp_map(density_key(fields, n_points), kind, fields, values, n_points, isovalue)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _density_slice(key: str, _fields: density.DensityFields, n_points: int, plane: str,
+                   atoms: tuple[int, int, int] | None) -> density.PlaneSlice:
+    grid = density.display_grid(_fields.structure, n_points)
+    return density.slice_densities(_fields, grid, plane, atoms,
+                                   density.slice_resolution(_fields.structure.n_atoms))
+
+
+def density_slice(fields: density.DensityFields, n_points: int, plane: str,
+                  atoms: tuple[int, int, int] | None) -> density.PlaneSlice:
+    """Every density in a plane of the display grid's box (:func:`lsip.reference.density.slice_densities`, at
+    :func:`~lsip.reference.density.slice_resolution`; key: as :func:`density_grid` + plane + atoms)."""
+    return _density_slice(density_key(fields, n_points), fields, n_points, plane, atoms)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
