@@ -45,12 +45,8 @@ from lsip.io import (
     FORMATS,
     MIN_DISTANCE,
     Source,
-    _check_ulm,
-    _decode_text,
-    _finish,
-    _load_bytes,
-    _prescan_extxyz,
-    _read_with_ase,
+    checked_structure,
+    read_frames,
 )
 from lsip.model.baselines import baseline
 from lsip.model.model import LSIPModel
@@ -251,17 +247,10 @@ def read_dataset(source: Source, fmt: str = "extxyz", *, name: str | None = None
                              f"energies and forces), not {fmt!r}")
     spec = FORMATS[fmt.lower()]
     keys = keys or ReferenceKeys()
-    data, label = _load_bytes(source, max_bytes)
     per_frame = min(DEFAULT_MAX_ATOMS, max_total_atoms)
     try:
-        if spec.binary:
-            _check_ulm(data)
-            payload = data
-        else:
-            text = _decode_text(data)
-            _prescan_extxyz(text, max_atoms=per_frame, max_frames=max_frames)
-            payload = text.encode()
-        frames = _read_with_ase(payload, spec, max_atoms=per_frame, max_frames=max_frames)
+        frames, label = read_frames(source, spec.name, max_atoms=per_frame, max_bytes=max_bytes,
+                                    max_frames=max_frames)
     except StructureError as exc:
         if str(exc).endswith(f"more than {max_frames} frames"):
             raise SystemTooLargeError(f"the data set has more than {max_frames} frames, the limit of one "
@@ -288,8 +277,8 @@ def _frame(atoms: Atoms, number: int, stem: str, keys: ReferenceKeys, min_distan
     if not has_total and "initial_charges" not in atoms.arrays and ref.charges_e is not None:
         charge = round(float(np.sum(ref.charges_e)))  # the reference charges carry the total charge
     try:
-        structure = _finish(atoms, "", charge=charge, spin=None, name=f"{stem} frame {number}", fallback="",
-                            max_atoms=max(n, 1), min_distance=min_distance)
+        structure = checked_structure(atoms, charge=charge, name=f"{stem} frame {number}", max_atoms=max(n, 1),
+                                      min_distance=min_distance)
     except StructureError as exc:
         return DataSetFrame(number, formula, n, None, ref, str(exc))
     return DataSetFrame(number, structure.formula, n, structure, ref)

@@ -148,22 +148,31 @@ def read_structures(source: Source, fmt: str, *, charge: int | None = None, spin
     for ``fmt`` outside the whitelist, :class:`StructureError` for empty, oversized, malformed or binary files,
     unknown elements, impossible charge/spin and overlapping atoms.
     """
+    frames, label = read_frames(source, fmt, max_atoms=max_atoms, max_bytes=max_bytes, max_frames=max_frames)
+    many = len(frames) > 1
+    return [checked_structure(atoms, f"frame {k + 1}: " if many else "", charge=charge, spin=spin, name=name,
+                              fallback=label, max_atoms=max_atoms, min_distance=min_distance)
+            for k, atoms in enumerate(frames)]
+
+
+def read_frames(source: Source, fmt: str, *, max_atoms: int = DEFAULT_MAX_ATOMS, max_bytes: int = DEFAULT_MAX_BYTES,
+                max_frames: int = DEFAULT_MAX_FRAMES) -> tuple[list[Atoms], str]:
+    """The frames of a structure file as ASE ``Atoms`` (with whatever properties the file carries) and a label
+    (the file's stem, or ""), read with every safety check of :func:`read_structures` (format whitelist, size
+    and count limits checked before ASE sees the text, no pickle) but not yet checked as structures: for readers
+    of reference data (:mod:`lsip.workflows.evaluate`), followed by :func:`checked_structure` per frame."""
     spec = _format(fmt)
     data, label = _load_bytes(source, max_bytes)
     if spec.binary:
         _check_ulm(data)
     text = "" if spec.binary else _decode_text(data)
     if spec.name == "xyz":
-        frames = _parse_xyz(text, max_atoms=max_atoms, max_frames=max_frames)
-    else:
-        if spec.name == "extxyz":
-            _prescan_extxyz(text, max_atoms=max_atoms, max_frames=max_frames)
-        elif spec.name == "poscar":
-            _prescan_poscar(text, max_atoms=max_atoms)
-        frames = _read_with_ase(text.encode() if text else data, spec, max_atoms=max_atoms, max_frames=max_frames)
-    many = len(frames) > 1
-    return [_finish(atoms, f"frame {k + 1}: " if many else "", charge=charge, spin=spin, name=name, fallback=label,
-                    max_atoms=max_atoms, min_distance=min_distance) for k, atoms in enumerate(frames)]
+        return _parse_xyz(text, max_atoms=max_atoms, max_frames=max_frames), label
+    if spec.name == "extxyz":
+        _prescan_extxyz(text, max_atoms=max_atoms, max_frames=max_frames)
+    elif spec.name == "poscar":
+        _prescan_poscar(text, max_atoms=max_atoms)
+    return _read_with_ase(text.encode() if text else data, spec, max_atoms=max_atoms, max_frames=max_frames), label
 
 
 def read_structure(source: Source, fmt: str, **kwargs: object) -> Structure:
@@ -189,7 +198,7 @@ def parse_xyz_text(text: str, charge: int | None = None, *, spin: int | None = N
         atoms = _parse_xyz(text, max_atoms=max_atoms, max_frames=1, first_only=True)[0]
     else:  # bare coordinate block, no count or comment line
         atoms = _parse_atom_block(lines, 0, len(lines), comment="", max_atoms=max_atoms, skip_blank=True)
-    return _finish(atoms, "", charge=charge, spin=spin, name=name, fallback="", max_atoms=max_atoms,
+    return checked_structure(atoms, "", charge=charge, spin=spin, name=name, fallback="", max_atoms=max_atoms,
                    min_distance=min_distance)
 
 
@@ -514,9 +523,12 @@ def _clean_info(info: dict) -> dict:
     return out
 
 
-def _finish(atoms: Atoms, where: str, *, charge: int | None, spin: int | None, name: str | None, fallback: str,
-            max_atoms: int, min_distance: float) -> Structure:
-    """Atoms -> checked Structure, with messages prefixed by ``where`` (e.g. 'frame 3: ')."""
+def checked_structure(atoms: Atoms, where: str = "", *, charge: int | None = None, spin: int | None = None,
+                      name: str | None = None, fallback: str = "", max_atoms: int = DEFAULT_MAX_ATOMS,
+                      min_distance: float = MIN_DISTANCE) -> Structure:
+    """ASE ``Atoms`` -> a checked :class:`Structure` (elements, size, charge and spin, close contacts), messages
+    prefixed by ``where`` (e.g. 'frame 3: '); ``charge``/``spin`` override the file's metadata, ``name`` its
+    name (``fallback`` when it has none)."""
     _symbols_of(atoms, where)
     try:
         st = structure_from_ase(atoms, charge=charge, spin=spin, name=name or str(atoms.info.get("name") or fallback))

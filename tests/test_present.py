@@ -114,7 +114,7 @@ def test_water_slides_step_forward_and_back(model):
     # every atom labelled "O0 −0.57 e" with the model's charge, as the page formats it
     labels, _ = present.charge_labels(("O", "H", "H"), model.predict(gallery_structure("water")).charges.numpy())
     for label in labels:
-        assert f"addLabel({molview._js_json(label)}" in html
+        assert f"addLabel({molview.js_json(label)}" in html
     assert re.search(r'addLabel\("O0 \\u2212\d\.\d\d e"', html)
     assert html.count(".addLabel(\"") == 3 and '"fontSize": 22' in html
     seen = [_heading(at)]

@@ -244,8 +244,10 @@ def radial_electrons(r_grid: np.ndarray, rho: np.ndarray) -> float:
     return float(4.0 * math.pi * np.trapezoid(r_grid**3 * rho, ln_r))
 
 
-def _scf(mol: gto.Mole, configuration: str, xc: str, grid_level: int, conv_tol: float, spherical: bool,
-         dm0: np.ndarray | None = None) -> dft.uks.UKS:
+def atom_scf(mol: gto.Mole, configuration: str, xc: str, grid_level: int, conv_tol: float, spherical: bool,
+             dm0: np.ndarray | None = None) -> dft.uks.UKS:
+    """UKS of a free atom with the occupations of ``configuration`` (:func:`configuration_get_occ`; ``spherical``:
+    each shell's electrons spread evenly over its orbitals), from ``dm0`` when given; one level-shifted retry."""
     mf = dft.UKS(mol, xc=xc)
     mf.grids.level = grid_level
     mf.conv_tol = conv_tol
@@ -288,12 +290,12 @@ def run_atom(symbol: str, z: int, configuration: str, r_grid: np.ndarray, xc: st
         return AtomResult(symbol, configuration, 0, 0, 0.0, 0.0, True, np.zeros_like(r_grid), 0.0, 0.0, 0.0,
                           0.0)
     mol = atom_molecule(symbol, configuration, basis, z)
-    mf_sph = _scf(mol, configuration, xc, grid_level, conv_tol, spherical=True)
+    mf_sph = atom_scf(mol, configuration, xc, grid_level, conv_tol, spherical=True)
     dm = mf_sph.make_rdm1()
     rho, sphericity = spherical_profile(mol, dm[0] + dm[1], r_grid)
     mf, anisotropy = mf_sph, sphericity
     if occupation == "integer":
-        mf = _scf(mol, configuration, xc, grid_level, conv_tol, spherical=False, dm0=dm)
+        mf = atom_scf(mol, configuration, xc, grid_level, conv_tol, spherical=False, dm0=dm)
         dm = mf.make_rdm1()
         rho, anisotropy = spherical_profile(mol, dm[0] + dm[1], r_grid)
     occ = np.asarray(mf.mo_occ)

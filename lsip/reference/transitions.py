@@ -28,9 +28,9 @@ from pyscf import dft
 from lsip.errors import ReferenceCalculationError
 from lsip.model.library import LatentLibrary, Transition
 from lsip.reference.atoms import (
-    _scf,
     ao_angular_momentum,
     atom_molecule,
+    atom_scf,
     orbital_angular_momentum,
     parse_configuration,
 )
@@ -104,7 +104,7 @@ def compute_transition(symbol: str, z: int, ground: str, excited: str, r: np.nda
     UKS of the excited configuration; the orbitals of the spin that holds the promoted electron)."""
     a, b = promoted_shells(ground, excited)
     mol = atom_molecule(symbol, excited, basis, z)
-    mf = _scf(mol, excited, xc, grid_level, conv_tol, spherical=True)
+    mf = atom_scf(mol, excited, xc, grid_level, conv_tol, spherical=True)
     if not mf.converged:
         raise ReferenceCalculationError(f"{symbol}: the excited-state SCF for the transition did not converge")
     ao_l = ao_angular_momentum(mol)

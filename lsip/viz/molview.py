@@ -54,7 +54,7 @@ def _hex_to_rgb(color: str) -> np.ndarray:
     return np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)], dtype=np.float64)
 
 
-def _js_json(obj: object) -> str:
+def js_json(obj: object) -> str:
     """JSON for inlining in a ``<script>``: ``<`` is escaped so no text can close the script element."""
     return json.dumps(obj).replace("<", "\\u003c")
 
@@ -223,9 +223,9 @@ def _add_hover(view: py3Dmol.view, texts: Sequence[str], font_size: int) -> None
     """Show ``texts[atom.index]`` as a label while the pointer is over an atom (3Dmol evals the strings)."""
     options = {"backgroundColor": "#1b1f24", "backgroundOpacity": 0.85, "fontColor": "white",
                "fontSize": font_size, "inFront": True}
-    on_hover = ("function(atom, viewer) { if (!atom.label) { var t = " + _js_json(list(texts)) +
+    on_hover = ("function(atom, viewer) { if (!atom.label) { var t = " + js_json(list(texts)) +
                 "; atom.label = viewer.addLabel(t[atom.index], Object.assign({position: atom}, " +
-                _js_json(options) + ")); } }")
+                js_json(options) + ")); } }")
     on_unhover = "function(atom, viewer) { if (atom.label) { viewer.removeLabel(atom.label); delete atom.label; } }"
     view.setHoverable({}, True, on_hover, on_unhover)
 
@@ -240,7 +240,7 @@ def _add_labels(view: py3Dmol.view, structure: Structure, labels: Sequence[str],
                        "fontColor": "black", "backgroundColor": "white", "backgroundOpacity": 0.7,
                        "inFront": True, "alignment": "center"}
             # written directly (not via py3Dmol's json.dumps) so that "<" in a label cannot end the script
-            view.startjs += f"\tviewer_UNIQUEID.addLabel({_js_json(str(text))}, {_js_json(options)});\n"
+            view.startjs += f"\tviewer_UNIQUEID.addLabel({js_json(str(text))}, {js_json(options)});\n"
 
 
 def _add_cell(view: py3Dmol.view, cell: np.ndarray) -> None:
@@ -255,12 +255,12 @@ def _add_cell(view: py3Dmol.view, cell: np.ndarray) -> None:
                                   "radius": 0.03, "color": "#777777", "fromCap": 1, "toCap": 1})
 
 
-def _remember_camera(view: py3Dmol.view, camera_key: str) -> None:
+def remember_camera(view: py3Dmol.view, camera_key: str) -> None:
     """Restore the camera saved under ``camera_key`` (browser sessionStorage) and save it on every change.
 
     The Streamlit iframe is rebuilt on every rerun; this keeps the user's rotation and zoom across reruns.
     """
-    key = _js_json("lsip-camera:" + camera_key)
+    key = js_json("lsip-camera:" + camera_key)
     view.startjs += (
         "try { var lsipCamKey = " + key + "; var lsipCam = window.sessionStorage.getItem(lsipCamKey);\n"
         "if (lsipCam) { viewer_UNIQUEID.setView(JSON.parse(lsipCam)); }\n"
@@ -276,7 +276,7 @@ def _add_png_button(view: py3Dmol.view, file_name: str) -> None:
     Plotly figures have their own camera button; this is the same for 3D views, at the size shown, with the
     user's current rotation and zoom. The iframe sandbox of Streamlit allows downloads.
     """
-    name = _js_json(file_name if file_name.endswith(".png") else file_name + ".png")
+    name = js_json(file_name if file_name.endswith(".png") else file_name + ".png")
     view.startjs += (
         "try { (function(v) { var b = document.createElement('button'); b.textContent = 'PNG';\n"
         "b.className = 'lsip-png'; b.title = 'Save this view as a PNG picture';\n"
@@ -399,7 +399,7 @@ def molecule_view(structure: Structure, values: Sequence[float] | np.ndarray | N
     if zoom != 1.0:
         view.zoom(zoom)
     if camera_key:
-        _remember_camera(view, camera_key)
+        remember_camera(view, camera_key)
     if png_name:
         _add_png_button(view, png_name)
     return MoleculeView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi)
@@ -526,9 +526,9 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
         raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
     m, n = len(frames), len(symbols)
     view = new_view(height, js_url=js_url)
-    view.startjs += (f"\tvar lsipModel = viewer_UNIQUEID.addModelsAsFrames({_js_json(multi_xyz_block(frames))}, "
+    view.startjs += (f"\tvar lsipModel = viewer_UNIQUEID.addModelsAsFrames({js_json(multi_xyz_block(frames))}, "
                      '"xyz");\n')
-    view.startjs += f"\tlsipModel.setStyle({{}}, {_js_json(STYLES[style])});\n"
+    view.startjs += f"\tlsipModel.setStyle({{}}, {js_json(STYLES[style])});\n"
     legend = ""
     lo = hi = None
     if values is not None:
@@ -541,7 +541,7 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
         legend = colorbar_html(lo, hi, value_title, unit, font_size=max(font_size, 12), anchors=anchors)
         # one setStyle per frame ({frame: f} selects that frame's atoms); colorfunc reads the frame's colour list
         view.startjs += (
-            f"\tvar lsipColors = {_js_json(colors)}; var lsipStyle = {_js_json(STYLES[style])};\n"
+            f"\tvar lsipColors = {js_json(colors)}; var lsipStyle = {js_json(STYLES[style])};\n"
             "\tlsipColors.forEach(function(c, f) { var s = {}; Object.keys(lsipStyle).forEach(function(p) {"
             " s[p] = Object.assign({colorfunc: function(atom) { return c[atom.serial]; }}, lsipStyle[p]); });"
             " lsipModel.setStyle({frame: f}, s); });\n")
@@ -563,10 +563,10 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
                      "lsipH = lsipCanvas.clientHeight;\n\tviewer_UNIQUEID.zoom(0.85 * (lsipW > 0 && lsipW < lsipH ? "
                      "lsipW / lsipH : 1)); } catch (err) { console.warn(err); }\n")
     if camera_key:
-        _remember_camera(view, camera_key)
+        remember_camera(view, camera_key)
     if png_name:
         _add_png_button(view, png_name)
-    play = _js_json({"loop": loop, "interval": int(interval_ms)})
+    play = js_json({"loop": loop, "interval": int(interval_ms)})
     view.startjs += f"\tviewer_UNIQUEID.setFrame(0);\n\tviewer_UNIQUEID.animate({play});\n"
     footer, footer_height, marks = _animation_footer(m, distances, energies, curve_title, font_size)
     texts = [str(c) for c in captions] if captions is not None else [f"frame {k + 1} of {m}" for k in range(m)]
@@ -574,7 +574,7 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
         raise ValueError(f"captions has {len(texts)} entries for {m} frames")
     # follow the frame shown: move the curve's marker, show the frame's caption; the button pauses and resumes
     view.startjs += (
-        "\t(function(v) { var marks = " + _js_json(marks) + "; var texts = " + _js_json(texts) + ";\n"
+        "\t(function(v) { var marks = " + js_json(marks) + "; var texts = " + js_json(texts) + ";\n"
         "\tvar last = -1; var paused = false; var btn = null;\n"
         "\tfunction toggle() { paused = !paused; if (paused) { v.pauseAnimate(); } else { v.resumeAnimate(); }\n"
         "\t  btn.textContent = paused ? 'Play' : 'Pause'; }\n"

@@ -37,7 +37,7 @@ from lsip.structure import Structure, atom_label
 from lsip.units import E_BOHR_TO_DEBYE, HARTREE_TO_EV
 from lsip.viz import figures
 from lsip.viz.latent3d import DIPOLE_COLOR, latent_view, view_arrow
-from lsip.viz.molview import MoleculeView, _js_json, _remember_camera, fit_zoom, molecule_view
+from lsip.viz.molview import MoleculeView, fit_zoom, js_json, molecule_view, remember_camera
 
 #: Height of the 3D views of the slides, CSS pixels.
 VIEW_HEIGHT: int = 600
@@ -147,7 +147,7 @@ def add_labels(view: object, positions: np.ndarray, labels: Sequence[str], font_
             at = p
             options.update(alignment="bottomCenter", screenOffset={"x": 0, "y": round(1.8 * font_size)})
         options["position"] = dict(zip("xyz", map(float, at)))
-        view.startjs += f"\tviewer_UNIQUEID.addLabel({_js_json(str(text))}, {_js_json(options)});\n"
+        view.startjs += f"\tviewer_UNIQUEID.addLabel({js_json(str(text))}, {js_json(options)});\n"
 
 
 def slide_zoom(positions: np.ndarray, fill: float = 0.85, aspect: float = 1.3, pad: float = 1.6,
@@ -182,7 +182,7 @@ def _finish(mv: MoleculeView, structure: Structure, camera_key: str | None) -> M
     if zoom != 1.0:
         mv.view.zoom(zoom)
     if camera_key:
-        _remember_camera(mv.view, camera_key)
+        remember_camera(mv.view, camera_key)
     return mv
 
 
