@@ -4,7 +4,8 @@ story and a predict-then-reveal question."""
 
 import streamlit as st
 
-from lsip import export, gallery, teaching
+from lsip import export, gallery
+from lsip.gallery import teaching
 from lsip.ui import cache, common, dft_progress, links, state, widgets
 from lsip.viz.latent3d import latent_view
 from lsip.viz.molview import molecule_view

@@ -1,9 +1,9 @@
 """Evaluate: the model and the EEQ/QEq baselines against an uploaded data set with reference energies, forces,
 charges and dipoles; parity plots, per-frame errors and a structure map whose frames open in Explore.
 
-Layout only: reading and comparing is :mod:`lsip.evaluate`, the figures :mod:`lsip.viz.evaluate_views`. The data
-set lives in ``st.session_state["lsip_evaluate_data"]`` (``{"name": str, "data": bytes}``; set by the uploader's
-callback, or by a test), so it survives a visit to Explore; it is read in the format chosen on the page.
+Layout only: reading and comparing is :mod:`lsip.workflows.evaluate`, the figures :mod:`lsip.viz.evaluate_views`.
+The data set lives in ``st.session_state["lsip_evaluate_data"]`` (``{"name": str, "data": bytes}``; set by the
+uploader's callback, or by a test), so it survives a visit to Explore; it is read in the format chosen on the page.
 """
 
 import hashlib
@@ -11,7 +11,6 @@ import json
 
 import streamlit as st
 
-from lsip import evaluate
 from lsip.export import records_csv
 from lsip.io import DEFAULT_MAX_BYTES, FORMATS
 from lsip.paths import EVALUATE_EXAMPLE
@@ -19,6 +18,7 @@ from lsip.results import json_safe
 from lsip.structure import Structure
 from lsip.ui import cache, common, sources, state
 from lsip.viz import evaluate_views
+from lsip.workflows import evaluate
 
 DATA_KEY = "lsip_evaluate_data"
 UPLOAD_KEY = "lsip_evaluate_file"

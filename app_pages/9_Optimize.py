@@ -4,10 +4,11 @@ bond lengths against the start and the DFT-relaxed geometry when there is one (d
 
 import streamlit as st
 
-from lsip import export, relax
+from lsip import export
 from lsip.structure import Structure
 from lsip.ui import cache, common, state, widgets
 from lsip.viz import relax_views
+from lsip.workflows import relax
 
 common.page_header(
     "Optimize",

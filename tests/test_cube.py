@@ -1,4 +1,4 @@
-"""lsip.cube: the one regular-grid definition (PySCF convention, end points included) and cube-file I/O."""
+"""lsip.io.cube: the one regular-grid definition (PySCF convention, end points included) and cube-file I/O."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lsip.cube import CubeGrid, cube_text, read_cube, write_cube
 from lsip.errors import LSIPError
+from lsip.io.cube import CubeGrid, cube_text, read_cube, write_cube
 from lsip.units import ANGSTROM_TO_BOHR
 
 

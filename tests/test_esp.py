@@ -17,8 +17,8 @@ from pyscf import dft
 from pyscf.tools import cubegen
 from scipy.special import erf
 
-from lsip.cube import read_cube
 from lsip.gallery import gallery_structure
+from lsip.io.cube import read_cube
 from lsip.model.density import (
     BasisDensities,
     BasisPotentials,

@@ -1,4 +1,4 @@
-"""Evaluating a data set (issue 14): lsip.evaluate, `lsip evaluate`, the figures and the Evaluate page.
+"""Evaluating a data set (issue 14): lsip.workflows.evaluate, `lsip evaluate`, the figures and the Evaluate page.
 
 Data sets are written with ASE (SinglePointCalculator results -> extended XYZ) from the model's own numbers with
 known changes: per-element energy offsets (+ noise), shifted forces, scaled charges. So every expected error is
@@ -16,7 +16,6 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from lsip import evaluate as ev
 from lsip.cli import main
 from lsip.errors import LSIPError, StructureError, SystemTooLargeError
 from lsip.export import extxyz_export
@@ -24,6 +23,7 @@ from lsip.io import structure_from_ase
 from lsip.model.model import LSIPModel
 from lsip.results import user_units
 from lsip.units import E_ANGSTROM_TO_DEBYE
+from lsip.workflows import evaluate as ev
 
 #: Per-element offsets (eV) between a made-up "total energy" reference and the model's zero.
 OFFSETS = {"H": -13.6, "O": -2041.3, "Li": -203.1, "F": -2715.9}

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lsip import export, gallery, teaching
-from lsip.gallery import gallery_structure
+from lsip import export, gallery
+from lsip.gallery import gallery_structure, teaching
 from lsip.io import read_structure
 from lsip.model.library import STATE_LABELS
 from lsip.model.params import ModelParameters

@@ -11,8 +11,8 @@ import pytest
 from pyscf import dft
 from pyscf.tools import cubegen
 
-from lsip.cube import CubeGrid, read_cube, write_cube
 from lsip.errors import StructureError
+from lsip.io.cube import CubeGrid, read_cube, write_cube
 from lsip.model.density import BasisDensities
 from lsip.model.library import default_library
 from lsip.reference.driver import ReferenceDFT

@@ -1,4 +1,4 @@
-"""Geometry optimisation (lsip/relax.py, ``lsip optimize``, app_pages/9_Optimize.py; docs/optimize.md).
+"""Geometry optimisation (lsip/workflows/relax.py, ``lsip optimize``, app_pages/9_Optimize.py; docs/optimize.md).
 
 The relaxation must find the model's own minimum (H2 against a fine scan of the model energy), keep symmetry
 (water from a distorted start), report failures as results (never a traceback), and compare geometries correctly
@@ -15,7 +15,6 @@ import pytest
 from apptest_pages import elements, open_app_page
 from ase.io import read as ase_read
 
-from lsip import relax
 from lsip.cli import main
 from lsip.errors import LSIPError, SystemTooLargeError
 from lsip.gallery import gallery_structure
@@ -24,6 +23,7 @@ from lsip.model.model import LSIPModel
 from lsip.structure import Structure
 from lsip.ui import state
 from lsip.validation.molecules import load
+from lsip.workflows import relax
 
 
 def h2(r: float) -> Structure:

@@ -1,4 +1,4 @@
-"""lsip.smiles (issue 14, teacher): a 3D structure from SMILES - composition, charge and spin from the string,
+"""lsip.io.smiles (issue 14, teacher): a 3D structure from SMILES - composition, charge and spin from the string,
 force-field bond lengths, the same geometry every time, clear refusals - and the sidebar's SMILES source with
 its link."""
 
@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lsip.errors import StructureError, SystemTooLargeError
-from lsip.smiles import MAX_SMILES_ATOMS, MAX_SMILES_LENGTH, structure_from_smiles
+from lsip.io.smiles import MAX_SMILES_ATOMS, MAX_SMILES_LENGTH, structure_from_smiles
 from lsip.ui import state
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

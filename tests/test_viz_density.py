@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lsip.cube import read_cube
 from lsip.errors import LSIPError
 from lsip.gallery import gallery_structure
+from lsip.io.cube import read_cube
 from lsip.model.density import promolecule_weights
 from lsip.reference import density as D
 from lsip.reference.driver import ReferenceDFT

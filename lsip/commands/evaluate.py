@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 
 from lsip.errors import LSIPError, SystemTooLargeError
-from lsip.evaluate import (
+from lsip.export import records_csv
+from lsip.model.model import LSIPModel
+from lsip.model.params import default_parameter_set
+from lsip.results import json_safe
+from lsip.workflows.evaluate import (
     APP_MAX_FRAMES,
     APP_MAX_TOTAL_ATOMS,
     BASELINES,
@@ -25,10 +29,6 @@ from lsip.evaluate import (
     evaluation_to_dict,
     frame_records,
 )
-from lsip.export import records_csv
-from lsip.model.model import LSIPModel
-from lsip.model.params import default_parameter_set
-from lsip.results import json_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:

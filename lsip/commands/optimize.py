@@ -1,4 +1,5 @@
-"""``lsip optimize``: relax a structure on the model's energy surface (:func:`lsip.relax.relax`, docs/optimize.md).
+"""``lsip optimize``: relax a structure on the model's energy surface (:func:`lsip.workflows.relax.relax`,
+docs/optimize.md).
 
 Prints one line per optimizer step (energy in eV, largest force in eV/angstrom), then the RMSD to the start and to
 the DFT-relaxed geometry when there is one, and the bond table; ``--out`` writes the relaxed structure as extended
@@ -11,12 +12,12 @@ import argparse
 import json
 from pathlib import Path
 
-from lsip import relax as relax_mod
 from lsip.errors import LSIPError
 from lsip.io import format_from_extension, read_structure
 from lsip.model.model import LSIPModel
 from lsip.model.params import default_parameter_set
 from lsip.results import json_safe
+from lsip.workflows import relax as relax_mod
 
 #: Bond rows printed in the table output (the JSON has all).
 MAX_PRINTED_BONDS = 60

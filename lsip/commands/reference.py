@@ -169,7 +169,7 @@ def _write_molden(res: object, path: Path) -> int:
 
 
 def _write_cube(res: object, path: Path) -> None:
-    from lsip.cube import write_cube
+    from lsip.io.cube import write_cube
     from lsip.reference.grids import cube_grid_for, density_on_cube
 
     st, mol = res.structure(), res.mole()

@@ -9,7 +9,7 @@ Three densities are compared (atomic units: bohr, e/bohr^3):
 * the **DFT** density of a :class:`lsip.reference.driver.ReferenceResult` (its density matrix and basis);
 
 and the **difference** rho_model - rho_DFT. Every volumetric quantity is evaluated on ONE
-:class:`lsip.cube.CubeGrid` (:func:`display_grid`), never by subtracting cubes from different writers; 2D slices
+:class:`lsip.io.cube.CubeGrid` (:func:`display_grid`), never by subtracting cubes from different writers; 2D slices
 are evaluated directly on the points of a plane (exact, not interpolated from the cube).
 
 Per-atom integrated differences are computed on the DFT's own molecular quadrature grid (Becke fuzzy cells, as
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lsip.cube import CubeGrid, cube_text
 from lsip.errors import LSIPError
+from lsip.io.cube import CubeGrid, cube_text
 from lsip.model.density import (
     BasisDensities,
     BasisPotentials,

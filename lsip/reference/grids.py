@@ -5,8 +5,8 @@ Two kinds of grid are used:
 * the **molecular quadrature grid** of the DFT run (Becke partitioning of atom-centred Treutler-Ahlrichs radial
   x Lebedev angular grids, ``pyscf.dft.gen_grid.Grids`` at a ``level``): every integral (electron count,
   charges, density errors, the density encoder's least squares) is a weighted sum over it;
-* **regular grids** (:class:`lsip.cube.CubeGrid`) for display and cube files; their convention is stated in
-  :mod:`lsip.cube`. Model, DFT and difference cubes are evaluated on one :class:`~lsip.cube.CubeGrid`.
+* **regular grids** (:class:`lsip.io.cube.CubeGrid`) for display and cube files; their convention is stated in
+  :mod:`lsip.io.cube`. Model, DFT and difference cubes are evaluated on one :class:`~lsip.io.cube.CubeGrid`.
 
 The density is rho(r) = sum_{mu nu} D_{mu nu} chi_mu(r) chi_nu(r) with the total (alpha + beta) density
 matrix D, evaluated with ``dft.numint.eval_ao`` / ``eval_rho`` in blocks of :data:`BLOCK_POINTS` points.
@@ -20,8 +20,8 @@ import warnings
 import numpy as np
 from pyscf import dft, gto
 
-from lsip.cube import CubeGrid
 from lsip.errors import ReferenceCalculationError, StructureError
+from lsip.io.cube import CubeGrid
 from lsip.structure import Structure
 from lsip.units import ANGSTROM_TO_BOHR
 
@@ -152,7 +152,7 @@ def density_on_cube(mol: gto.Mole, dm: np.ndarray, grid: CubeGrid) -> np.ndarray
 
 def cube_grid_for(structure: Structure, shape: tuple[int, int, int] | None = (40, 40, 40),
                   spacing: float | None = None, margin: float = 3.0) -> CubeGrid:
-    """The shared display grid of a structure (bohr; see :meth:`lsip.cube.CubeGrid.around`)."""
+    """The shared display grid of a structure (bohr; see :meth:`lsip.io.cube.CubeGrid.around`)."""
     return CubeGrid.around(structure.positions * ANGSTROM_TO_BOHR, margin=margin,
                            shape=None if spacing is not None else shape, spacing=spacing)
 

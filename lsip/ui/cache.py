@@ -23,16 +23,17 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from lsip import diagnostics, evaluate
+from lsip import diagnostics
 from lsip.errors import LSIPError
+from lsip.io.smiles import structure_from_smiles
 from lsip.model.decoder import Prediction
 from lsip.model.library import LatentLibrary, default_library
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
 from lsip.reference import density, molden
 from lsip.reference.driver import ReferenceDFT, ReferenceResult, ReferenceSettings
-from lsip.smiles import structure_from_smiles
 from lsip.structure import Structure
+from lsip.workflows import evaluate
 
 
 def fingerprint(structure: Structure) -> str:
@@ -190,7 +191,7 @@ def molden_file(ref: ReferenceResult) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def smiles_structure(smiles: str) -> Structure:
-    """The 3D structure built from a SMILES string (RDKit; :func:`lsip.smiles.structure_from_smiles`)."""
+    """The 3D structure built from a SMILES string (RDKit; :func:`lsip.io.smiles.structure_from_smiles`)."""
     return structure_from_smiles(smiles)
 
 

@@ -14,8 +14,8 @@ import streamlit as st
 
 from lsip.diagnostics import overrides_from_url, overrides_to_url
 from lsip.gallery import load_gallery
+from lsip.io.smiles import MAX_SMILES_LENGTH
 from lsip.model.params import available_parameter_sets, default_parameter_set, get_parameters
-from lsip.smiles import MAX_SMILES_LENGTH
 from lsip.ui.state import (
     CHARGE_KEY,
     DEFAULT_MOLECULE,

@@ -1,6 +1,6 @@
 """Tables and figures of the Evaluate page (no Streamlit): summary errors, parity plots, the structure-property map.
 
-Inputs are :class:`lsip.evaluate.Evaluation` results, already in user units (eV, angstrom, e, debye); what is
+Inputs are :class:`lsip.workflows.evaluate.Evaluation` results, already in user units (eV, angstrom, e, debye); what is
 compared and how energies are aligned is in docs/evaluate.md.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from lsip.evaluate import BASELINE_LABELS, ERROR_COLUMNS, Evaluation, frame_records, parity_pairs
+from lsip.workflows.evaluate import BASELINE_LABELS, ERROR_COLUMNS, Evaluation, frame_records, parity_pairs
 
 _LAYOUT = {"margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
 #: Colours of the models in the parity plots (LSIP first, then the baselines).
@@ -52,7 +52,7 @@ def offsets_table(result: Evaluation) -> pd.DataFrame | None:
 
 
 def frames_table(result: Evaluation) -> pd.DataFrame:
-    """Per-frame records (:func:`lsip.evaluate.frame_records`) with unit-bearing headers for the screen."""
+    """Per-frame records (:func:`lsip.workflows.evaluate.frame_records`) with unit-bearing headers for the screen."""
     records = frame_records(result)
     rename = {"frame": "frame", "formula": "formula", "n_atoms": "atoms", "charge_e": "Q (e)", "status": "status",
               "message": "message", "reference": "reference has", "energy_ref_eV": "E ref (eV)",
@@ -106,9 +106,10 @@ def parity_figure(result: Evaluation, quantity: str, font_size: int = 13) -> go.
 
 
 def map_figure(result: Evaluation, color_by: str = "energy_error_per_atom_eV", font_size: int = 13) -> go.Figure:
-    """The frames on the 2D structure map (:func:`lsip.evaluate.structure_map`), coloured by the absolute value of
-    a per-frame error (:data:`lsip.evaluate.ERROR_COLUMNS`); frames without that error are hollow grey circles,
-    failed frames grey crosses. Every point carries its frame number as ``customdata`` (for selections)."""
+    """The frames on the 2D structure map (:func:`lsip.workflows.evaluate.structure_map`), coloured by the absolute
+    value of a per-frame error (:data:`lsip.workflows.evaluate.ERROR_COLUMNS`); frames without that error are hollow
+    grey circles, failed frames grey crosses. Every point carries its frame number as ``customdata`` (for
+    selections)."""
     label, unit = ERROR_COLUMNS[color_by]
     xy = result.map_xy
     have, missing, failed = [], [], []

@@ -514,43 +514,72 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
     -------
     AnimatedView (``n_frames``, ``total_height`` for the iframe).
     """
+    frames = _animation_frames(structures, loop, style)
+    m, n = len(frames), frames[0].n_atoms
+    view = new_view(height, js_url=js_url)
+    view.startjs += (f"\tvar lsipModel = viewer_UNIQUEID.addModelsAsFrames({js_json(multi_xyz_block(frames))}, "
+                     '"xyz");\n')
+    view.startjs += f"\tlsipModel.setStyle({{}}, {js_json(STYLES[style])});\n"
+    legend, lo, hi = "", None, None
+    if values is not None:
+        legend, lo, hi = _colour_frames(view, values, (m, n), style, vmin, vmax, value_title, unit, font_size)
+    _frame_all(view, frames, orient)
+    if camera_key:
+        remember_camera(view, camera_key)
+    if png_name:
+        _add_png_button(view, png_name)
+    play = js_json({"loop": loop, "interval": int(interval_ms)})
+    view.startjs += f"\tviewer_UNIQUEID.setFrame(0);\n\tviewer_UNIQUEID.animate({play});\n"
+    footer, footer_height, marks = _animation_footer(m, distances, energies, curve_title, font_size)
+    texts = [str(c) for c in captions] if captions is not None else [f"frame {k + 1} of {m}" for k in range(m)]
+    if len(texts) != m:
+        raise ValueError(f"captions has {len(texts)} entries for {m} frames")
+    view.startjs += _follow_frame_js(marks, texts)
+    return AnimatedView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi, n_frames=m,
+                        footer_html=footer, footer_height=footer_height)
+
+
+def _animation_frames(structures: Sequence[Structure], loop: str, style: str) -> list[Structure]:
+    """The frames of an animation, checked: at least one, the same atoms in every frame, a known loop and style."""
     frames = list(structures)
     if not frames:
         raise ValueError("an animation needs at least one frame")
-    symbols = frames[0].symbols
-    if any(f.symbols != symbols for f in frames):
+    if any(f.symbols != frames[0].symbols for f in frames):
         raise ValueError("every frame of an animation must hold the same atoms in the same order")
     if loop not in ("backAndForth", "forward", "backward"):
         raise ValueError(f"unknown loop {loop!r}")
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
-    m, n = len(frames), len(symbols)
-    view = new_view(height, js_url=js_url)
-    view.startjs += (f"\tvar lsipModel = viewer_UNIQUEID.addModelsAsFrames({js_json(multi_xyz_block(frames))}, "
-                     '"xyz");\n')
-    view.startjs += f"\tlsipModel.setStyle({{}}, {js_json(STYLES[style])});\n"
-    legend = ""
-    lo = hi = None
-    if values is not None:
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.shape != (m, n):
-            raise ValueError(f"values has shape {arr.shape}, expected ({m}, {n}) (frames, atoms)")
-        lo, hi = symmetric_range(arr.reshape(-1), vmin, vmax)
-        anchors = SEQUENTIAL_ANCHORS if vmin is not None and vmin >= 0.0 else DIVERGING_ANCHORS
-        colors = [diverging_colors(row, lo, hi, anchors=anchors) for row in arr]
-        legend = colorbar_html(lo, hi, value_title, unit, font_size=max(font_size, 12), anchors=anchors)
-        # one setStyle per frame ({frame: f} selects that frame's atoms); colorfunc reads the frame's colour list
-        view.startjs += (
-            f"\tvar lsipColors = {js_json(colors)}; var lsipStyle = {js_json(STYLES[style])};\n"
-            "\tlsipColors.forEach(function(c, f) { var s = {}; Object.keys(lsipStyle).forEach(function(p) {"
-            " s[p] = Object.assign({colorfunc: function(atom) { return c[atom.serial]; }}, lsipStyle[p]); });"
-            " lsipModel.setStyle({frame: f}, s); });\n")
+    return frames
+
+
+def _colour_frames(view: py3Dmol.view, values: np.ndarray | Sequence[Sequence[float]], shape: tuple[int, int],
+                   style: str, vmin: float | None, vmax: float | None, value_title: str, unit: str,
+                   font_size: int) -> tuple[str, float, float]:
+    """Colour every frame's atoms by its values on one range for the whole animation: (legend HTML, lo, hi)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"values has shape {arr.shape}, expected {shape} (frames, atoms)")
+    lo, hi = symmetric_range(arr.reshape(-1), vmin, vmax)
+    anchors = SEQUENTIAL_ANCHORS if vmin is not None and vmin >= 0.0 else DIVERGING_ANCHORS
+    colors = [diverging_colors(row, lo, hi, anchors=anchors) for row in arr]
+    # one setStyle per frame ({frame: f} selects that frame's atoms); colorfunc reads the frame's colour list
+    view.startjs += (
+        f"\tvar lsipColors = {js_json(colors)}; var lsipStyle = {js_json(STYLES[style])};\n"
+        "\tlsipColors.forEach(function(c, f) { var s = {}; Object.keys(lsipStyle).forEach(function(p) {"
+        " s[p] = Object.assign({colorfunc: function(atom) { return c[atom.serial]; }}, lsipStyle[p]); });"
+        " lsipModel.setStyle({frame: f}, s); });\n")
+    return colorbar_html(lo, hi, value_title, unit, font_size=max(font_size, 12), anchors=anchors), lo, hi
+
+
+def _frame_all(view: py3Dmol.view, frames: list[Structure], orient: bool) -> None:
+    """Orient on the principal axes of all frames together and zoom so that no frame leaves the picture."""
     positions = np.concatenate([f.positions for f in frames])
     periodic = frames[0].cell is not None and any(frames[0].pbc)
     turn = principal_rotation(positions) if orient and not periodic else None
     if turn is not None:
         view.rotate(turn[0], dict(zip("xyz", map(float, turn[1]))))
-    # fit the frame that spreads most, so that no frame leaves the picture, then start at frame 0
+    # fit the frame that spreads most, then start at frame 0
     spread = int(np.argmax([np.ptp(f.positions, axis=0).sum() if f.n_atoms > 1 else 0.0 for f in frames]))
     view.startjs += f"\tviewer_UNIQUEID.setFrame({spread});\n"
     view.zoomTo()
@@ -562,18 +591,12 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
     view.startjs += ("\ttry { var lsipCanvas = viewer_UNIQUEID.getCanvas(); var lsipW = lsipCanvas.clientWidth, "
                      "lsipH = lsipCanvas.clientHeight;\n\tviewer_UNIQUEID.zoom(0.85 * (lsipW > 0 && lsipW < lsipH ? "
                      "lsipW / lsipH : 1)); } catch (err) { console.warn(err); }\n")
-    if camera_key:
-        remember_camera(view, camera_key)
-    if png_name:
-        _add_png_button(view, png_name)
-    play = js_json({"loop": loop, "interval": int(interval_ms)})
-    view.startjs += f"\tviewer_UNIQUEID.setFrame(0);\n\tviewer_UNIQUEID.animate({play});\n"
-    footer, footer_height, marks = _animation_footer(m, distances, energies, curve_title, font_size)
-    texts = [str(c) for c in captions] if captions is not None else [f"frame {k + 1} of {m}" for k in range(m)]
-    if len(texts) != m:
-        raise ValueError(f"captions has {len(texts)} entries for {m} frames")
-    # follow the frame shown: move the curve's marker, show the frame's caption; the button pauses and resumes
-    view.startjs += (
+
+
+def _follow_frame_js(marks: list, texts: list[str]) -> str:
+    """JavaScript that follows the frame shown: moves the curve's marker, shows the frame's caption (as text), and
+    lets the footer's button pause and resume."""
+    return (
         "\t(function(v) { var marks = " + js_json(marks) + "; var texts = " + js_json(texts) + ";\n"
         "\tvar last = -1; var paused = false; var btn = null;\n"
         "\tfunction toggle() { paused = !paused; if (paused) { v.pauseAnimate(); } else { v.resumeAnimate(); }\n"
@@ -586,8 +609,6 @@ def animated_scan_view(structures: Sequence[Structure], values: np.ndarray | Seq
         "\t  var dot = document.querySelector('.lsip-marker'); var p = marks[f];\n"
         "\t  if (dot) { dot.setAttribute('cx', p ? p[0] : -20); dot.setAttribute('cy', p ? p[1] : -20); }\n"
         "\t}, 50); })(viewer_UNIQUEID);\n")
-    return AnimatedView(view=view, height=int(height), legend_html=legend, vmin=lo, vmax=hi, n_frames=m,
-                        footer_html=footer, footer_height=footer_height)
 
 
 def _animation_footer(n_frames: int, distances: Sequence[float] | None, energies: Sequence[float] | None,

@@ -1,4 +1,4 @@
-"""Figures of a geometry optimisation (:class:`lsip.relax.RelaxResult`; no Streamlit; docs/optimize.md).
+"""Figures of a geometry optimisation (:class:`lsip.workflows.relax.RelaxResult`; no Streamlit; docs/optimize.md).
 
 * :func:`trajectory_figure` - energy (relative to the start, eV) and largest force (eV/Å, log scale, with the
   threshold) against the optimizer step;
@@ -17,10 +17,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lsip.relax import RelaxResult, kabsch_align
 from lsip.structure import atom_label
 from lsip.viz.latent3d import FORCE_COLOR, view_arrow
 from lsip.viz.molview import MoleculeView, molecule_view, xyz_block
+from lsip.workflows.relax import RelaxResult, kabsch_align
 
 #: Style of the faint start geometry under the relaxed one.
 START_STYLE = {"stick": {"radius": 0.06, "opacity": 0.35, "color": "#888888"},

@@ -14,7 +14,7 @@ Comparison helpers: :func:`kabsch_rmsd` (after the optimal rotation and translat
 :func:`bond_table` (bonded pairs from covalent radii, lengths before / after / reference in angstrom) and
 :func:`find_dft_reference`, which finds the DFT-relaxed geometry (PBE0/def2-SVP, the validation set of
 ``assets/validation/``; docs/validation.md) of the same molecule when there is one. The gallery's geometries are
-experimental or force-field ones, not DFT minima (``lsip/gallery.py``), so the DFT reference of a gallery
+experimental or force-field ones, not DFT minima (``lsip/gallery/__init__.py``), so the DFT reference of a gallery
 molecule is the validation geometry it matches. What the page and ``lsip optimize`` show, and the limits, are in
 docs/optimize.md.
 
@@ -246,6 +246,22 @@ def relax(structure: Structure, params: ModelParameters | str | None = None, *, 
     opt = _optimizer_class(optimizer)(atoms, logfile=None)
     notes = ["periodic structure: positions relaxed at the fixed cell (the cell is not optimised)"] \
         if any(structure.pbc) else []
+    t0 = time.perf_counter()
+    trajectory, forces, converged, reason = _run(opt, atoms, structure, fmax, max_steps, time_limit_s, progress)
+    elapsed = time.perf_counter() - t0
+    final = _relaxed_structure(structure, trajectory[-1].positions, model.params.name, optimizer, fmax) \
+        if trajectory else structure
+    return RelaxResult(start=structure, final=final, converged=converged and not reason, reason=reason,
+                       trajectory=trajectory, start_forces=forces[0] if forces else None,
+                       final_forces=forces[-1] if forces else None, fmax=float(fmax), max_steps=int(max_steps),
+                       optimizer=optimizer, params_name=model.params.name, elapsed_s=elapsed, reference=ref,
+                       notes=notes)
+
+
+def _run(opt: Any, atoms: Any, structure: Structure, fmax: float, max_steps: int, time_limit_s: float | None,
+         progress: ProgressCallback | None) -> tuple[list[RelaxStep], list[np.ndarray], bool, str]:
+    """Step the ASE optimizer until converged, collapsed, out of steps or time, or the model fails: the points and
+    their forces, whether it converged, and why it stopped otherwise ("" when converged)."""
     trajectory: list[RelaxStep] = []
     forces: list[np.ndarray] = []
     converged, reason = False, ""
@@ -280,14 +296,7 @@ def relax(structure: Structure, params: ModelParameters | str | None = None, *, 
                      f"the geometry of step {len(trajectory) - 1}, the last one solved, is kept"))
     except StructureError as exc:  # a step made the geometry unusable (beyond the coordinate or span limits)
         reason = f"step {len(trajectory)} produced an unusable geometry ({exc}); the previous geometry is kept"
-    elapsed = time.perf_counter() - t0
-    final = _relaxed_structure(structure, trajectory[-1].positions, model.params.name, optimizer, fmax) \
-        if trajectory else structure
-    return RelaxResult(start=structure, final=final, converged=converged and not reason, reason=reason,
-                       trajectory=trajectory, start_forces=forces[0] if forces else None,
-                       final_forces=forces[-1] if forces else None, fmax=float(fmax), max_steps=int(max_steps),
-                       optimizer=optimizer, params_name=model.params.name, elapsed_s=elapsed, reference=ref,
-                       notes=notes)
+    return trajectory, forces, converged, reason
 
 
 def _relaxed_structure(start: Structure, positions: np.ndarray, params_name: str, optimizer: str,

@@ -459,24 +459,7 @@ def fit_energy_offsets(symbols: Sequence[Sequence[str]], model_eV: Sequence[floa
         message = (f"Energies compared after fitting E_ref ≈ E_model + Σ n_el c_el by least squares over {m} frames: "
                    f"{what}. Mean |E_ref − E_model| before the fit: {raw_mae:.4g} eV.")
     else:
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for row, k in enumerate(idx):
-            groups.setdefault(tuple(int(c) for c in counts[row]), []).append(k)
-        compared = [ks for ks in groups.values() if len(ks) >= 2]
-        for ks in compared:
-            e_m = np.array([float(model_eV[k]) for k in ks])
-            e_r = np.array([float(reference_eV[k]) for k in ks])
-            model_cmp[ks] = e_m - e_m.mean()
-            ref_cmp[ks] = e_r - e_r.mean()
-        if compared:
-            method = "relative per composition"
-            message = (f"Too few frames ({m}) for a per-element energy offset fit (it needs {rank + MIN_FIT_DOF}): "
-                       "energies compared only as relative energies E − mean over the frames of one composition.")
-        else:
-            method = "none"
-            message = (f"{'One frame' if m == 1 else f'{m} frames of different compositions'} with a reference "
-                       "energy: an energy on another zero cannot be compared with the model's (relative to free "
-                       "atoms), so energies are not compared.")
+        method, message = _relative_per_composition(idx, counts, model_eV, reference_eV, model_cmp, ref_cmp, rank)
     ok = np.isfinite(model_cmp) & np.isfinite(ref_cmp)
     err = (model_cmp - ref_cmp)[ok]
     n_at = np.array([len(symbols[k]) for k in range(n)], dtype=float)[ok]
@@ -484,6 +467,30 @@ def fit_energy_offsets(symbols: Sequence[Sequence[str]], model_eV: Sequence[floa
     rmse = float(np.sqrt(np.mean(err**2))) if len(err) else None
     mae_atom = float(np.mean(np.abs(err) / n_at)) if len(err) else None
     return EnergyFit(method, message, elements, offsets, rank, m, raw_mae, mae, rmse, mae_atom, model_cmp, ref_cmp)
+
+
+def _relative_per_composition(idx: list[int], counts: np.ndarray, model_eV: Sequence[float | None],
+                              reference_eV: Sequence[float | None], model_cmp: np.ndarray, ref_cmp: np.ndarray,
+                              rank: int) -> tuple[str, str]:
+    """The fallback of :func:`fit_energy_offsets` with too few frames: fill ``model_cmp``/``ref_cmp`` (in place)
+    with E - mean over the frames of one composition where it has two or more; (method, message)."""
+    m = len(idx)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for row, k in enumerate(idx):
+        groups.setdefault(tuple(int(c) for c in counts[row]), []).append(k)
+    compared = [ks for ks in groups.values() if len(ks) >= 2]
+    for ks in compared:
+        e_m = np.array([float(model_eV[k]) for k in ks])
+        e_r = np.array([float(reference_eV[k]) for k in ks])
+        model_cmp[ks] = e_m - e_m.mean()
+        ref_cmp[ks] = e_r - e_r.mean()
+    if compared:
+        return "relative per composition", (
+            f"Too few frames ({m}) for a per-element energy offset fit (it needs {rank + MIN_FIT_DOF}): "
+            "energies compared only as relative energies E − mean over the frames of one composition.")
+    return "none", (f"{'One frame' if m == 1 else f'{m} frames of different compositions'} with a reference "
+                    "energy: an energy on another zero cannot be compared with the model's (relative to free "
+                    "atoms), so energies are not compared.")
 
 
 def _frame_errors(r: FrameResult, fit: EnergyFit, k: int) -> None:
