@@ -25,7 +25,7 @@ predicted by ``LSIPModel(device="cpu")`` (first frame). Outcomes:
 
 ``--lsip-root`` puts another copy of the package first on the workers' ``sys.path`` (e.g. the previous version:
 ``git archive HEAD lsip | tar -x -C /tmp/lsip_before``) for before/after counts; the results file keeps one
-entry per ``--label``. The same corpus drives ``tests/test_fuzz_io.py`` (in process).
+entry per ``--label``. The same corpus drives ``tests/io/test_fuzz_io.py`` (in process).
 """
 
 from __future__ import annotations

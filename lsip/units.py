@@ -3,7 +3,7 @@
 Inside the package everything is in Hartree atomic units (bohr, hartree, elementary charge e).
 At the boundaries (ASE calculator, CLI, app) quantities are shown in eV, angstrom, e and debye.
 The constants are CODATA 2018 values, the same as ``ase.units.create_units("2018")`` (checked in
-``tests/test_units.py``; ASE's default table is CODATA 2014).
+``tests/model/test_units.py``; ASE's default table is CODATA 2014).
 
 >>> round(HARTREE_TO_EV, 6)
 27.211386

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (idempotent), install Debian's chromium for the browser tests if /usr/bin/chromium is missing, then run
 # `ruff check` and the default pytest suite (everything not marked slow, browser tests included).
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` or `bash scripts/test.sh tests/test_units.py`.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` or `bash scripts/test.sh tests/model/test_units.py`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

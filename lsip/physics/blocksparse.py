@@ -6,7 +6,7 @@ x_B, batched product, scatter-add to A) they cost several passes over memory and
 assembled once into block compressed rows (BSR) they are one sparse product. On the CPU the product is
 :class:`scipy.sparse.bsr_matrix` (assembly is a sort of the pair list, ~1 ms per 10^5 pairs); on other devices
 the pair-wise torch path is used (scatter-adds are cheap on GPUs). Both give the same numbers
-(``tests/test_physics.py``).
+(``tests/model/test_physics.py``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from lsip.errors import LSIPError
 from lsip.io import FORMATS, parse_xyz_text, read_structures
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Generous: the slowest accepted input of the full corpus reads in ~3 s on a 2-core machine (docs/limits.md).
 CASE_LIMIT_S = 10.0
 

@@ -19,7 +19,7 @@ from lsip.reference.flows import charge_flow
 from lsip.ui import common, state
 from lsip.units import HARTREE_TO_EV
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The reproduction downloads every result page ends with (lsip.ui.widgets.reproduction_downloads).
 REPRO = ["Extended XYZ", "Settings (JSON)", "Python script"]
 CT = "app_pages/2_Charge_transfer.py"

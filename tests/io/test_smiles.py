@@ -12,7 +12,7 @@ from lsip.errors import StructureError, SystemTooLargeError
 from lsip.io.smiles import MAX_SMILES_ATOMS, MAX_SMILES_LENGTH, structure_from_smiles
 from lsip.ui import state
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def distance(st, i: int, j: int) -> float:

@@ -17,7 +17,7 @@ from lsip.model.library import default_library
 from lsip.ui import common, state
 from lsip.viz import library_views
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/6_Latent_library.py"
 
 

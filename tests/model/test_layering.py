@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: package directory -> top-level modules it must never import
 RULES: dict[str, tuple[str, ...]] = {

@@ -17,7 +17,7 @@ from lsip.gallery import gallery_structure
 from lsip.ui import common
 from lsip.viz import molview
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _iframes(at: AppTest) -> list:

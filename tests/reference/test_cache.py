@@ -15,7 +15,7 @@ import pytest
 from lsip.errors import LSIPError
 from lsip.reference.cache import ReferenceCache, cache_key, default_cache_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _arrays():

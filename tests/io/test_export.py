@@ -24,7 +24,7 @@ from lsip.model.params import ModelParameters
 from lsip.structure import Structure
 from lsip.units import BOHR_TO_ANGSTROM, E_BOHR_TO_DEBYE, HARTREE_PER_BOHR_TO_EV_PER_ANGSTROM, HARTREE_TO_EV
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(text: str) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from lsip.model.params import default_parameter_set
 from lsip.ui import cache, common, links, state, widgets
 from lsip.units import E_BOHR_TO_DEBYE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/1_Explore.py"
 
 

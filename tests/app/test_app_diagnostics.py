@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from lsip.ui import common, state
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/7_Diagnostics.py"
 
 
@@ -34,7 +34,7 @@ def _charges(at: AppTest):
 @pytest.fixture
 def page() -> AppTest:
     """The Diagnostics page on the first-principles set (the slider tests name it; the calibrated set's
-    invariants are checked in tests/test_model_calibrated.py)."""
+    invariants are checked in tests/model/test_model_calibrated.py)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["lsip_params"] = "first-principles"
     at.run()
