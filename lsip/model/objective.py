@@ -3,7 +3,7 @@
 The decoder's terms (:mod:`lsip.model.terms`) are written for autograd, which is what forces and the per-atom
 partition need. The equalization solver, however, evaluates the energy and its gradient in the latent
 coordinates 40-100 times per geometry, and there a hand-derived gradient avoids building and walking an
-autograd graph every time (4-5x faster on 3,000 atoms, 10x less overhead on small molecules). The energy is
+autograd graph every time (2.3-2.8x faster from 30 to 3,000 atoms, docs/benchmarks.md). The energy is
 the same sum (``tests/model/test_objective.py`` compares value and gradient with autograd):
 
     E = sum_A [w_A . L_A]                          state:   L = (I, 0, -A, eps)
