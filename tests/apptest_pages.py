@@ -23,6 +23,19 @@ def open_app_page(page: str, mol: str | None, timeout: float = 120, **session: o
     return at
 
 
+def open_and_pick(page: str, molecule: str | None, timeout: float = 60) -> AppTest:
+    """Run ``app.py`` on its defaults, switch to ``page`` and pick ``molecule`` in the sidebar's gallery (as a
+    user does, not by URL); assert no exception."""
+    from lsip.ui import state
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout).run()
+    at.switch_page(page).run()
+    if molecule is not None and molecule != at.sidebar.selectbox(key=state.GALLERY_KEY).value:
+        at.sidebar.selectbox(key=state.GALLERY_KEY).set_value(molecule).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def elements(at: AppTest, kind: str) -> list:
     """Protos of the main-area elements of ``kind`` (e.g. ``"iframe"``, ``"plotly_chart"``)."""
     return [el.proto for el in at.main if type(el).__name__ == "UnknownElement" and el.type == kind]

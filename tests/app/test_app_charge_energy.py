@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_pages import open_and_pick
 from streamlit.testing.v1 import AppTest
 
 from lsip import export
@@ -48,12 +49,7 @@ def _array(value: list | dict) -> np.ndarray:
 
 
 def _open(page: str, molecule: str | None = "water") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page(page).run()
-    if molecule is not None and molecule != at.sidebar.selectbox(key=state.GALLERY_KEY).value:
-        at.sidebar.selectbox(key=state.GALLERY_KEY).set_value(molecule).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_and_pick(page, molecule)
 
 
 @pytest.fixture(scope="module")

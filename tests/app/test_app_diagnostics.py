@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from lsip.ui import common, state
@@ -35,12 +36,7 @@ def _charges(at: AppTest):
 def page() -> AppTest:
     """The Diagnostics page on the first-principles set (the slider tests name it; the calibrated set's
     invariants are checked in tests/model/test_model_calibrated.py)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lsip_params"] = "first-principles"
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_page(PAGE, None, lsip_params="first-principles")
 
 
 def test_water_passes_every_invariant_and_fd_runs_on_request(page):
@@ -150,11 +146,7 @@ def test_opening_the_page_on_a_calibrated_set_overrides_nothing():
 
     if "calibrated" not in available_parameter_sets():
         pytest.skip("no calibrated set shipped")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lsip_params"] = "calibrated"
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
+    at = open_app_page(PAGE, None, lsip_params="calibrated")
     assert at.session_state[state.OVERRIDES_KEY] == {}
     assert any("Parameter set **calibrated** unchanged." in c.value for c in at.caption)
     assert at.slider(key="diag_kappa").value == pytest.approx(round(get_parameters("calibrated").kappa / 0.05) * 0.05)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_pages import open_and_pick
 from streamlit.testing.v1 import AppTest
 
 from lsip import export
@@ -33,12 +34,7 @@ def _camera_keys(html: str) -> set[str]:
 
 
 def _open(molecule: str | None = "water") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page(PAGE).run()
-    if molecule is not None and molecule != at.sidebar.selectbox(key=state.GALLERY_KEY).value:
-        at.sidebar.selectbox(key=state.GALLERY_KEY).set_value(molecule).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_and_pick(PAGE, molecule)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from lsip.data.atomic_reference import IONIZATION_ENERGY_EV
@@ -31,10 +32,7 @@ def _downloads(at: AppTest) -> dict[str, object]:
 
 @pytest.fixture
 def page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_page(PAGE, None)
 
 
 def test_table_of_all_elements_against_experiment(page):
@@ -149,11 +147,7 @@ def test_gaussian_fit_density_integrates_to_the_electron_count():
 def test_page_follows_the_loaded_structure():
     """Issue 14.6: with NaCl loaded the page opens on its heaviest element and names the structure's elements; a
     pick by the user stays until the structure changes."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["mol"] = "nacl"
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
+    at = open_app_page(PAGE, "nacl")
     assert at.session_state["lsip_library_element"] == "Cl"
     assert any("In the loaded structure (ClNa): Na, Cl." in c.value for c in at.caption)
     at.button(key="lib_el_Na").click().run()
