@@ -77,6 +77,7 @@ with right:
     dft_progress.atomization_tile(structure, export.headline(pred)["energy_eV"])
     st.markdown(f"**{structure.formula}**, {structure.n_atoms} atoms, total charge Q = {structure.charge:+d} e")
     if not hidden:
+        widgets.reference_comparison(structure, pred, gallery_key if source == "gallery" else None)
         n_shown = len(export.flow_records(pred, threshold)) if direction == "net flow" else \
             sum(r["occupation"] >= threshold for r in export.channel_records(pred))
         st.caption(f"{n_shown} channel arrow(s) at threshold {threshold:.3f} e; see the Charge transfer page "

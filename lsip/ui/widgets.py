@@ -176,3 +176,22 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
                f"{h['time_ms']:.0f} ms · device {h['device']} · parameters {pred.params_name or 'first-principles'}")
     known_limits_note(pred.params_name)
 
+
+
+def reference_comparison(structure: Structure, pred: Prediction, gallery_key: str | None) -> None:
+    """The model beside DFT (validation set) and experiment where this molecule is known (an expander; nothing
+    otherwise): atomization energy, dipole, mean charge per element."""
+    from lsip.viz.present import REFERENCE_MATCH_A, VALIDATION_LEVEL, comparison_rows
+
+    h = export.headline(pred)
+    rows = comparison_rows(structure, h["energy_eV"], h["dipole_D"], pred.charges.numpy(), gallery_key)
+    if not rows:
+        return
+    with st.expander("Model against DFT and experiment", expanded=common.teaching_mode(),
+                     icon=":material/compare_arrows:"):
+        st.dataframe(rows, hide_index=True, column_config={
+            k: st.column_config.NumberColumn(format="%.3f") for k in ("model", "DFT", "experiment")})
+        st.caption(f"DFT: {VALIDATION_LEVEL} at the molecule's DFT-relaxed geometry (the validation set, "
+                   f"docs/validation.md; this structure's distances are within {REFERENCE_MATCH_A} Å of it), "
+                   "charges Hirshfeld-I averaged per element. Experiment: gas-phase dipole. The model is evaluated "
+                   "at the structure shown. Empty cells: not known.")

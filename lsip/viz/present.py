@@ -328,45 +328,100 @@ def geometry_deviation(a: Structure, b: Structure) -> float | None:
 
 
 @lru_cache(maxsize=1)
-def _validation_dipoles() -> tuple[tuple[str, int, tuple[str, ...], float], ...]:
-    """(name, total charge, symbols, DFT dipole in debye) of every validation molecule with a stored DFT dipole."""
+def _validation_molecules() -> tuple[dict, ...]:
+    """The validation report's molecules (docs/validation/validation.json), or none when it cannot be read."""
     try:
         report = json.loads(VALIDATION_REPORT.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ()
-    out = []
-    for mol in report.get("molecules", []):
-        value = (mol.get("dipole_D") or {}).get("dft")
-        if value is not None and np.isfinite(value):
-            out.append((str(mol["name"]), int(mol.get("total_charge", 0)), tuple(mol["symbols"]), float(value)))
-    return tuple(out)
+    return tuple(m for m in report.get("molecules", []) if isinstance(m, dict) and "symbols" in m)
 
 
-def dft_dipole(structure: Structure, tolerance: float = REFERENCE_MATCH_A) -> ReferenceDipole | None:
-    """The DFT dipole of the validation set (docs/validation.md; PBE0/def2-SVP at the molecule's DFT-relaxed
-    geometry) for a structure that is the same molecule: same atoms and total charge, every interatomic distance
-    within ``tolerance`` angstrom (:func:`geometry_deviation`). None otherwise, for periodic structures and above 40
-    atoms."""
+def _finite(value: object) -> float | None:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class DFTReference:
+    """What the validation set knows about a molecule (PBE0/def2-SVP at its DFT-relaxed geometry).
+
+    name : the validation molecule.  deviation_A : largest interatomic-distance difference from the structure.
+    atomization_eV : E(molecule) - sum E(free atoms).  dipole_D : |mu| (None for ions).
+    charges_by_element : mean Hirshfeld-I charge per element, e (order-free, so no atom mapping is needed).
+    """
+
+    name: str
+    deviation_A: float
+    atomization_eV: float | None
+    dipole_D: float | None
+    charges_by_element: dict[str, float]
+
+
+def dft_reference(structure: Structure, tolerance: float = REFERENCE_MATCH_A) -> DFTReference | None:
+    """The validation molecule that ``structure`` is: same atoms and total charge, every interatomic distance within
+    ``tolerance`` angstrom (:func:`geometry_deviation`; the closest when several). None otherwise, for periodic
+    structures and above 40 atoms."""
     if any(structure.pbc) or structure.n_atoms > 40:
         return None
     from lsip.validation.molecules import load
 
-    best: tuple[float, str, float] | None = None
-    for name, charge, symbols, value in _validation_dipoles():
-        if charge != structure.charge or sorted(symbols) != sorted(structure.symbols):
+    best: tuple[float, dict] | None = None
+    for mol in _validation_molecules():
+        if int(mol.get("total_charge", 0)) != structure.charge or sorted(mol["symbols"]) != sorted(structure.symbols):
             continue
         try:
-            dev = geometry_deviation(structure, load(name))
+            dev = geometry_deviation(structure, load(str(mol["name"])))
         except LSIPError:
             continue
         if dev is not None and dev <= tolerance and (best is None or dev < best[0]):
-            best = (dev, name, value)
+            best = (dev, mol)
     if best is None:
         return None
-    dev, name, value = best
-    return ReferenceDipole(f"DFT ({VALIDATION_LEVEL})", value,
-                           f"validation molecule {name!r} at its DFT-relaxed geometry (distances within {dev:.2f} Å "
-                           "of this one; docs/validation/validation.json)")
+    dev, mol = best
+    charges = (mol.get("charges") or {}).get("dft_hirshfeld_i")
+    by_element: dict[str, float] = {}
+    if charges is not None and len(charges) == len(mol["symbols"]):
+        for el in dict.fromkeys(mol["symbols"]):
+            by_element[el] = float(np.mean([q for s, q in zip(mol["symbols"], charges, strict=True) if s == el]))
+    return DFTReference(str(mol["name"]), dev, _finite((mol.get("energy_eV") or {}).get("dft_atomization")),
+                        _finite((mol.get("dipole_D") or {}).get("dft")), by_element)
+
+
+def dft_dipole(structure: Structure, tolerance: float = REFERENCE_MATCH_A) -> ReferenceDipole | None:
+    """The DFT dipole of the validation set for a structure that is the same molecule (:func:`dft_reference`)."""
+    ref = dft_reference(structure, tolerance)
+    if ref is None or ref.dipole_D is None:
+        return None
+    return ReferenceDipole(f"DFT ({VALIDATION_LEVEL})", ref.dipole_D,
+                           f"validation molecule {ref.name!r} at its DFT-relaxed geometry (distances within "
+                           f"{ref.deviation_A:.2f} Å of this one; docs/validation/validation.json)")
+
+
+def comparison_rows(structure: Structure, energy_eV: float, dipole_D: float, charges: np.ndarray,
+                    gallery_key: str | None = None) -> list[dict]:
+    """The model's numbers beside DFT's (validation set) and experiment's where either is known for this molecule:
+    rows of ``quantity``, ``unit``, ``model``, ``DFT``, ``experiment`` (None where unknown). Empty when neither is
+    known. Atomization energy and dipole: DFT at its own relaxed geometry, the model at this one (within
+    :data:`REFERENCE_MATCH_A`); charges: the mean per element (model q, DFT Hirshfeld-I)."""
+    ref = dft_reference(structure)
+    exp = experimental_dipole(gallery_key, structure)
+    if ref is None and exp is None:
+        return []
+    rows = [{"quantity": "atomization energy", "unit": "eV", "model": energy_eV,
+             "DFT": ref.atomization_eV if ref else None, "experiment": None}]
+    if structure.charge == 0:
+        rows.append({"quantity": "dipole |μ|", "unit": "D", "model": dipole_D, "DFT": ref.dipole_D if ref else None,
+                     "experiment": exp.value_D if exp else None})
+    q = np.asarray(charges, dtype=np.float64)
+    for el in dict.fromkeys(structure.symbols):
+        model_q = float(np.mean([qq for s, qq in zip(structure.symbols, q, strict=True) if s == el]))
+        rows.append({"quantity": f"charge of {el} (mean)", "unit": "e", "model": model_q,
+                     "DFT": ref.charges_by_element.get(el) if ref else None, "experiment": None})
+    return rows
 
 
 def reference_dipoles(structure: Structure, gallery_key: str | None) -> list[ReferenceDipole]:

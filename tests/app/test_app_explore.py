@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/1_Explore.py"
 
 
+def _atoms_table(at: AppTest):
+    """The per-atom table (the comparison with DFT, where shown, is another dataframe)."""
+    return next(d.value for d in at.dataframe if "symbol" in d.value.columns)
+
+
 def _iframes(at: AppTest) -> list[str]:
     return [el.proto.srcdoc for el in at.main if type(el).__name__ == "UnknownElement" and el.type == "iframe"]
 
@@ -63,7 +68,7 @@ def test_water_headline_view_table_and_exports(water_pred):
     fp = cache.fingerprint(gallery_structure("water"))
     assert _camera_keys(html) == {f"explore-{fp}"}
     # the per-atom table shows the model charges
-    df = at.dataframe[0].value
+    df = _atoms_table(at)
     assert list(df["symbol"]) == ["O", "H", "H"]
     np.testing.assert_allclose(df["charge_e"].to_numpy(), water_pred.charges.numpy(), atol=1e-12)
     labels = [b.label for b in at.get("download_button")]
@@ -79,7 +84,7 @@ def test_water_headline_view_table_and_exports(water_pred):
     n_dipoles = int((np.linalg.norm(water_pred.atomic_dipoles.numpy(), axis=1) * E_BOHR_TO_DEBYE >= 0.01).sum())
     assert ("#9467bd" in html) == ("atomic dipole" in html) == (n_dipoles > 0)  # none in a set without dipoles
     assert html.count("addArrow") == 2 + 3 + n_dipoles
-    np.testing.assert_allclose(at.dataframe[0].value["p_D"].to_numpy(),
+    np.testing.assert_allclose(_atoms_table(at)["p_D"].to_numpy(),
                                np.linalg.norm(water_pred.atomic_dipoles.numpy(), axis=1) * E_BOHR_TO_DEBYE, atol=1e-9)
 
 
@@ -107,7 +112,7 @@ def test_controls_change_the_drawing_but_keep_the_camera(water_pred):
 def test_charged_hydroxide():
     at = _open("hydroxide")
     assert any("total charge Q = -1 e" in m.value for m in at.markdown)
-    df = at.dataframe[0].value
+    df = _atoms_table(at)
     assert df["charge_e"].sum() == pytest.approx(-1.0, abs=1e-8)
     assert df["charge_e"][0] < df["charge_e"][1]  # the extra electron sits mostly on O (A(O) > A(H))
     assert {m.label for m in at.metric} == {"Energy", "Dipole", "Chemical potential μ", "Solver", "Largest force"}
@@ -126,7 +131,7 @@ def test_no_structure_and_bad_paste():
     assert _iframes(at) == []
     at.sidebar.text_area(key="lsip_paste_text").set_value("H 0 0 0\nF 0 0 0.917\n").run()  # a good paste
     assert not at.exception and len(_iframes(at)) == 1
-    assert at.dataframe[0].value["charge_e"][1] < -0.1  # F is negative in HF
+    assert _atoms_table(at)["charge_e"][1] < -0.1  # F is negative in HF
 
 
 def test_teaching_mode_story_and_predict_then_reveal(water_pred):
@@ -146,7 +151,7 @@ def test_teaching_mode_story_and_predict_then_reveal(water_pred):
     (html,) = _iframes(at)
     q_o = float(water_pred.charges[0])
     assert "lsip-colorbar" in html and f"O0 {q_o:+.2f}".replace("+", "") in html.replace("+", "")  # labels with q
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2  # the per-atom table, and the model against DFT and experiment
     next(b for b in at.button if b.label == "Ask again").click().run()
     at.selectbox(key=f"explore_guess_{fp}").set_value(0).run()
     next(b for b in at.button if b.label == "Reveal the charges").click().run()

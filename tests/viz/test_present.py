@@ -69,6 +69,42 @@ def test_reference_dipoles_come_from_stored_data_only():
     assert present.experimental_dipole("glycine", gallery_structure("glycine")) is None  # no value stored
 
 
+def test_model_beside_dft_and_experiment_where_the_molecule_is_known(model):
+    """Explore's comparison: the gallery water (experimental geometry) is the validation h2o within 0.1 A; the DFT
+    numbers are the stored ones, in any atom order; an unknown or distorted molecule gets no rows."""
+    water = gallery_structure("water")
+    pred = model.predict(water)
+    h2o = next(m for m in json.loads(present.VALIDATION_REPORT.read_text())["molecules"] if m["name"] == "h2o")
+    rows = {r["quantity"]: r for r in present.comparison_rows(water, -1.0, 1.5, pred.charges.numpy(), "water")}
+    assert rows["atomization energy"]["DFT"] == pytest.approx(h2o["energy_eV"]["dft_atomization"])
+    assert rows["atomization energy"]["model"] == -1.0
+    assert rows["dipole |μ|"]["DFT"] == pytest.approx(h2o["dipole_D"]["dft"])
+    assert rows["dipole |μ|"]["experiment"] == 1.8546
+    q_dft = h2o["charges"]["dft_hirshfeld_i"]
+    assert rows["charge of O (mean)"]["DFT"] == pytest.approx(q_dft[0])
+    assert rows["charge of H (mean)"]["DFT"] == pytest.approx((q_dft[1] + q_dft[2]) / 2)
+    assert rows["charge of H (mean)"]["model"] == pytest.approx(float(pred.charges[1:].mean()))
+    # the same molecule with its atoms in another order is still recognised
+    order = [1, 0, 2]
+    shuffled = Structure(tuple(water.symbols[k] for k in order), water.positions[order])
+    assert present.dft_reference(shuffled).name == "h2o"
+    # not known: a distorted water, a charged water, a structure outside the validation set
+    assert present.comparison_rows(Structure(water.symbols, water.positions * 1.3), 0.0, 0.0, np.zeros(3)) == []
+    assert present.dft_reference(water.with_charge(1)) is None
+    glycine = gallery_structure("glycine")
+    assert present.comparison_rows(glycine, 0.0, 0.0, np.zeros(glycine.n_atoms), "glycine") == []
+
+
+def test_explore_shows_the_comparison_for_water_and_not_for_glycine():
+    at = open_app_page("app_pages/1_Explore.py", "water")
+    exp = [e for e in at.expander if e.label == "Model against DFT and experiment"]
+    assert len(exp) == 1
+    table = exp[0].dataframe[0].value
+    assert "charge of O (mean)" in table["quantity"].tolist()
+    at = open_app_page("app_pages/1_Explore.py", "glycine")
+    assert not [e for e in at.expander if e.label == "Model against DFT and experiment"]
+
+
 def test_dipole_arrow_points_from_the_negative_to_the_positive_side(model):
     water = gallery_structure("water")
     pred = model.predict(water)
