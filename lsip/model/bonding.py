@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from lsip.data.valence import valence_for_electrons
+from lsip.model.bond_order import bond_orders, channel_overlap
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import (
@@ -36,12 +37,8 @@ from lsip.model.terms import (
     TermOutput,
     register_term,
 )
-from lsip.physics.overlap import sto_1s_overlap
 from lsip.physics.switching import cosine_switch
 from lsip.structure import ATOMIC_NUMBERS
-
-#: Regularises the bond-order offers nu h / (sum h + d) of nearly isolated atoms (hartree).
-PAIRING_DELTA = 1e-3
 
 
 def valence(symbol: str) -> int:
@@ -55,16 +52,6 @@ def valence(symbol: str) -> int:
 
 def _zeros(ctx: TermContext) -> TermOutput:
     return TermOutput(torch.zeros(ctx.topo.n_atoms, dtype=ctx.weights.dtype, device=ctx.weights.device))
-
-
-def _channel_overlap(topo: BatchTopology, tables: ModelTables, r_sr: Tensor, scale: float) -> Tensor:
-    """(n_ch,) S_AB(scale zeta_A, scale zeta_B, R) switched off with the channel (docs/model.md, "Channel range")."""
-    p = tables.params
-    r_ch = r_sr[topo.ch_pair]
-    ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
-    cut = tables.channel_cut[topo.ch_slot]
-    sw = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
-    return sto_1s_overlap(scale * tables.zeta[ed], scale * tables.zeta[ea], r_ch) * sw
 
 
 def _shift_solver(name: str) -> Any:
@@ -103,15 +90,8 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
     p = tables.params
     if not p.pairing_strength or not len(topo.ch_donor):
         return None
-    ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
-    h = p.pairing_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * _channel_overlap(topo, tables, shared.r_sr,
-                                                                                        p.pairing_decay)
-    nu = tables.valence[topo.elem]
-    total = torch.zeros(topo.n_atoms, dtype=h.dtype, device=h.device).index_add(0, topo.ch_donor, h)
-    offer = nu[topo.ch_donor] * h / (total[topo.ch_donor] + PAIRING_DELTA)
-    other = nu[topo.ch_acceptor] * h / (total[topo.ch_acceptor] + PAIRING_DELTA)
-    order = 2.0 * offer * other / (offer + other + 1e-30)
-    k = torch.zeros_like(total).index_add(0, topo.ch_donor, -order * h)
+    order, h = bond_orders(topo, tables, shared.r_sr, p.pairing_strength, p.pairing_decay)
+    k = torch.zeros(topo.n_atoms, dtype=h.dtype, device=h.device).index_add(0, topo.ch_donor, -order * h)
     g = torch.zeros(topo.n_atoms, 4, dtype=h.dtype, device=h.device)
     return torch.cat([g[:, :NEU], k[:, None], g[:, NEU + 1:]], dim=1)
 
@@ -136,7 +116,7 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     if not p.pauli_strength or not len(topo.ch_donor):
         return None
     ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
-    s = _channel_overlap(topo, tables, shared.r_sr, p.pauli_decay)
+    s = channel_overlap(topo, tables, shared.r_sr, p.pauli_decay)
     closed = tables.closed_fraction
     half = 0.5 * p.pauli_strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * s * s
     if p.pauli_two_sided:

@@ -61,6 +61,9 @@ class ModelParameters:
     electronegativity_saturation : rho_s (bohr^-3): the host density enters as rho_s tanh(rho0 / rho_s), so the
         shift saturates where a neighbour's core density would make it unbounded (0: linear, the first-round
         form); docs/model.md section 10.4.
+    charge_transfer_saturation : s in [0, 1]: the charge-transfer couplings beta_AB are scaled by
+        1 - s + s tanh(b_AB) / tanh(1), b_AB the valence-limited bond order of the pair (0: off; docs/model.md
+        section 10.7).
     polarizability_scale : factor on the library's two-state polarizabilities of the atomic dipoles (0: no atomic
         dipoles); docs/model.md section 11.
     external_field : a uniform applied electric field, hartree / (e bohr) (zero: none); used to measure
@@ -100,6 +103,7 @@ class ModelParameters:
     overlap_repulsion_product: bool = False
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     electronegativity_saturation: float = 0.0
+    charge_transfer_saturation: float = 0.0
     polarizability_scale: float = 1.0
     external_field: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fitted_to: dict = field(default_factory=dict)
@@ -112,6 +116,8 @@ class ModelParameters:
             raise LSIPError("kappa, embedding_scale, electronic_temperature and polarizability_scale must be >= 0")
         if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
             raise LSIPError("switch widths must be positive")
+        if not 0.0 <= self.charge_transfer_saturation <= 1.0:
+            raise LSIPError("charge_transfer_saturation must be between 0 and 1")
         field_ = tuple(float(x) for x in self.external_field)
         if len(field_) != 3 or not all(math.isfinite(x) for x in field_):
             raise LSIPError("external_field must be three finite numbers (hartree / (e bohr))")

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lsip.model.bond_order import coupling_saturation
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel, dsf_self_term
@@ -93,6 +94,9 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     cut = tables.channel_cut[topo.ch_slot]
     sw_ch = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
     beta = p.kappa * overlap * 0.5 * (tables.I[ed] + tables.I[ea]) * sw_ch
+    saturation = coupling_saturation(topo, tables, r_sr)  # None (no change) unless the set switches it on
+    if saturation is not None:
+        beta = beta * saturation
     # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -; V is oriented
     # (sr_i, sr_j): a channel i -> j reads V[k, l], a channel j -> i reads V[l, k]
     # (one product with a (16, 2) sign pattern: its backward is one matrix product, where eight element

@@ -13,7 +13,8 @@ import torch
 from synthetic import tetrahedral
 
 from lsip.diagnostics import run_diagnostics
-from lsip.model.bonding import PAIRING_DELTA, valence
+from lsip.model.bond_order import PAIRING_DELTA
+from lsip.model.bonding import valence
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
 from lsip.model.terms import ENERGY_TERMS
@@ -175,3 +176,50 @@ def test_overlap_repulsion_product_form_needs_closed_shells_on_both_sides():
         torch.testing.assert_close(prod[ok], mean[ok] * (share_prod / share_mean)[ok], rtol=1e-9, atol=1e-14)
     _, _, c_h = out[(True, "O")]
     assert float(c_h[1]) == 0.0 and torch.all(out[(True, "O")][0][:, 1] == 0)  # neutral H: no repulsion
+
+
+def test_charge_transfer_saturation_spares_bonds_and_cuts_couplings_between_saturated_atoms(v2_model):
+    """docs/model.md 10.7: with s = 1 a single bond keeps its coupling (b = 1), two hydrogens that have given their
+    one bond to the same oxygen lose most of theirs; s = 0 leaves every coupling as it was (first-principles)."""
+    from lsip.model.system import build_topology
+    from lsip.model.terms import pair_geometry
+    from lsip.units import ANGSTROM_TO_BOHR
+
+    def betas(params, st):
+        model = LSIPModel(params=params, device="cpu")
+        topo = build_topology([st], model.tables)
+        pos = torch.as_tensor(st.positions * ANGSTROM_TO_BOHR, dtype=torch.float64)
+        geo = pair_geometry(topo, model.tables, pos)
+        return topo, geo.beta
+
+    closed = load("h2o")  # relaxed: H-H 1.52 A, each H's one bond given to O
+    off = v2_model.params.with_(charge_transfer_saturation=0.0)
+    on = v2_model.params.with_(charge_transfer_saturation=1.0)
+    topo, b0 = betas(off, closed)
+    _, b1 = betas(on, closed)
+    hh = (topo.elem[topo.ch_donor] == topo.elem[topo.ch_acceptor])  # H -> H (the only same-element channels)
+    ratio = (b1 / b0).numpy()
+    assert ratio[~hh.numpy()].min() > 0.85  # O-H: b close to 1 (each H gives O nearly its whole bond)
+    assert ratio[hh.numpy()].max() < 0.5 * ratio[~hh.numpy()].min()  # H...H: more than half of it gone
+    _, h2_off = betas(off, load("h2"))
+    _, h2_on = betas(on, load("h2"))
+    np.testing.assert_allclose(h2_on.numpy(), h2_off.numpy(), rtol=5e-3)  # b = h / (h + d) ~ 1 for H2
+    with pytest.raises(Exception, match="between 0 and 1"):
+        v2_model.params.with_(charge_transfer_saturation=1.5)
+
+
+def test_charge_transfer_saturation_gives_water_an_angular_wall_and_keeps_the_invariants(v2_model):
+    """Closing water's angle to 0.55 x its DFT value costs energy with the saturation and the potential stays
+    continuous, differentiable (forces = -dE/dR by finite differences) and dissociates to neutral atoms."""
+    from lsip.calibration.dataset import BEND_SCANS
+
+    model = LSIPModel(params=v2_model.params.with_(charge_transfer_saturation=1.0), device="cpu")
+    bend = next(b for b in BEND_SCANS if b.molecule == "h2o").structures()
+    e = np.array([p.energy for p in model.predict(bend, forces=False)])
+    assert e[0] > e[3] and e[1] > e[3]  # 0.55 and 0.7 x the relaxed angle lie above it
+    water = Structure(("O", "H", "H"), np.array([[0.0, 0, 0], [0.757, 0.586, 0], [-0.757, 0.586, 0]]))
+    failed = [f"{r.name}: {r.detail}" for r in run_diagnostics(model, water, include_slow=True) if r.passed is False]
+    assert not failed, failed
+    for a, b in (("Li", "F"), ("H", "F")):
+        far = model.predict(Structure((a, b), np.array([[0.0, 0, 0], [0, 0, 40.0]])))
+        assert float(far.charges.abs().max()) < 1e-6 and abs(far.energy) < 1e-9

@@ -1,0 +1,59 @@
+"""Valence-limited bond orders of the channels: shared by the pairing term (docs/model.md section 10.2) and the
+valence-saturated charge-transfer coupling (section 10.7).
+
+Atom A offers o_AB = nu_A h_AB / (sum_C h_AC + d) of its nu_A bonds to neighbour B, in proportion to the couplings
+h_AB = eps sqrt(I_A I_B) S_AB(lambda zeta_A, lambda zeta_B, R) (a valence-overlap coupling switched off with the
+channel); a bond takes the harmonic mean of the two offers, b_AB = 2 o_AB o_BA / (o_AB + o_BA), so it is limited by
+the valence of both ends. Weight-independent: a function of the geometry only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lsip.model.system import BatchTopology
+from lsip.model.tables import ModelTables
+from lsip.physics.overlap import sto_1s_overlap
+from lsip.physics.switching import cosine_switch
+
+#: Regularises the bond-order offers nu h / (sum h + d) of nearly isolated atoms (hartree).
+PAIRING_DELTA = 1e-3
+
+
+def channel_overlap(topo: BatchTopology, tables: ModelTables, r_sr: Tensor, scale: float) -> Tensor:
+    """(n_ch,) S_AB(scale zeta_A, scale zeta_B, R) switched off with the channel (docs/model.md, "Channel range")."""
+    p = tables.params
+    r_ch = r_sr[topo.ch_pair]
+    ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
+    cut = tables.channel_cut[topo.ch_slot]
+    sw = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
+    return sto_1s_overlap(scale * tables.zeta[ed], scale * tables.zeta[ea], r_ch) * sw
+
+
+def bond_orders(topo: BatchTopology, tables: ModelTables, r_sr: Tensor, strength: float,
+                decay: float) -> tuple[Tensor, Tensor]:
+    """(b, h): the (n_ch,) valence-limited bond orders of the channels and their couplings h (hartree), with
+    ``strength`` = eps and ``decay`` = lambda (see the module docstring)."""
+    ed, ea = topo.elem[topo.ch_donor], topo.elem[topo.ch_acceptor]
+    h = strength * torch.sqrt(tables.I[ed] * tables.I[ea]) * channel_overlap(topo, tables, r_sr, decay)
+    nu = tables.valence[topo.elem]
+    total = torch.zeros(topo.n_atoms, dtype=h.dtype, device=h.device).index_add(0, topo.ch_donor, h)
+    offer = nu[topo.ch_donor] * h / (total[topo.ch_donor] + PAIRING_DELTA)
+    other = nu[topo.ch_acceptor] * h / (total[topo.ch_acceptor] + PAIRING_DELTA)
+    return 2.0 * offer * other / (offer + other + 1e-30), h
+
+
+#: tanh(1): the saturation factor tanh(b) / tanh(1) is 1 for a single bond.
+_TANH1 = float(torch.tanh(torch.tensor(1.0)))
+
+
+def coupling_saturation(topo: BatchTopology, tables: ModelTables, r_sr: Tensor) -> Tensor | None:
+    """(n_ch,) factor 1 - s + s tanh(b_AB) / tanh(1) on the charge-transfer couplings beta_AB (docs/model.md
+    section 10.7), s = ``charge_transfer_saturation``; None when s = 0 (the couplings are left as they are)."""
+    p = tables.params
+    s = p.charge_transfer_saturation
+    if not s or not len(topo.ch_donor):
+        return None
+    order, _ = bond_orders(topo, tables, r_sr, p.pairing_strength or 1.0, p.pairing_decay)
+    return 1.0 - s + s * torch.tanh(order) / _TANH1
