@@ -189,9 +189,12 @@ def reference_comparison(structure: Structure, pred: Prediction, gallery_key: st
         return
     with st.expander("Model against DFT and experiment", expanded=common.teaching_mode(),
                      icon=":material/compare_arrows:"):
-        st.dataframe(rows, hide_index=True, column_config={
-            k: st.column_config.NumberColumn(format="%.3f") for k in ("model", "DFT", "experiment")})
+        columns = [c for c in ("model", "DFT", "experiment") if any(r[c] is not None for r in rows)]
+        shown = [{"quantity": f"{r['quantity'].replace('charge of ', 'q ').replace(' (mean)', '')} ({r['unit']})",
+                  **{"exp." if c == "experiment" else c: "-" if r[c] is None else f"{r[c]:.2f}" for c in columns}}
+                 for r in rows]
+        st.dataframe(shown, hide_index=True)
         st.caption(f"DFT: {VALIDATION_LEVEL} at the molecule's DFT-relaxed geometry (the validation set, "
                    f"docs/validation.md; this structure's distances are within {REFERENCE_MATCH_A} Å of it), "
                    "charges Hirshfeld-I averaged per element. Experiment: gas-phase dipole. The model is evaluated "
-                   "at the structure shown. Empty cells: not known.")
+                   "at the structure shown. -: not known. q X: mean charge of element X; exp.: experiment.")

@@ -100,7 +100,9 @@ def test_explore_shows_the_comparison_for_water_and_not_for_glycine():
     exp = [e for e in at.expander if e.label == "Model against DFT and experiment"]
     assert len(exp) == 1
     table = exp[0].dataframe[0].value
-    assert "charge of O (mean)" in table["quantity"].tolist()
+    assert "q O (e)" in table["quantity"].tolist()
+    assert list(table.columns) == ["quantity", "model", "DFT", "exp."]
+    assert table["exp."].tolist()[:2] == ["-", "1.85"]  # no experimental atomization stored; the dipole is
     at = open_app_page("app_pages/1_Explore.py", "glycine")
     assert not [e for e in at.expander if e.label == "Model against DFT and experiment"]
 
