@@ -113,3 +113,20 @@ def test_png_button_downloads_the_drawn_view(app_page, tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, len(data)
     _check_offline(app_page)
+
+
+def test_explore_shows_the_model_beside_dft_and_experiment(app_page):
+    """Issue 14 (teacher): water's comparison table opens and shows the stored DFT and experimental values next to
+    the model's (screenshot browser-explore-comparison.png)."""
+    app_page.open("Explore?mol=water")
+    app_page.wait_idle()
+    header = app_page.page.get_by_text("Model against DFT and experiment").first
+    header.scroll_into_view_if_needed()
+    header.click()
+    app_page.page.get_by_text("q X: mean charge of element X", exact=False).first.wait_for(timeout=30_000)
+    table = app_page.page.locator('[data-testid="stExpander"]').filter(has_text="Model against DFT").first
+    table.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+    app_page.screenshot("browser-explore-comparison")
+    text = table.inner_text()
+    assert "PBE0/def2-SVP" in text and "gas-phase dipole" in text
+    _check_offline(app_page)
