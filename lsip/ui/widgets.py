@@ -102,15 +102,17 @@ KNOWN_LIMITS = {
         "out unbound (atomization energies off by 16.4 eV on average, e.g. CO2 +15.6 eV where DFT gives -17.2), "
         "hydrogen bonds are overbound, bond lengths from scans are too long, dipoles are off by 1.06 D on "
         "average. Charges (0.20 e from Hirshfeld-I) and ionic bonds (2.5 eV) are its strengths. The calibrated "
-        "set (sidebar) binds every molecule but is not better on charges (docs/calibration.md)."
+        "set (sidebar, the default) binds every molecule (docs/calibration.md)."
     ),
     "calibrated": (
         "**Known limits of the calibrated set** (docs/calibration.md, held-out molecules): atomization energies "
-        "are off by 0.89 eV per atom on average, with O-H, N-H and F-H bonds the worst (water -3.0 eV where DFT "
-        "gives -9.6; its O-H minimum lies near 1.3 A); bond lengths from scans are off by 0.21 A (Na-Cl far too "
-        "short); dipoles by 0.70 D, charges by 0.20 e from Hirshfeld-I (no better than first-principles), forces "
-        "at DFT minima by 2.9 eV/A RMS. It binds every held-out molecule and relaxes all 73 validation molecules "
-        "without collapse."    ),
+        "are off by 0.59 eV per atom on average, with O-H bonds the worst (water -5.7 eV where DFT gives -9.6; "
+        "its O-H minimum lies near 1.3 A); bond lengths from scans are off by 0.17 A (K-Cl and C-Cl far too "
+        "short); bond angles are barely held (a relaxed water comes out nearly linear, closing CH4's angle costs "
+        "too little); hydrogen bonds are wrong (water dimer unbound, HF dimer overbound by 1.7 eV); dipoles are "
+        "off by 1.0 D, charges by 0.16 e from Hirshfeld-I, forces at DFT minima by 2.6 eV/A RMS. It binds every "
+        "held-out molecule and relaxes the 44 training molecules without collapse."
+    ),
 }
 
 
