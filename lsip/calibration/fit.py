@@ -51,6 +51,7 @@ PARAMETERS: tuple[tuple[str, str, float], ...] = (
     ("pairing_strength", "log", 0.3), ("pairing_decay", "log", 2.0),
     ("pauli_strength", "log", 0.5), ("pauli_decay", "log", 1.0), ("polarizability_scale", "log", 1.0),
     ("overlap_repulsion", "log", 1.0), ("charge_transfer_saturation", "logit", 0.5),
+    ("hybrid_repulsion", "log", 0.1), ("lone_pair_s_period2", "log", 1.0), ("lone_pair_s_period3", "log", 1.0),
     *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 

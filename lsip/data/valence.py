@@ -34,3 +34,22 @@ def pairing_fraction(n_electrons: int) -> float:
     """
     n_v = valence_electrons(n_electrons)
     return valence_for_electrons(n_electrons) / n_v if n_v else 0.0
+
+
+def lone_pairs(n_electrons: int) -> float:
+    """Lone pairs of an atom or ion with ``n_electrons`` electrons: its valence electrons not used by its nu bonds,
+    in pairs, (n_v - nu) / 2 (docs/model.md section 10.8).
+
+    >>> [lone_pairs(n) for n in (1, 4, 5, 6, 7, 8, 9, 10, 16)]
+    [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 2.0]
+    """
+    return (valence_electrons(n_electrons) - valence_for_electrons(n_electrons)) / 2
+
+
+def period(z: int) -> int:
+    """Row of the periodic table of element ``z`` (1-20 and beyond: 4).
+
+    >>> [period(z) for z in (1, 2, 3, 10, 11, 18, 19, 36)]
+    [1, 1, 2, 2, 3, 3, 4, 4]
+    """
+    return 1 if z <= 2 else 2 if z <= 10 else 3 if z <= 18 else 4

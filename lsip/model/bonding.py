@@ -15,7 +15,7 @@ the solver) unless its strength in :class:`~lsip.model.params.ModelParameters` i
 
 All three are *state-energy shifts*: E = sum_A sum_k G_{A,k}(R) w_A^k with a geometry-dependent (n, 4) matrix G
 (the term's per-geometry cache), linear in the weights, so the equalization problem keeps the convexity that makes
-its solution unique (docs/model.md section 10); one analytic solver part (:func:`_shift_solver`) serves them all.
+its solution unique (docs/model.md section 10); one analytic solver part (:func:`shift_solver`) serves them all.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _zeros(ctx: TermContext) -> TermOutput:
     return TermOutput(torch.zeros(ctx.topo.n_atoms, dtype=ctx.weights.dtype, device=ctx.weights.device))
 
 
-def _shift_solver(name: str) -> Any:
+def shift_solver(name: str) -> Any:
     """Solver part of a state-energy shift E = sum_A sum_k G_{A,k} w_A^k, G = ``ctx.cache(name)`` (n, 4)."""
 
     def solver(ctx: TermContext) -> SolverPart:
@@ -67,7 +67,7 @@ def _shift_solver(name: str) -> Any:
     return solver
 
 
-def _shift_energy(name: str) -> Any:
+def shift_energy(name: str) -> Any:
     """Decoder energy of a state-energy shift: per atom sum_k G_{A,k} w_A^k (hartree)."""
 
     def energy(ctx: TermContext) -> TermOutput:
@@ -99,13 +99,13 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
 @register_term("pairing", "Covalent pairing",
                "-sum_A w0_A sum_B b_AB h_AB: two electrons per bond order b_AB gain h_AB each; b from the valences "
                "nu of both atoms (bonds the element can form), h from valence-orbital overlaps",
-               geometry=_pairing_geometry, solver=_shift_solver("pairing"),
+               geometry=_pairing_geometry, solver=shift_solver("pairing"),
                enabled=lambda params: params.pairing_strength != 0.0,
                meaning="covalent bonds: electrons of neighbouring atoms pairing up, limited by how many bonds each "
                        "element can form")
 def pairing_energy(ctx: TermContext) -> TermOutput:
     """Per-atom covalent pairing energy (hartree); docs/model.md section 10.2."""
-    return _shift_energy("pairing")(ctx)
+    return shift_energy("pairing")(ctx)
 
 
 def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
@@ -128,12 +128,12 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
 @register_term("pauli", "Pauli repulsion",
                "sum_{A != B} c_A(w) eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A "
                "of each atom's states (Li+, F-: all of it; H: none)",
-               geometry=_pauli_geometry, solver=_shift_solver("pauli"),
+               geometry=_pauli_geometry, solver=shift_solver("pauli"),
                enabled=lambda params: params.pauli_strength != 0.0,
                meaning="closed electron shells (e.g. Na+, Cl-, lone pairs) pushing each other away when they overlap")
 def pauli_energy(ctx: TermContext) -> TermOutput:
     """Per-atom Pauli repulsion (hartree); docs/model.md section 10.3."""
-    return _shift_energy("pauli")(ctx)
+    return shift_energy("pauli")(ctx)
 
 
 def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
@@ -155,12 +155,12 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
 
 @register_term("electronegativity", "Environment electronegativity",
                "sum_A d_A rho0_A q_A: I_A and A_A both shifted by d_A times the promolecular host density",
-               geometry=_electronegativity_geometry, solver=_shift_solver("electronegativity"),
+               geometry=_electronegativity_geometry, solver=shift_solver("electronegativity"),
                enabled=lambda params: bool(params.electronegativity_slope),
                meaning="an atom surrounded by more neighbours' electron density pulls electrons harder (or less hard)")
 def electronegativity_energy(ctx: TermContext) -> TermOutput:
     """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10.4."""
-    return _shift_energy("electronegativity")(ctx)
+    return shift_energy("electronegativity")(ctx)
 
 
 def _overlap_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:

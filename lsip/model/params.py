@@ -64,6 +64,11 @@ class ModelParameters:
     charge_transfer_saturation : s in [0, 1]: the charge-transfer couplings beta_AB are scaled by
         1 - s + s tanh(b_AB) / tanh(1), b_AB the valence-limited bond order of the pair (0: off; docs/model.md
         section 10.7).
+    hybrid_repulsion : kappa_h (dimensionless) of the hybrid-orthogonality repulsion: two sigma bonds of one atom
+        whose hybrids overlap by g pay kappa_h I_A x_AB x_AC g^2 (0: off); docs/model.md section 10.8.
+    lone_pair_s_period2, lone_pair_s_period3 : Bent's-rule weight t of a lone pair's claim on the atom's s orbital
+        (1: equivalent sp3 hybrids), for period-2 and heavier atoms; the s share of a sigma hybrid is
+        1 / (n_sigma + t n_lp) (docs/model.md section 10.8).
     polarizability_scale : factor on the library's two-state polarizabilities of the atomic dipoles (0: no atomic
         dipoles); docs/model.md section 11.
     external_field : a uniform applied electric field, hartree / (e bohr) (zero: none); used to measure
@@ -104,6 +109,9 @@ class ModelParameters:
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     electronegativity_saturation: float = 0.0
     charge_transfer_saturation: float = 0.0
+    hybrid_repulsion: float = 0.0
+    lone_pair_s_period2: float = 1.0
+    lone_pair_s_period3: float = 1.0
     polarizability_scale: float = 1.0
     external_field: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fitted_to: dict = field(default_factory=dict)
@@ -116,6 +124,8 @@ class ModelParameters:
             raise LSIPError("kappa, embedding_scale, electronic_temperature and polarizability_scale must be >= 0")
         if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
             raise LSIPError("switch widths must be positive")
+        if self.hybrid_repulsion < 0 or self.lone_pair_s_period2 <= 0 or self.lone_pair_s_period3 <= 0:
+            raise LSIPError("hybrid_repulsion must be >= 0 and the lone-pair s weights > 0")
         if not 0.0 <= self.charge_transfer_saturation <= 1.0:
             raise LSIPError("charge_transfer_saturation must be between 0 and 1")
         field_ = tuple(float(x) for x in self.external_field)

@@ -29,7 +29,7 @@ from scipy.optimize import brentq
 from scipy.special import erf
 from torch import Tensor
 
-from lsip.data.valence import pairing_fraction, valence_for_electrons
+from lsip.data.valence import lone_pairs, pairing_fraction, period, valence_for_electrons
 from lsip.model.library import STATE_LABELS, LatentLibrary
 from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
@@ -122,6 +122,9 @@ class ModelTables:
         self.closed_fraction = torch.where(self.n_electrons > 0, 1.0 - self.pairing_fraction, 0.0)
         #: (n_e,) covalent bonds each element's neutral atom can form, nu (docs/model.md section 10)
         self.valence = torch.tensor([float(valence_for_electrons(int(z))) for z in self.Z.tolist()], **kw)
+        #: (n_e,) lone pairs of the neutral atom, (n_v - nu) / 2, and its period (docs/model.md section 10.8)
+        self.lone_pairs = torch.tensor([lone_pairs(int(z)) for z in self.Z.tolist()], **kw)
+        self.period = torch.tensor([period(int(z)) for z in self.Z.tolist()], **kw)
         #: (n_e, 4) embedding factor per element and state: the set's scale times 1 - gamma f_k ("Pairing relief")
         scale = torch.tensor([params.embedding_factor(s) for s in self.symbols], **kw)
         self.embedding_factor = scale[:, None] * (1.0 - params.embedding_pairing * self.pairing_fraction)

@@ -412,4 +412,5 @@ def evaluate_terms(ctx: TermContext) -> dict[str, TermOutput]:
 
 # the physics-v2 terms register themselves (docs/model.md, sections 10 and 11)
 import lsip.model.bonding  # noqa: E402
+import lsip.model.hybrid  # noqa: E402
 import lsip.model.polarization  # noqa: E402, F401
