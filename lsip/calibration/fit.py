@@ -52,6 +52,7 @@ PARAMETERS: tuple[tuple[str, str, float], ...] = (
     ("pauli_strength", "log", 0.5), ("pauli_decay", "log", 1.0), ("polarizability_scale", "log", 1.0),
     ("overlap_repulsion", "log", 1.0), ("charge_transfer_saturation", "logit", 0.5),
     ("hybrid_repulsion", "log", 0.1), ("lone_pair_s_period2", "log", 1.0), ("lone_pair_s_period3", "log", 1.0),
+    ("pauli_bond_relief", "logit", 0.5),
     *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 

@@ -9,6 +9,8 @@ the valence of both ends. Weight-independent: a function of the geometry only.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -42,6 +44,17 @@ def bond_orders(topo: BatchTopology, tables: ModelTables, r_sr: Tensor, strength
     offer = nu[topo.ch_donor] * h / (total[topo.ch_donor] + PAIRING_DELTA)
     other = nu[topo.ch_acceptor] * h / (total[topo.ch_acceptor] + PAIRING_DELTA)
     return 2.0 * offer * other / (offer + other + 1e-30), h
+
+
+#: Width over which the corner of min(b, 1) is rounded (no kink where a bond order crosses 1).
+SIGMA_SMOOTHING = 0.05
+
+
+def sigma_order(order: Tensor, eps: float = SIGMA_SMOOTHING) -> Tensor:
+    """The sigma part of a bond order, min(b, 1) with the corner rounded over ~eps and 0 at b = 0: one sigma bond
+    per pair, the rest of a multiple bond is pi (docs/model.md sections 10.3 and 10.8)."""
+    corner = 0.5 * (1.0 - math.hypot(1.0, eps))
+    return 0.5 * (order + 1.0 - torch.sqrt((order - 1.0) ** 2 + eps * eps)) - corner
 
 
 #: tanh(1): the saturation factor tanh(b) / tanh(1) is 1 for a single bond.

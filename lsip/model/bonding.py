@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from lsip.data.valence import valence_for_electrons
-from lsip.model.bond_order import bond_orders, channel_overlap
+from lsip.model.bond_order import bond_orders, channel_overlap, sigma_order
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import (
@@ -109,9 +109,11 @@ def pairing_energy(ctx: TermContext) -> TermOutput:
 
 
 def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """G_{A,k} = (1 - f_{A,k}) sum_B x_B eps_r sqrt(I_A I_B) S_AB^2 / 2 (docs/model.md section 10.3): A's closed-shell
-    share in state k against all of B (x_B = 1) or, with ``pauli_two_sided``, against B's neutral closed-shell share
-    (x_B = c0_B)."""
+    """G_{A,k} = (1 - f_{A,k}) sum_B x_B eps_r sqrt(I_A I_B) S_AB^2 / 2 (1 - u m_{A,k} sigma(b_AB)) (docs/model.md
+    sections 10.3, 10.9): A's closed-shell share in state k against all of B (x_B = 1) or, with
+    ``pauli_two_sided``, against B's neutral closed-shell share (x_B = c0_B); less the share u (``pauli_bond_relief``)
+    of the repulsion against a bonded partner, sigma(b) the pair's sigma bond order, for states that can bond
+    (m = [f > 0]: the lone pairs of a neutral O or of O-, not the closed shells of F- or Na+)."""
     p = tables.params
     if not p.pauli_strength or not len(topo.ch_donor):
         return None
@@ -122,7 +124,13 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     if p.pauli_two_sided:
         half = half * closed[ea, NEU]
     field_ = torch.zeros(topo.n_atoms, dtype=s.dtype, device=s.device).index_add(0, topo.ch_donor, half)
-    return field_[:, None] * closed[topo.elem]
+    out = field_[:, None] * closed[topo.elem]
+    if p.pauli_bond_relief:  # docs/model.md 10.9: a bonded partner's electron sits in a hybrid orthogonal to them
+        order, _ = bond_orders(topo, tables, shared.r_sr, p.pairing_strength or 1.0, p.pairing_decay)
+        bonded = torch.zeros_like(field_).index_add(0, topo.ch_donor, half * sigma_order(order))
+        can_bond = (tables.pairing_fraction[topo.elem] > 0).to(s.dtype)
+        out = out - p.pauli_bond_relief * bonded[:, None] * closed[topo.elem] * can_bond
+    return out
 
 
 @register_term("pauli", "Pauli repulsion",

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lsip.model.bond_order import bond_orders
+from lsip.model.bond_order import SIGMA_SMOOTHING, bond_orders, sigma_order
 from lsip.model.bonding import shift_energy, shift_solver
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
@@ -41,16 +41,9 @@ from lsip.physics.switching import cosine_switch
 #: The bond-pair list of an atom: channels shorter than ANGULAR_OFF bohr (3.4 A), their sigma bond orders switched
 #: off smoothly from ANGULAR_ON (2.9 A); every bond of the data (K-Cl 2.7 A) lies inside.
 ANGULAR_ON, ANGULAR_OFF = 5.5, 6.5
-#: Smoothing width of min(b, 1) and of max(n_sigma + t n_lp, 1) (no kink where a bond order crosses 1).
-SMOOTHING = 0.05
 
 
-def smooth_min1(x: Tensor, eps: float = SMOOTHING) -> Tensor:
-    """min(x, 1) with the corner rounded over ~eps, 0 at x = 0."""
-    return 0.5 * (x + 1.0 - torch.sqrt((x - 1.0) ** 2 + eps * eps)) - 0.5 * (1.0 - float(np.hypot(1.0, eps)))
-
-
-def smooth_max1(x: Tensor, eps: float = SMOOTHING) -> Tensor:
+def smooth_max1(x: Tensor, eps: float = SIGMA_SMOOTHING) -> Tensor:
     """max(x, 1) with the corner rounded over ~eps."""
     return 0.5 * (x + 1.0 + torch.sqrt((x - 1.0) ** 2 + eps * eps))
 
@@ -85,7 +78,7 @@ def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     if not len(near):
         return g
     donor = topo.ch_donor[near]
-    x = smooth_min1(order[near]) * cosine_switch(r_ch[near], ANGULAR_ON, ANGULAR_OFF)
+    x = sigma_order(order[near]) * cosine_switch(r_ch[near], ANGULAR_ON, ANGULAR_OFF)
     pair = topo.ch_pair[near]
     vec = pair_vectors(positions, topo.sr_i[pair], topo.sr_j[pair], topo.cell_shift[pair])
     sign = torch.where(donor == topo.sr_i[pair], 1.0, -1.0).to(vec.dtype)

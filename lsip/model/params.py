@@ -52,6 +52,9 @@ class ModelParameters:
     pauli_strength, pauli_decay : eps_r and lambda_r of the Pauli overlap repulsion (0: off).
     pauli_two_sided : the repulsion needs closed-shell density on both atoms (docs/model.md section 10.3; measured
         to fit better and transfer worse, off in the shipped set).
+    pauli_bond_relief : u in [0, 1], the share of the Pauli repulsion of a bonding-capable atom's lone pairs
+        against a partner it is sigma-bonded to that the bond's orthogonal hybrid removes (0: off); docs/model.md
+        section 10.9.
     overlap_repulsion : K (hartree bohr^3) of the closed-shell density-overlap repulsion
         K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_k rho_l (0: off); docs/model.md section 10.6.
     overlap_repulsion_product : the share is c_k c_l instead of (c_k + c_l) / 2: only two closed shells repel
@@ -104,6 +107,7 @@ class ModelParameters:
     pauli_strength: float = 0.0
     pauli_decay: float = 1.0
     pauli_two_sided: bool = False
+    pauli_bond_relief: float = 0.0
     overlap_repulsion: float = 0.0
     overlap_repulsion_product: bool = False
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
@@ -128,6 +132,8 @@ class ModelParameters:
             raise LSIPError("hybrid_repulsion must be >= 0 and the lone-pair s weights > 0")
         if not 0.0 <= self.charge_transfer_saturation <= 1.0:
             raise LSIPError("charge_transfer_saturation must be between 0 and 1")
+        if not 0.0 <= self.pauli_bond_relief <= 1.0:
+            raise LSIPError("pauli_bond_relief must be between 0 and 1")
         field_ = tuple(float(x) for x in self.external_field)
         if len(field_) != 3 or not all(math.isfinite(x) for x in field_):
             raise LSIPError("external_field must be three finite numbers (hartree / (e bohr))")

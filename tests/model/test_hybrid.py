@@ -13,7 +13,8 @@ from synthetic import tetrahedral
 import lsip.data.valence
 import lsip.model.hybrid
 from lsip.diagnostics import run_diagnostics
-from lsip.model.hybrid import bond_pairs, smooth_max1, smooth_min1
+from lsip.model.bond_order import sigma_order
+from lsip.model.hybrid import bond_pairs, smooth_max1
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
 from lsip.model.terms import ENERGY_TERMS
@@ -42,7 +43,7 @@ def test_helpers_and_valence_counts():
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0
     x = torch.linspace(0, 3, 301, dtype=torch.float64)
-    lo, hi = smooth_min1(x), smooth_max1(x)
+    lo, hi = sigma_order(x), smooth_max1(x)
     assert float(lo[0]) == pytest.approx(0.0, abs=1e-15)
     assert float((lo - torch.minimum(x, torch.ones_like(x))).abs().max()) < 0.03  # rounded only near the corner
     assert float((hi - torch.maximum(x, torch.ones_like(x))).abs().max()) < 0.03

@@ -223,3 +223,36 @@ def test_charge_transfer_saturation_gives_water_an_angular_wall_and_keeps_the_in
     for a, b in (("Li", "F"), ("H", "F")):
         far = model.predict(Structure((a, b), np.array([[0.0, 0, 0], [0, 0, 40.0]])))
         assert float(far.charges.abs().max()) < 1e-6 and abs(far.energy) < 1e-9
+
+
+def test_pauli_bond_relief_spares_bonded_partners_and_keeps_hydrogen_bond_and_ionic_repulsion(v2_model):
+    """docs/model.md 10.9: with u = 1 the lone pairs of water's O no longer repel the O's own hydrogens, while
+    the repulsion between an acceptor O and the donor's H (hydrogen bond, sigma bond order ~ 0) stays, and the
+    closed shells of Li+ and F- (states that cannot bond) are untouched."""
+    from lsip.model.system import build_topology
+    from lsip.model.terms import pair_geometry
+    from lsip.units import ANGSTROM_TO_BOHR
+
+    def pauli(u: float, st: Structure) -> np.ndarray:
+        model = LSIPModel(params=v2_model.params.with_(pauli_bond_relief=u), device="cpu")
+        topo = build_topology([st], model.tables)
+        pos = torch.as_tensor(st.positions * ANGSTROM_TO_BOHR, dtype=torch.float64)
+        return pair_geometry(topo, model.tables, pos).extra["pauli"].numpy()
+
+    water = load("h2o")
+    o = water.symbols.index("O")
+    assert pauli(1.0, water)[o, 1] < 0.25 * pauli(0.0, water)[o, 1]  # neutral O against its bonded H: mostly gone
+    dimer = load("water_dimer")
+    drop_dimer = pauli(0.0, dimer) - pauli(1.0, dimer)
+    drop_monomer = pauli(0.0, water)[o, 1] - pauli(1.0, water)[o, 1]
+    oxygens = [k for k, s in enumerate(dimer.symbols) if s == "O"]
+    inter = [pauli(1.0, dimer)[k, 1] - pauli(1.0, water)[o, 1] for k in oxygens]
+    assert max(inter) > 1e-3  # the acceptor O still repels the donor's H
+    for k in oxygens:  # and only its own bonds are relieved (the monomer's relief, within 10 %)
+        assert drop_dimer[k, 1] == pytest.approx(drop_monomer, rel=0.1)
+    lif = load("lif")
+    li, f = lif.symbols.index("Li"), lif.symbols.index("F")
+    for atom, state in ((li, 0), (f, 2)):  # Li+ (cation state) and F- (anion state): closed shells
+        assert pauli(1.0, lif)[atom, state] == pauli(0.0, lif)[atom, state] > 0.0
+    with pytest.raises(Exception, match="pauli_bond_relief"):
+        ModelParameters(pauli_bond_relief=1.5)
