@@ -143,6 +143,10 @@ BEND_SCANS: tuple[BendScan, ...] = (
     BendScan("H-Si-H (SiH4)", "sih4", 0, 1, 2), BendScan("H-N-H (NH4+)", "nh4+", 0, 1, 2),
     BendScan("H-O-H (H3O+)", "h3o+", 0, 1, 2), BendScan("H-C-H (C2H4)", "c2h4", 0, 2, 3),
     BendScan("O-S-O (SO2)", "so2", 1, 0, 2),
+    # ninth round: vertices with two or three bonds and lone pairs (sp3 O, S, N), the kind water and ammonia are
+    BendScan("Cl-O-H (HOCl)", "hocl", 0, 1, 2), BendScan("C-O-H (ethanol)", "ethanol", 2, 1, 8),
+    BendScan("N-O-H (NH2OH)", "nh2oh", 1, 0, 4), BendScan("C-S-H (CH3SH)", "ch3sh", 1, 0, 5),
+    BendScan("H-N-H (N2H4)", "n2h4", 0, 2, 3),
     # on the test side with their molecules (targets): water, ammonia, methane
     BendScan("H-O-H (H2O)", "h2o", 0, 1, 2), BendScan("H-N-H (NH3)", "nh3", 0, 1, 2),
     BendScan("H-C-H (CH4)", "ch4", 0, 1, 2),

@@ -45,19 +45,22 @@ SIGMA: dict[str, float] = {"atomization": 0.10, "scan": 0.10, "dimer": 0.05, "ch
 DERIVED: tuple[str, ...] = ("bond_length", "angle")
 
 #: Fitted parameters: (name, transform, start); the optimiser sees log(p) ("log": positive), logit(p) ("logit":
-#: in (0, 1)) or p ("linear"). Per-element slopes are "electronegativity_slope:X".
+#: in (0, 1)), log(p - 1) ("above1": above 1) or p ("linear"). Per-element slopes are "electronegativity_slope:X".
 PARAMETERS: tuple[tuple[str, str, float], ...] = (
     ("kappa", "log", 1.0), ("embedding_scale", "log", 1.0), ("embedding_pairing", "logit", 0.5),
     ("pairing_strength", "log", 0.3), ("pairing_decay", "log", 2.0),
     ("pauli_strength", "log", 0.5), ("pauli_decay", "log", 1.0), ("polarizability_scale", "log", 1.0),
     ("overlap_repulsion", "log", 1.0), ("charge_transfer_saturation", "logit", 0.5),
-    ("hybrid_repulsion", "log", 0.1), ("lone_pair_s_period2", "log", 1.0), ("lone_pair_s_period3", "log", 1.0),
+    # Bent's rule as a bound (docs/model.md 10.8; tenth round): a lone pair claims at least a bond's share of s
+    ("hybrid_repulsion", "log", 0.1), ("lone_pair_s_period2", "above1", 2.0), ("lone_pair_s_period3", "above1", 2.0),
     ("pauli_bond_relief", "logit", 0.5),
     *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 
-_FORWARD = {"log": np.log, "logit": lambda p: np.log(p / (1 - p)), "linear": lambda p: p}
-_INVERSE = {"log": np.exp, "logit": lambda x: 1 / (1 + np.exp(-x)), "linear": lambda x: x}
+_FORWARD = {"log": np.log, "logit": lambda p: np.log(p / (1 - p)), "linear": lambda p: p,
+            "above1": lambda p: np.log(p - 1)}
+_INVERSE = {"log": np.exp, "logit": lambda x: 1 / (1 + np.exp(-x)), "linear": lambda x: x,
+            "above1": lambda x: 1 + np.exp(x)}
 
 #: Prior width of the per-element slopes (hartree bohr^3): a weak pull towards zero.
 SLOPE_PRIOR = 2.0
@@ -177,7 +180,8 @@ def start_vector(start: ModelParameters | None = None) -> np.ndarray:
                 value = start.electronegativity_slope.get(name.split(":")[1], default)
             else:
                 value = float(getattr(start, name))
-            if (transform == "log" and value <= 0) or (transform == "logit" and not 0 < value < 1):
+            if (transform == "log" and value <= 0) or (transform == "logit" and not 0 < value < 1) \
+                    or (transform == "above1" and value <= 1):
                 value = default
         out.append(_FORWARD[transform](value))
     return np.array(out)

@@ -138,6 +138,8 @@ def test_parameter_vector_round_trip():
             want = np.log(start)
         elif transform == "logit":
             want = np.log(start / (1 - start))
+        elif transform == "above1":  # Bent's-rule bound of the lone pairs' s weight (docs/model.md 10.8)
+            want = np.log(start - 1)
         else:
             want = start
         assert value == pytest.approx(want)
@@ -145,6 +147,11 @@ def test_parameter_vector_round_trip():
             assert params.electronegativity_slope[name.split(":")[1]] == pytest.approx(start)
         else:
             assert getattr(params, name) == pytest.approx(start)
+    # a start below a bound takes the default: the shipped seventh-round t of period 3 (0.0004) cannot start a fit
+    below = start_vector(ModelParameters(lone_pair_s_period3=0.5))
+    k = [n for n, _, _ in PARAMETERS].index("lone_pair_s_period3")
+    assert below[k] == pytest.approx(np.log(2.0 - 1.0))
+    assert params_from_vector(below - 50.0, ModelParameters()).lone_pair_s_period3 >= 1.0  # never below 1
 
 
 def test_evaluate_measures_model_minus_reference(shipped_model):
