@@ -106,12 +106,12 @@ KNOWN_LIMITS = {
     ),
     "calibrated": (
         "**Known limits of the calibrated set** (docs/calibration.md, held-out molecules): atomization energies "
-        "are off by 0.64 eV per atom on average, with O-H bonds the worst (water -5.6 eV where DFT gives -9.6; "
-        "its O-H minimum lies near 1.3 A); bond lengths from scans are off by 0.18 A (K-Cl and C-Cl far too "
-        "short); bond angles by 10 degrees (CH4 right, water and ammonia about 15 degrees too open, H2S and PH3 "
-        "too); hydrogen bonds are wrong (water dimer barely bound, HF dimer overbound by 1.1 eV); dipoles are off "
-        "by 0.93 D, charges by 0.16 e from Hirshfeld-I, forces at DFT minima by 2.4 eV/A RMS. It binds every "
-        "held-out molecule and relaxes the 44 training molecules without collapse."
+        "are off by 0.52 eV per atom on average (N2, CO, CO2, CH4, HF 2-4 eV too weakly bound; BeO, CaO "
+        "overbound); bond lengths from scans by 0.17 A (X-H bonds 0.05-0.15 A too long, K-Cl and C-Cl far too "
+        "short); bond angles by 7 degrees (CH4 right, water relaxes to 117 instead of 104, H2S and PH3 too "
+        "open); hydrogen bonds too weak (water dimer not bound at the DFT distance); dipoles are off by 0.67 D, "
+        "charges by 0.15 e from Hirshfeld-I, forces at DFT minima by 2.4 eV/A RMS. It binds every held-out "
+        "molecule and relaxes the 44 training molecules without collapse."
     ),
 }
 
