@@ -80,6 +80,17 @@ def shift_energy(name: str) -> Any:
     return energy
 
 
+def register_shift_term(name: str, label: str, description: str, *, geometry: Any, enabled: Any, meaning: str,
+                        section: str) -> Any:
+    """Register a state-energy shift term E = sum_A sum_k G_{A,k} w_A^k: its per-geometry cache ``geometry``, the
+    shared solver part and decoder energy; ``section`` of docs/model.md documents it. Returns the energy function."""
+    energy = shift_energy(name)
+    energy.__name__ = f"{name}_energy"
+    energy.__doc__ = f"Per-atom energy of the ``{name}`` term (hartree); docs/model.md section {section}."
+    return register_term(name, label, description, geometry=geometry, solver=shift_solver(name), enabled=enabled,
+                         meaning=meaning)(energy)
+
+
 def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
     """G[:, neutral] = -sum_B b_AB h_AB: the pairing energy of A's neutral state (half of each pair's -2 b h).
 
@@ -96,16 +107,15 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
     return torch.cat([g[:, :NEU], k[:, None], g[:, NEU + 1:]], dim=1)
 
 
-@register_term("pairing", "Covalent pairing",
-               "-sum_A w0_A sum_B b_AB h_AB: two electrons per bond order b_AB gain h_AB each; b from the valences "
-               "nu of both atoms (bonds the element can form), h from valence-orbital overlaps",
-               geometry=_pairing_geometry, solver=shift_solver("pairing"),
-               enabled=lambda params: params.pairing_strength != 0.0,
-               meaning="covalent bonds: electrons of neighbouring atoms pairing up, limited by how many bonds each "
-                       "element can form")
-def pairing_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom covalent pairing energy (hartree); docs/model.md section 10.2."""
-    return shift_energy("pairing")(ctx)
+pairing_energy = register_shift_term(
+    "pairing", "Covalent pairing",
+    "-sum_A w0_A sum_B b_AB h_AB: two electrons per bond order b_AB gain h_AB each; b from the valences "
+    "nu of both atoms (bonds the element can form), h from valence-orbital overlaps",
+    geometry=_pairing_geometry, enabled=lambda params: params.pairing_strength != 0.0,
+    meaning="covalent bonds: electrons of neighbouring atoms pairing up, limited by how many bonds each "
+    "element can form",
+    section="10.2",
+)
 
 
 def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
@@ -133,15 +143,14 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     return out
 
 
-@register_term("pauli", "Pauli repulsion",
-               "sum_{A != B} c_A(w) eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A "
-               "of each atom's states (Li+, F-: all of it; H: none)",
-               geometry=_pauli_geometry, solver=shift_solver("pauli"),
-               enabled=lambda params: params.pauli_strength != 0.0,
-               meaning="closed electron shells (e.g. Na+, Cl-, lone pairs) pushing each other away when they overlap")
-def pauli_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom Pauli repulsion (hartree); docs/model.md section 10.3."""
-    return shift_energy("pauli")(ctx)
+pauli_energy = register_shift_term(
+    "pauli", "Pauli repulsion",
+    "sum_{A != B} c_A(w) eps_r sqrt(I_A I_B) S_AB^2 / 2: overlap repulsion of the closed-shell share c_A "
+    "of each atom's states (Li+, F-: all of it; H: none)",
+    geometry=_pauli_geometry, enabled=lambda params: params.pauli_strength != 0.0,
+    meaning="closed electron shells (e.g. Na+, Cl-, lone pairs) pushing each other away when they overlap",
+    section="10.3",
+)
 
 
 def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
@@ -161,14 +170,13 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
     return (d[topo.elem] * rho0)[:, None] * sign
 
 
-@register_term("electronegativity", "Environment electronegativity",
-               "sum_A d_A rho0_A q_A: I_A and A_A both shifted by d_A times the promolecular host density",
-               geometry=_electronegativity_geometry, solver=shift_solver("electronegativity"),
-               enabled=lambda params: bool(params.electronegativity_slope),
-               meaning="an atom surrounded by more neighbours' electron density pulls electrons harder (or less hard)")
-def electronegativity_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom environment-dependent electronegativity shift (hartree); docs/model.md section 10.4."""
-    return shift_energy("electronegativity")(ctx)
+electronegativity_energy = register_shift_term(
+    "electronegativity", "Environment electronegativity",
+    "sum_A d_A rho0_A q_A: I_A and A_A both shifted by d_A times the promolecular host density",
+    geometry=_electronegativity_geometry, enabled=lambda params: bool(params.electronegativity_slope),
+    meaning="an atom surrounded by more neighbours' electron density pulls electrons harder (or less hard)",
+    section="10.4",
+)
 
 
 def _overlap_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:

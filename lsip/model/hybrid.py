@@ -31,10 +31,10 @@ import torch
 from torch import Tensor
 
 from lsip.model.bond_order import SIGMA_SMOOTHING, bond_orders, sigma_order
-from lsip.model.bonding import shift_energy, shift_solver
+from lsip.model.bonding import register_shift_term
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
-from lsip.model.terms import PairGeometry, TermContext, TermOutput, register_term
+from lsip.model.terms import PairGeometry
 from lsip.physics.neighbors import pair_vectors
 from lsip.physics.switching import cosine_switch
 
@@ -98,13 +98,12 @@ def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     return e[:, None] * (tables.pairing_fraction[el] > 0).to(e.dtype)
 
 
-@register_term("hybrid", "Bond-angle (hybrid) repulsion",
-               "sum_A o_A kappa_h I_A sum_{B<C} x_AB x_AC g_ABC^2: two sigma bonds of one atom whose hybrids overlap "
-               "by g = s_A + (1 - s_A) cos(theta_BAC) repel (s_A the hybrids' s share, Bent's rule)",
-               geometry=_hybrid_geometry, solver=shift_solver("hybrid"),
-               enabled=lambda params: params.hybrid_repulsion != 0.0,
-               meaning="bond angles: two bonds of one atom push apart until their orbitals no longer overlap "
-                       "(109.5 degrees for CH4's sp3 carbon, 180 for CO2's sp carbon)")
-def hybrid_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom hybrid-orthogonality repulsion (hartree); docs/model.md section 10.8."""
-    return shift_energy("hybrid")(ctx)
+hybrid_energy = register_shift_term(
+    "hybrid", "Bond-angle (hybrid) repulsion",
+    "sum_A o_A kappa_h I_A sum_{B<C} x_AB x_AC g_ABC^2: two sigma bonds of one atom whose hybrids overlap "
+    "by g = s_A + (1 - s_A) cos(theta_BAC) repel (s_A the hybrids' s share, Bent's rule)",
+    geometry=_hybrid_geometry, enabled=lambda params: params.hybrid_repulsion != 0.0,
+    meaning="bond angles: two bonds of one atom push apart until their orbitals no longer overlap "
+    "(109.5 degrees for CH4's sp3 carbon, 180 for CO2's sp carbon)",
+    section="10.8",
+)
