@@ -96,3 +96,18 @@ def test_compressing_a_bond_costs_energy(calibrated, molecule):
     e = np.array([p.energy for p in predict_along(calibrated, frames)]) * HARTREE_TO_EV
     assert e[0] > e[1] > e[2], e  # the wall rises monotonically as the atoms are pushed together
     assert e[1] > e[3] + 2.0, e
+
+
+def test_relaxed_water_stays_bent_and_methane_tetrahedral(calibrated):
+    """The shipped set's angles (docs/calibration.md, condition (3) of the rounds since the seventh): the gallery's
+    water relaxes bent, not linear (sixth round: 178 degrees) nor folded (second round: 37); CH4 keeps 109.5."""
+    from lsip.calibration.dataset import bond_angle
+    from lsip.gallery import gallery_structure
+    from lsip.workflows.relax import relax
+
+    water = relax(gallery_structure("water"), model=calibrated, fmax=0.05, max_steps=300, reference=None)
+    o, h1, h2 = (water.final.symbols.index("O"), *[k for k, s in enumerate(water.final.symbols) if s == "H"])
+    assert water.converged and 90.0 < bond_angle(water.final.positions, o, h1, h2) < 130.0
+    ch4 = relax(tetrahedral("C", 1.09, 0), model=calibrated, fmax=0.05, max_steps=300, reference=None)
+    angles = [bond_angle(ch4.final.positions, 0, i, j) for i in range(1, 5) for j in range(i + 1, 5)]
+    assert ch4.converged and max(abs(a - 109.47) for a in angles) < 1.0
