@@ -138,3 +138,24 @@ def test_water_dissociation_is_continuous_and_ends_in_neutral_atoms(hybrid_model
     assert steps[dist[1:] > 2.0].max() < 0.01  # hartree per 0.05 A beyond the bond
     far = hybrid_model.predict(Structure(("O", "H"), np.array([[0.0, 0, 0], [0, 0, 40.0]])))
     assert float(far.charges.abs().max()) < 1e-6
+
+
+def test_periodic_images_give_the_same_bond_pairs(hybrid_model):
+    """Eight waters in a periodic box: moving one molecule, and one atom of another, by lattice vectors changes
+    neither the energy nor the forces (the bond pairs are found through the periodic shifts)."""
+    from lsip.gallery import gallery_structure
+
+    w, rng = gallery_structure("water"), np.random.default_rng(1)
+    blocks = []
+    for corner in np.ndindex(2, 2, 2):
+        rot = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        blocks.append((w.positions - w.positions.mean(0)) @ rot.T + 3.1 * np.array(corner) + 1.0)
+    cell = np.eye(3) * 6.2
+    box = Structure(w.symbols * 8, np.vstack(blocks), cell=cell, pbc=(True, True, True))
+    moved = box.positions.copy()
+    moved[3:6] += cell[1]
+    moved[0] -= cell[2]
+    a, b = hybrid_model.predict(box), hybrid_model.predict(box.with_positions(moved))
+    assert a.term_totals["hybrid"] > 1e-3
+    assert abs(a.energy - b.energy) < 1e-9
+    assert float((a.forces - b.forces).abs().max()) < 1e-7
