@@ -52,7 +52,7 @@ SIGMA_SMOOTHING = 0.05
 
 def sigma_order(order: Tensor, eps: float = SIGMA_SMOOTHING) -> Tensor:
     """The sigma part of a bond order, min(b, 1) with the corner rounded over ~eps and 0 at b = 0: one sigma bond
-    per pair, the rest of a multiple bond is pi (docs/model.md sections 10.3 and 10.8)."""
+    per pair, the rest of a multiple bond is pi (docs/model.md sections 10.8 and 10.9)."""
     corner = 0.5 * (1.0 - math.hypot(1.0, eps))
     return 0.5 * (order + 1.0 - torch.sqrt((order - 1.0) ** 2 + eps * eps)) - corner
 
@@ -61,12 +61,23 @@ def sigma_order(order: Tensor, eps: float = SIGMA_SMOOTHING) -> Tensor:
 _TANH1 = float(torch.tanh(torch.tensor(1.0)))
 
 
-def coupling_saturation(topo: BatchTopology, tables: ModelTables, r_sr: Tensor) -> Tensor | None:
-    """(n_ch,) factor 1 - s + s tanh(b_AB) / tanh(1) on the charge-transfer couplings beta_AB (docs/model.md
-    section 10.7), s = ``charge_transfer_saturation``; None when s = 0 (the couplings are left as they are)."""
+def set_bond_orders(topo: BatchTopology, tables: ModelTables, r_sr: Tensor) -> tuple[Tensor, Tensor] | None:
+    """(b, h) of :func:`bond_orders` with the set's pairing couplings (eps_p, or 1 when the pairing term is off,
+    and lambda), computed once per geometry for every term that reads them (pairing, the saturated couplings, the
+    Pauli bond relief, the angle term; docs/model.md section 10); None when no active term needs them."""
     p = tables.params
-    s = p.charge_transfer_saturation
-    if not s or not len(topo.ch_donor):
+    needed = p.pairing_strength or p.charge_transfer_saturation or p.hybrid_repulsion \
+        or (p.pauli_strength and p.pauli_bond_relief)
+    if not needed or not len(topo.ch_donor):
         return None
-    order, _ = bond_orders(topo, tables, r_sr, p.pairing_strength or 1.0, p.pairing_decay)
-    return 1.0 - s + s * torch.tanh(order) / _TANH1
+    return bond_orders(topo, tables, r_sr, p.pairing_strength or 1.0, p.pairing_decay)
+
+
+def coupling_saturation(tables: ModelTables, bonds: tuple[Tensor, Tensor] | None) -> Tensor | None:
+    """(n_ch,) factor 1 - s + s tanh(b_AB) / tanh(1) on the charge-transfer couplings beta_AB (docs/model.md
+    section 10.7), s = ``charge_transfer_saturation``, b from :func:`set_bond_orders`; None when s = 0 (the
+    couplings are left as they are)."""
+    s = tables.params.charge_transfer_saturation
+    if not s or bonds is None:
+        return None
+    return 1.0 - s + s * torch.tanh(bonds[0]) / _TANH1

@@ -13,9 +13,11 @@ the solver) unless its strength in :class:`~lsip.model.params.ModelParameters` i
 * ``electronegativity``: state energies shifted by the promolecular host density, sum_A d_A rho0_A q_A (I and A
   both rise by d_A rho0_A: an environment-dependent Mulliken electronegativity).
 
-All three are *state-energy shifts*: E = sum_A sum_k G_{A,k}(R) w_A^k with a geometry-dependent (n, 4) matrix G
-(the term's per-geometry cache), linear in the weights, so the equalization problem keeps the convexity that makes
-its solution unique (docs/model.md section 10); one analytic solver part (:func:`shift_solver`) serves them all.
+All three (and the angle term of ``lsip.model.hybrid``) are *state-energy shifts*: E = sum_A sum_k G_{A,k}(R) w_A^k
+with a geometry-dependent (n, 4) matrix G (the term's per-geometry cache), linear in the weights, so the
+equalization problem keeps the convexity that makes its solution unique (docs/model.md section 10); they register
+through :func:`register_shift_term`, and one analytic solver part (:func:`shift_solver`) serves them all. The
+bond orders they read are computed once per geometry (``PairGeometry.bonds``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from torch import Tensor
 
 from lsip.data.valence import valence_for_electrons
-from lsip.model.bond_order import bond_orders, channel_overlap, sigma_order
+from lsip.model.bond_order import channel_overlap, sigma_order
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import (
@@ -101,7 +103,7 @@ def _pairing_geometry(topo: BatchTopology, tables: ModelTables, positions: Tenso
     p = tables.params
     if not p.pairing_strength or not len(topo.ch_donor):
         return None
-    order, h = bond_orders(topo, tables, shared.r_sr, p.pairing_strength, p.pairing_decay)
+    order, h = shared.bonds
     k = torch.zeros(topo.n_atoms, dtype=h.dtype, device=h.device).index_add(0, topo.ch_donor, -order * h)
     g = torch.zeros(topo.n_atoms, 4, dtype=h.dtype, device=h.device)
     return torch.cat([g[:, :NEU], k[:, None], g[:, NEU + 1:]], dim=1)
@@ -136,7 +138,7 @@ def _pauli_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     field_ = torch.zeros(topo.n_atoms, dtype=s.dtype, device=s.device).index_add(0, topo.ch_donor, half)
     out = field_[:, None] * closed[topo.elem]
     if p.pauli_bond_relief:  # docs/model.md 10.9: a bonded partner's electron sits in a hybrid orthogonal to them
-        order, _ = bond_orders(topo, tables, shared.r_sr, p.pairing_strength or 1.0, p.pairing_decay)
+        order, _ = shared.bonds
         bonded = torch.zeros_like(field_).index_add(0, topo.ch_donor, half * sigma_order(order))
         can_bond = (tables.pairing_fraction[topo.elem] > 0).to(s.dtype)
         out = out - p.pauli_bond_relief * bonded[:, None] * closed[topo.elem] * can_bond

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lsip.model.bond_order import SIGMA_SMOOTHING, bond_orders, sigma_order
+from lsip.model.bond_order import SIGMA_SMOOTHING, sigma_order
 from lsip.model.bonding import register_shift_term
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
@@ -71,7 +71,7 @@ def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     p = tables.params
     if not p.hybrid_repulsion or not len(topo.ch_donor):
         return None
-    order, _ = bond_orders(topo, tables, shared.r_sr, p.pairing_strength or 1.0, p.pairing_decay)
+    order, _ = shared.bonds
     r_ch = shared.r_sr[topo.ch_pair]
     near = torch.nonzero(r_ch < ANGULAR_OFF).squeeze(1)
     g = torch.zeros(topo.n_atoms, 4, dtype=positions.dtype, device=positions.device)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lsip.model.bond_order import coupling_saturation
+from lsip.model.bond_order import coupling_saturation, set_bond_orders
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.physics.coulomb import CoulombOperator, dense_coulomb_matrix, dsf_kernel, dsf_self_term
@@ -60,12 +60,16 @@ class PairGeometry:
     repulsion: Tensor
     #: per-term caches of registered terms with a ``geometry=`` hook, by term name
     extra: dict[str, Any] = field(default_factory=dict)
+    #: (b, h) valence-limited bond orders and pairing couplings of the channels, shared by every term that reads
+    #: them (``bond_order.set_bond_orders``); None when none is active
+    bonds: tuple[Tensor, Tensor] | None = None
 
     def detach(self) -> PairGeometry:
         """A copy cut from the autograd graph (for the solver's many evaluations)."""
         return PairGeometry(self.r_sr.detach(), self.v_sr.detach(), self.rho_at_i.detach(),
                             self.rho_at_j.detach(), self.beta.detach(), self.x_corr.detach(), self.coulomb.detach(),
-                            self.repulsion.detach(), {k: _detach(v) for k, v in self.extra.items()})
+                            self.repulsion.detach(), {k: _detach(v) for k, v in self.extra.items()},
+                            _detach(self.bonds))
 
 
 def _detach(obj: Any) -> Any:
@@ -94,7 +98,8 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     cut = tables.channel_cut[topo.ch_slot]
     sw_ch = cosine_switch(r_ch, cut - p.channel_switch_width, cut)
     beta = p.kappa * overlap * 0.5 * (tables.I[ed] + tables.I[ea]) * sw_ch
-    saturation = coupling_saturation(topo, tables, r_sr)  # None (no change) unless the set switches it on
+    bonds = set_bond_orders(topo, tables, r_sr)  # None unless an active term reads the bond orders
+    saturation = coupling_saturation(tables, bonds)  # None (no change) unless the set switches it on
     if saturation is not None:
         beta = beta * saturation
     # configuration correction X = U00 - U+0 - U0- + U+- for donor in +, acceptor in -; V is oriented
@@ -119,7 +124,7 @@ def pair_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor) -
     coulomb = CoulombOperator(blocks, topo.cl_i, topo.cl_j, dsf_kernel(r_cl, p.dsf_alpha, p.dsf_cutoff),
                               topo.n_atoms, self_term)
     repulsion = _born_mayer(topo, tables, r_sr) * sw
-    geometry = PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion)
+    geometry = PairGeometry(r_sr, v_sr, rho_at_i, rho_at_j, beta, x_corr, coulomb, repulsion, bonds=bonds)
     for name, term in ENERGY_TERMS.items():
         if term.geometry is not None:  # an inactive term's cache is None (its energy is then zero)
             geometry.extra[name] = term.geometry(topo, tables, positions, geometry) if term.active(p) else None
