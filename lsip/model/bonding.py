@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from lsip.data.valence import valence_for_electrons
+from lsip.errors import LSIPError
 from lsip.model.bond_order import channel_overlap, sigma_order
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
@@ -182,12 +183,23 @@ electronegativity_energy = register_shift_term(
 
 
 def _overlap_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """(n_sr, 4, 4) K (c_k + c_l) / 2 int rho_{i,k} rho_{j,l}, switched with the short-range pair list (hartree)."""
+    """(n_sr, 4, 4) M_kl = K (c_k + c_l) / 2 int rho_{i,k} rho_{j,l} + K_c (int rho^core_i rho_{j,l}
+    + int rho_{i,k} rho^core_j), switched with the short-range pair list (hartree; docs/model.md 10.6, 10.10).
+
+    The core walls are linear in each atom's weights; written as M_kl with a row (column) that does not depend on
+    k (l) they enter the same bilinear form, because the weights of an atom sum to one."""
     p = tables.params
-    if not p.overlap_repulsion or not len(topo.sr_i):
+    if not (p.overlap_repulsion or p.core_repulsion) or not len(topo.sr_i):
         return None
+    if p.core_repulsion and not tables.has_cores:
+        raise LSIPError("the parameter set has core walls (core_repulsion > 0) but the latent library has no core "
+                        "densities; rebuild it with `lsip library build`")
     sw = cosine_switch(shared.r_sr, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
-    return p.overlap_repulsion * tables.closed_overlap(topo.sr_slot, shared.r_sr) * sw[:, None, None]
+    closed, core_i, core_j = tables.closed_overlap(topo.sr_slot, shared.r_sr)
+    m = p.overlap_repulsion * closed
+    if p.core_repulsion:
+        m = m + p.core_repulsion * (core_i[:, None, :] + core_j[:, :, None])
+    return m * sw[:, None, None]
 
 
 def _overlap_solver(ctx: TermContext) -> SolverPart:
@@ -205,13 +217,15 @@ def _overlap_solver(ctx: TermContext) -> SolverPart:
 
 @register_term("overlap_repulsion", "Closed-shell repulsion",
                "K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_{A,k} rho_{B,l}: density-overlap repulsion of "
-               "the closed-shell shares of the two atoms' states (state-resolved: Li+ is compact, F- diffuse)",
+               "the closed-shell shares of the two atoms' states (state-resolved: Li+ is compact, F- diffuse), plus "
+               "the core walls K_c sum_{A != B} sum_l w_B^l int rho^core_A rho_{B,l}",
                geometry=_overlap_geometry, solver=_overlap_solver,
-               enabled=lambda params: params.overlap_repulsion != 0.0,
-               meaning="filled electron shells of touching atoms (ions, lone pairs) repelling in proportion to how "
-                       "much their electron clouds overlap")
+               enabled=lambda params: params.overlap_repulsion != 0.0 or params.core_repulsion != 0.0,
+               meaning="filled electron shells of touching atoms (ions, lone pairs, the inner cores of heavier "
+                       "atoms) repelling in proportion to how much their electron clouds overlap")
 def overlap_repulsion_energy(ctx: TermContext) -> TermOutput:
-    """Per-atom closed-shell overlap repulsion, each pair split half-and-half (hartree); docs/model.md section 10.6."""
+    """Per-atom closed-shell and core overlap repulsion, each pair split half-and-half (hartree); docs/model.md
+    sections 10.6 and 10.10."""
     m, topo, w = ctx.cache("overlap_repulsion"), ctx.topo, ctx.weights
     if m is None:
         return TermOutput(torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device),

@@ -16,7 +16,10 @@ One numpy ``.npz`` archive with plain numeric or fixed-width unicode arrays, no 
   ``X/s/gauss_exponents`` (G,) bohr^-2, ``X/s/embedding`` (n_b,) hartree;
 * optionally, per element, its polarization channel (docs/model.md section 11): ``X/transition/radial`` (n_r,)
   bohr^-3, ``X/transition/shape_coefficients`` (G,), ``X/transition/shape_exponents`` (G,) bohr^-2, with the
-  label, transition dipole and fit error in ``meta`` (a library without them has no atomic dipoles).
+  label, transition dipole and fit error in ``meta`` (a library without them has no atomic dipoles);
+* optionally, per element, its frozen core (docs/model.md section 10.10): ``X/core/radial_density`` (n_r,) bohr^-3,
+  ``X/core/gauss_coefficients`` (G,), ``X/core/gauss_exponents`` (G,) bohr^-2, with the electron count, the
+  shells and the fit error in ``meta`` (H: no core, zero electrons; a library without them has no core walls).
 
 The density of a state is ``rho(r) = sum_g c_g (a_g / pi)^(3/2) exp(-a_g r^2)``: each Gaussian is normalised
 to one electron, so ``sum_g c_g = N`` electrons.
@@ -104,6 +107,29 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Core:
+    """The frozen core of an element: the density of its shells below the valence shell (docs/model.md section
+    10.10; computed by :mod:`lsip.reference.cores`).
+
+    Attributes
+    ----------
+    n_electrons : core electrons (H 0, Li-F 2, Na-Cl 10, K and Ca 18).
+    shells : the core shells, e.g. ``"1s2 2s2 2p6"`` (empty for H).
+    gauss_coefficients, gauss_exponents : (G,) non-negative s-Gaussian fit of ``radial_density`` (electrons,
+        bohr^-2), the form of the state densities.
+    radial_density : (n_r,) spherically averaged core density on the library grid, bohr^-3.
+    fit_error : integral of |rho_fit - rho| over space, electrons.
+    """
+
+    n_electrons: int
+    shells: str
+    gauss_coefficients: np.ndarray
+    gauss_exponents: np.ndarray
+    radial_density: np.ndarray
+    fit_error: float
+
+
+@dataclass(frozen=True)
 class ElementEntry:
     """An element's states and derived scalars (hartree; zeta in bohr^-1)."""
 
@@ -112,6 +138,7 @@ class ElementEntry:
     states: dict[str, AtomicState]
     flags: tuple[str, ...] = ()
     transition: Transition | None = None
+    core: Core | None = None
 
     @property
     def polarizability(self) -> float:
@@ -202,6 +229,9 @@ def _element_meta(entry: ElementEntry) -> dict:
     if entry.transition is not None:
         tr = entry.transition
         meta["transition"] = {"label": tr.label, "dipole": tr.dipole, "fit_error": tr.fit_error}
+    if entry.core is not None:
+        meta["core"] = {"n_electrons": entry.core.n_electrons, "shells": entry.core.shells,
+                        "fit_error": entry.core.fit_error}
     return meta
 
 
@@ -226,6 +256,9 @@ def save_library(library: LatentLibrary, path: str | Path) -> Path:
         if entry.transition is not None:
             for name in ("radial", "shape_coefficients", "shape_exponents"):
                 arrays[f"{sym}/transition/{name}"] = np.asarray(getattr(entry.transition, name), dtype=np.float64)
+        if entry.core is not None:
+            for name in ("radial_density", "gauss_coefficients", "gauss_exponents"):
+                arrays[f"{sym}/core/{name}"] = np.asarray(getattr(entry.core, name), dtype=np.float64)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
@@ -279,8 +312,15 @@ def load_library(path: str | Path | None = None) -> LatentLibrary:
                                     shape_coefficients=data[f"{sym}/transition/shape_coefficients"],
                                     shape_exponents=data[f"{sym}/transition/shape_exponents"],
                                     radial=data[f"{sym}/transition/radial"], fit_error=float(tm["fit_error"]))
+        core = None
+        if "core" in em:
+            cm = em["core"]
+            core = Core(n_electrons=int(cm["n_electrons"]), shells=str(cm["shells"]),
+                        gauss_coefficients=data[f"{sym}/core/gauss_coefficients"],
+                        gauss_exponents=data[f"{sym}/core/gauss_exponents"],
+                        radial_density=data[f"{sym}/core/radial_density"], fit_error=float(cm["fit_error"]))
         elements[sym] = ElementEntry(symbol=sym, Z=int(em["Z"]), states=states, flags=tuple(em["flags"]),
-                                     transition=transition)
+                                     transition=transition, core=core)
     return LatentLibrary(level=meta["level"], r_grid=data["r_grid"], rhobar_grid=data["rhobar_grid"],
                          elements=elements)
 

@@ -49,6 +49,27 @@ N_STATES = len(STATE_LABELS)
 STATE_CHARGES = (1.0, 0.0, -1.0, 0.0)
 _R_MIN = 0.2  # bohr: start of the penetration-potential grid
 _R_STEP = 0.01  # bohr
+#: rows of the overlap tables: 16 closed-shell state pairs (section 10.6) + 4 + 4 core-state pairs (section 10.10)
+OVERLAP_ROWS = 24
+
+
+def gaussian_overlap(ca: np.ndarray, xa: np.ndarray, cb: np.ndarray, xb: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """int rho_a(x) rho_b(x - R) d^3x of two normalised s-Gaussian expansions sum_g c_g (a_g/pi)^(3/2)
+    exp(-a_g x^2) at the distances ``r``: sum_gh c_g d_h (gamma/pi)^(3/2) exp(-gamma R^2), gamma = a b / (a + b)
+    (bohr^-3; zero when either side is empty)."""
+    if not len(ca) or not len(cb):
+        return np.zeros(len(r))
+    g = np.outer(xa, xb) / (xa[:, None] + xb[None, :])
+    w = (np.outer(ca, cb) * (g / math.pi) ** 1.5).reshape(-1)
+    return w @ np.exp(-g.reshape(-1)[:, None] * np.asarray(r)[None, :] ** 2)
+
+
+def _core_gaussians(entry: object) -> tuple[np.ndarray, np.ndarray]:
+    """(coefficients, exponents) of an element's core density; empty without one (H, or no cores in the library)."""
+    core = getattr(entry, "core", None)
+    if core is None:
+        return np.zeros(0), np.zeros(0)
+    return np.asarray(core.gauss_coefficients), np.asarray(core.gauss_exponents)
 
 
 #: the dipole shapes are widened until alpha * (-W''(0)) <= 1 / DIPOLE_MARGIN (docs/model.md section 11)
@@ -92,7 +113,7 @@ class PairTables:
     v_blocks: Tensor  # (n_slots, n_r - 1, 4, 16)
     channel_cut: Tensor  # (n_slots,) bohr
     d_blocks: Tensor  # (n_slots, n_r - 1, 4, 10) atomic-dipole kernels (docs/model.md section 11)
-    o_blocks: Tensor  # (n_slots, n_r - 1, 4, 16) closed-shell density overlaps (docs/model.md section 10.6)
+    o_blocks: Tensor  # (n_slots, n_r - 1, 4, 24) closed-shell and core density overlaps (docs/model.md 10.6, 10.10)
 
 
 class ModelTables:
@@ -142,7 +163,7 @@ class ModelTables:
         self._channel_cut: list[float] = []
         self._pairs = PairTables({}, torch.zeros((0, 1, 4), **kw), torch.zeros((0, 1, 4, 16), **kw),
                                  torch.zeros(0, **kw), torch.zeros((0, 1, 4, 10), **kw),
-                                 torch.zeros((0, 1, 4, 16), **kw))
+                                 torch.zeros((0, 1, 4, OVERLAP_ROWS), **kw))
         n_r = math.ceil((params.short_range_cutoff - _R_MIN) / _R_STEP) + 1
         self.r_axis = _R_MIN + _R_STEP * np.arange(n_r)
 
@@ -248,7 +269,7 @@ class ModelTables:
         o_table = torch.cat(self._o_tables, dim=0)
         self._pairs = PairTables(slots, v_table, cubic_blocks(v_table, 16),
                                  torch.tensor(self._channel_cut, device=self.device, dtype=self.dtype),
-                                 cubic_blocks(d_table, 10), cubic_blocks(o_table, 16))
+                                 cubic_blocks(d_table, 10), cubic_blocks(o_table, OVERLAP_ROWS))
 
     def _penetration_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of V^{kl}(R) for one ordered element pair on :attr:`r_axis`.
@@ -318,7 +339,9 @@ class ModelTables:
     def _overlap_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of the 16 closed-shell overlaps share_kl int rho_{ea,k} rho_{eb,l}(R) of one ordered element
         pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6), with share_kl = (c_{ea,k} + c_{eb,l}) / 2, or
-        c_{ea,k} c_{eb,l} when ``overlap_repulsion_product`` (both sides closed), c the closed-shell share."""
+        c_{ea,k} c_{eb,l} when ``overlap_repulsion_product`` (both sides closed), c the closed-shell share; then the
+        8 core overlaps of section 10.10, int rho^core_ea rho_{eb,l} (l = 0..3) and int rho_{ea,k} rho^core_eb
+        (k = 0..3), zero for an element without a core (H) or a library without cores."""
         product = bool(self.params.overlap_repulsion_product)
         key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis), product)
         with _LIBRARY_LOCK:
@@ -327,30 +350,40 @@ class ModelTables:
                 lib, r = self.library, np.asarray(self.r_axis, dtype=np.float64)
                 sa, sb = lib.elements[self.symbols[ea]], lib.elements[self.symbols[eb]]
                 closed = self.closed_fraction.double().cpu().numpy()
-                rows = np.zeros((16, len(r)))
-                for k, ka in enumerate(STATE_LABELS):
-                    ca, xa = np.asarray(sa.states[ka].gauss_coefficients), np.asarray(sa.states[ka].gauss_exponents)
-                    for l_, kb in enumerate(STATE_LABELS):
-                        cb = np.asarray(sb.states[kb].gauss_coefficients)
-                        xb = np.asarray(sb.states[kb].gauss_exponents)
+                rows = np.zeros((OVERLAP_ROWS, len(r)))
+                dens_a = [(np.asarray(sa.states[k].gauss_coefficients), np.asarray(sa.states[k].gauss_exponents))
+                          for k in STATE_LABELS]
+                dens_b = [(np.asarray(sb.states[k].gauss_coefficients), np.asarray(sb.states[k].gauss_exponents))
+                          for k in STATE_LABELS]
+                for k in range(N_STATES):
+                    for l_ in range(N_STATES):
                         share = (closed[ea, k] * closed[eb, l_] if product
                                  else 0.5 * (closed[ea, k] + closed[eb, l_]))
-                        if not len(ca) or not len(cb) or share == 0.0:
-                            continue
-                        g = np.outer(xa, xb) / (xa[:, None] + xb[None, :])
-                        w = (np.outer(ca, cb) * (g / math.pi) ** 1.5).reshape(-1)
-                        rows[4 * k + l_] = share * (w @ np.exp(-g.reshape(-1)[:, None] * r[None, :] ** 2))
+                        if share != 0.0:
+                            rows[4 * k + l_] = share * gaussian_overlap(*dens_a[k], *dens_b[l_], r)
+                core_a, core_b = _core_gaussians(sa), _core_gaussians(sb)
+                for k in range(N_STATES):
+                    rows[16 + k] = gaussian_overlap(*core_a, *dens_b[k], r)
+                    rows[20 + k] = gaussian_overlap(*dens_a[k], *core_b, r)
                 cache[key] = cubic_table(torch.tensor(rows, dtype=torch.float64), _R_STEP)
             table = cache[key]
         return table.to(device=self.device, dtype=self.dtype)
 
-    def closed_overlap(self, slot: Tensor, r: Tensor) -> Tensor:
-        """(P, 4, 4) the overlaps of :meth:`_overlap_table` for pairs of slot ``slot`` at distances ``r`` (bohr)."""
-        return cubic_eval_blocks(self.o_blocks, slot, r, _R_MIN, _R_STEP).reshape(-1, 4, 4)
+    def closed_overlap(self, slot: Tensor, r: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The overlaps of :meth:`_overlap_table` for pairs of slot ``slot`` at distances ``r`` (bohr): (P, 4, 4) the
+        closed-shell shares, (P, 4) the core of the first atom against the second's states, (P, 4) the first's
+        states against the second's core."""
+        rows = cubic_eval_blocks(self.o_blocks, slot, r, _R_MIN, _R_STEP)
+        return rows[:, :16].reshape(-1, 4, 4), rows[:, 16:20], rows[:, 20:24]
+
+    @property
+    def has_cores(self) -> bool:
+        """Whether every element of the library has its frozen-core density (docs/model.md section 10.10)."""
+        return all(e.core is not None for e in self.library.elements.values())
 
     @property
     def o_blocks(self) -> Tensor:
-        """(n_slots, n_r - 1, 4, 16) closed-shell overlap coefficients of the current snapshot."""
+        """(n_slots, n_r - 1, 4, 24) closed-shell and core overlap coefficients of the current snapshot."""
         return self._pairs.o_blocks
 
     def dipole_kernels(self, slot: Tensor, r: Tensor) -> Tensor:

@@ -166,7 +166,7 @@ def test_overlap_repulsion_product_form_needs_closed_shells_on_both_sides():
         for a, b in (("Li", "F"), ("O", "H")):
             ea, eb = t.index[a], t.index[b]
             slot = torch.as_tensor(t.pair_slots(np.array([ea]), np.array([eb])))
-            out[(product, a)] = (t.closed_overlap(slot, r)[0].double(), c[ea], c[eb])
+            out[(product, a)] = (t.closed_overlap(slot, r)[0][0].double(), c[ea], c[eb])
     for a in ("Li", "O"):
         mean, ca, cb = out[(False, a)]
         prod, _, _ = out[(True, a)]

@@ -196,6 +196,11 @@ def test_small_build_roundtrips_exactly(small_build, tmp_path):
                 assert np.array_equal(getattr(s0, name), getattr(s1, name)), (sym, label, name)
             for name in ("n_electrons", "energy", "configuration", "fit_error", "converged", "sphericity", "spin"):
                 assert getattr(s0, name) == getattr(s1, name), (sym, label, name)
+        c0, c1 = e0.core, e1.core  # the frozen core (docs/model.md 10.10): H none, Li 1s2
+        assert (c0.n_electrons, c0.shells, c0.fit_error) == (c1.n_electrons, c1.shells, c1.fit_error)
+        for name in ("radial_density", "gauss_coefficients", "gauss_exponents"):
+            assert np.array_equal(getattr(c0, name), getattr(c1, name)), (sym, "core", name)
+    assert (built.elements["H"].core.n_electrons, built.elements["Li"].core.shells) == (0, "1s2")
 
 
 def test_rebuild_h_li_at_shipped_settings_matches_shipped(lib):
@@ -211,6 +216,8 @@ def test_rebuild_h_li_at_shipped_settings_matches_shipped(lib):
             assert st2.energy == pytest.approx(st.energy, abs=2e-5), (sym, label)
             assert np.allclose(st2.radial_density, st.radial_density, rtol=1e-3, atol=1e-8), (sym, label)
             assert np.allclose(st2.embedding, st.embedding, rtol=1e-3, atol=1e-9), (sym, label)
+    core, core2 = lib.elements["Li"].core, new.elements["Li"].core
+    assert np.allclose(core2.radial_density, core.radial_density, rtol=1e-3, atol=1e-8)
 
 
 def test_unknown_element_rejected():
