@@ -54,6 +54,8 @@ PARAMETERS: tuple[tuple[str, str, float], ...] = (
     # Bent's rule as a bound (docs/model.md 10.8; tenth round): a lone pair claims at least a bond's share of s
     ("hybrid_repulsion", "log", 0.1), ("lone_pair_s_period2", "above1", 2.0), ("lone_pair_s_period3", "above1", 2.0),
     ("pauli_bond_relief", "logit", 0.5),
+    # frozen-core walls (docs/model.md 10.10; twelfth round)
+    ("core_repulsion", "log", 1.0),
     *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 
