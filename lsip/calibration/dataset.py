@@ -205,6 +205,10 @@ DIMER_SCANS: tuple[DimerScan, ...] = (
     DimerScan("Na+...OH2", "Na+", None, "h2o", 2.25, molecule="na+ water"),
     DimerScan("F-...HOH", "h2o", 1, "F-", 1.45, molecule="f- water"),
     DimerScan("Cl-...HOH", "h2o", 1, "Cl-", 2.15, molecule="cl- water"),
+    # hydrogen bonds between training-side molecules (twelfth round): O-H...O, O-H...N, N-H...O=C
+    DimerScan("C2H5OH...C2H5OH", "ethanol", None, "ethanol", 1.90, molecule="ethanol"),
+    DimerScan("C2H5OH...N2H4", "ethanol", None, "n2h4", 1.95, molecule="n2h4"),
+    DimerScan("N2H4...CH2O", "n2h4", None, "ch2o", 2.10, molecule="ch2o"),
 )
 
 
