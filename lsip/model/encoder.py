@@ -26,6 +26,7 @@ from lsip.model.objective import EqualizationObjective, latent_gradient
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
+from lsip.model.polarization import inverse_polarizability
 from lsip.physics.optimize import projected_lbfgs, segment_sum
 
 #: |p_A| components are bounded to +-DIPOLE_BOUND e bohr (a box far outside any physical dipole)
@@ -190,8 +191,10 @@ class _Problem:
         c = s * s
         h_s = torch.clamp(2.0 * (transfer + (1.0 - 6.0 * c) * self.geometry.x_corr), min=1.0)
         parts = [1.0 / h_s, torch.full((self.n,), 1.0 / 2.5, dtype=s.dtype, device=s.device)]
-        if self.n_p:  # d2E/dp2 ~ 1 / alpha
-            alpha = torch.clamp(self.tables.polarizability[self.topo.elem], min=1e-3, max=100.0)
+        if self.n_p:  # d2E/dp2 ~ 1 / alpha: the exact inverse curvature of a neutral atom's dipole (a calibrated
+            # set with a tiny polarizability scale, alpha ~ 1e-6 bohr^3, stalled at 2,000 iterations with a floor of
+            # 1e-3 here: Na+...OH2 and Cl-...HOH at long range, residual 1e-5)
+            alpha = torch.clamp(1.0 / inverse_polarizability(self.tables, self.topo.elem), max=100.0)
             parts.append(alpha.repeat_interleave(3))
         if self.n_res:
             r = reservoir[self.charged_atoms]

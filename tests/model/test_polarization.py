@@ -178,3 +178,17 @@ def test_ase_calculator_reports_atomic_dipoles():
     pred = LSIPModel(params="first-principles", device="cpu").predict(st)
     np.testing.assert_allclose(p, pred.atomic_dipoles.numpy() * BOHR_TO_ANGSTROM, atol=1e-7)
     np.testing.assert_allclose(atoms.get_dipole_moment(), pred.dipole.numpy() * BOHR_TO_ANGSTROM, atol=1e-7)
+
+
+def test_tiny_polarizabilities_still_converge():
+    """The dipoles' preconditioner is alpha itself (docs/model.md section 5): with a polarizability scale of 1e-5
+    (alpha ~ 1e-6 bohr^3) a floor of 1e-3 stalled Na+...OH2 and Cl-...HOH at long range at 2,000 iterations."""
+    from lsip.calibration.dataset import DIMER_SCANS
+    from lsip.model.params import get_parameters
+
+    params = get_parameters("calibrated").with_(polarizability_scale=1e-5)
+    model = LSIPModel(params=params, device="cpu")
+    for name in ("Na+...OH2", "Cl-...HOH"):
+        far = next(d for d in DIMER_SCANS if d.name == name).structures()[-2]
+        pred = model.predict(far, forces=False)
+        assert pred.converged and pred.iterations < 1000, (name, pred.iterations)
