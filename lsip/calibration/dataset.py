@@ -81,6 +81,9 @@ BOND_SCANS: tuple[BondScan, ...] = (
     BondScan("C=N (CH2NH)", "ch2nh", 0, 1), BondScan("N=N (N2O)", "n2o", 0, 1),
     BondScan("O-H (CH3COOH)", "ch3cooh", 3, 7), BondScan("N-O (NH2OH)", "nh2oh", 0, 1),
     BondScan("O-H (H2O2)", "h2o2", 0, 2),
+    # X-H bonds of N and O on the training side (fourteenth round: until then the only N-H scan was NH3's, held out)
+    BondScan("N-H (N2H4)", "n2h4", 0, 2), BondScan("N-H (NH4+)", "nh4+", 0, 1), BondScan("O-H (H3O+)", "h3o+", 0, 1),
+    BondScan("N-H (HNCO)", "hnco", 0, 3), BondScan("O-H (KOH)", "koh", 1, 2), BondScan("O-H (NH2OH)", "nh2oh", 1, 4),
 )
 
 
