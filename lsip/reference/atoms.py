@@ -260,6 +260,18 @@ def atom_scf(mol: gto.Mole, configuration: str, xc: str, grid_level: int, conv_t
     return mf
 
 
+def spherical_orbitals(symbol: str, z: int, configuration: str, basis: str | list, xc: str, grid_level: int,
+                       conv_tol: float, purpose: str) -> tuple[gto.Mole, dft.uks.UKS, np.ndarray, np.ndarray]:
+    """One spherical UKS of ``configuration`` for reading its orbitals: (mol, mf, the angular momentum of each AO,
+    the AO overlap); a clear error naming ``purpose`` when the SCF does not converge (the transitions and cores of
+    the library, docs/library.md)."""
+    mol = atom_molecule(symbol, configuration, basis, z)
+    mf = atom_scf(mol, configuration, xc, grid_level, conv_tol, spherical=True)
+    if not mf.converged:
+        raise ReferenceCalculationError(f"{symbol}: the SCF for {purpose} did not converge")
+    return mol, mf, ao_angular_momentum(mol), mol.intor_symmetric("int1e_ovlp")
+
+
 def run_atom(symbol: str, z: int, configuration: str, r_grid: np.ndarray, xc: str = "pbe0",
              basis: str | list = "def2-tzvppd", grid_level: int = 4, conv_tol: float = 1e-9,
              occupation: str = "integer") -> AtomResult:

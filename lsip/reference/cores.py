@@ -18,14 +18,7 @@ import numpy as np
 
 from lsip.errors import ReferenceCalculationError
 from lsip.model.library import Core, LatentLibrary
-from lsip.reference.atoms import (
-    ao_angular_momentum,
-    atom_molecule,
-    atom_scf,
-    orbital_angular_momentum,
-    parse_configuration,
-    spherical_profile,
-)
+from lsip.reference.atoms import orbital_angular_momentum, parse_configuration, spherical_orbitals, spherical_profile
 
 
 def core_shells(configuration: str) -> dict[tuple[int, int], int]:
@@ -64,12 +57,8 @@ def compute_core(symbol: str, z: int, ground: str, r: np.ndarray, xc: str = "pbe
     n_core = sum(shells.values())
     if not n_core:
         return Core(0, "", np.zeros(0), np.zeros(0), np.zeros_like(r), 0.0)
-    mol = atom_molecule(symbol, ground, basis, z)
-    mf = atom_scf(mol, ground, xc, grid_level, conv_tol, spherical=True)
-    if not mf.converged:
-        raise ReferenceCalculationError(f"{symbol}: the ground-state SCF for the core density did not converge")
-    ao_l = ao_angular_momentum(mol)
-    overlap = mol.intor_symmetric("int1e_ovlp")
+    mol, mf, ao_l, overlap = spherical_orbitals(symbol, z, ground, basis, xc, grid_level, conv_tol,
+                                                "the core density (ground configuration)")
     dm = np.zeros((mol.nao, mol.nao))
     for spin in range(2):
         coeff, energies = np.asarray(mf.mo_coeff[spin]), np.asarray(mf.mo_energy[spin])

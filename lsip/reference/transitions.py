@@ -27,13 +27,7 @@ from pyscf import dft
 
 from lsip.errors import ReferenceCalculationError
 from lsip.model.library import LatentLibrary, Transition
-from lsip.reference.atoms import (
-    ao_angular_momentum,
-    atom_molecule,
-    atom_scf,
-    orbital_angular_momentum,
-    parse_configuration,
-)
+from lsip.reference.atoms import orbital_angular_momentum, parse_configuration, spherical_orbitals
 
 #: Exponents (bohr^-2) offered to the shape fit: 0.01 * 1.6^k, k = 0..24.
 SHAPE_EXPONENTS = 0.01 * 1.6 ** np.arange(25)
@@ -103,12 +97,8 @@ def compute_transition(symbol: str, z: int, ground: str, excited: str, r: np.nda
     """The :class:`Transition` of ``symbol`` between its ground and excited configurations (one spherical
     UKS of the excited configuration; the orbitals of the spin that holds the promoted electron)."""
     a, b = promoted_shells(ground, excited)
-    mol = atom_molecule(symbol, excited, basis, z)
-    mf = atom_scf(mol, excited, xc, grid_level, conv_tol, spherical=True)
-    if not mf.converged:
-        raise ReferenceCalculationError(f"{symbol}: the excited-state SCF for the transition did not converge")
-    ao_l = ao_angular_momentum(mol)
-    overlap = mol.intor_symmetric("int1e_ovlp")
+    mol, mf, ao_l, overlap = spherical_orbitals(symbol, z, excited, basis, xc, grid_level, conv_tol,
+                                                "the transition (excited configuration)")
     coeff, energies = np.asarray(mf.mo_coeff[0]), np.asarray(mf.mo_energy[0])
     l_of_mo = orbital_angular_momentum(ao_l, overlap, coeff)
     r_a = _shell_radial(mol, coeff, energies, l_of_mo, a, r)
