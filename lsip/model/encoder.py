@@ -23,10 +23,10 @@ from torch import Tensor
 
 from lsip.model.latent import Latent, latent_weights
 from lsip.model.objective import EqualizationObjective, latent_gradient
+from lsip.model.polarization import inverse_polarizability
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
-from lsip.model.polarization import inverse_polarizability
 from lsip.physics.optimize import projected_lbfgs, segment_sum
 
 #: |p_A| components are bounded to +-DIPOLE_BOUND e bohr (a box far outside any physical dipole)
