@@ -106,8 +106,13 @@ with tab_rad:
     if teach:
         st.caption("The anion's density reaches furthest out, the cation's is the most compact: adding an "
                    "electron makes an atom bigger.")
+    if entry.core is not None and entry.core.n_electrons:
+        st.caption(f"Dashed: {symbol}'s frozen core ({entry.core.shells}), the same in every state. Every electron "
+                   "of a neighbour that enters it pays the core wall (docs/model.md section 10.10).")
     radial = pd.DataFrame({"r (bohr)": library.r_grid} | {f"rho {lab} (bohr^-3)": entry.states[lab].radial_density
                                                           for lab in STATE_LABELS})
+    if entry.core is not None:
+        radial["rho core (bohr^-3)"] = entry.core.radial_density
     st.download_button(f"Download {symbol} radial densities (CSV)", radial.to_csv(index=False).encode(),
                        f"lsip-library-{symbol}-radial.csv", "text/csv", key="lib_radial_csv")
 with tab_fit:

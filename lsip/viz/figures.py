@@ -170,7 +170,8 @@ def scan_figure(distances: Sequence[float], curves: dict[str, Sequence[float | N
 
 
 def radial_densities(library: LatentLibrary, symbol: str, log_axes: bool = True, font_size: int = 13) -> go.Figure:
-    """4 pi r^2 rho_k(r) of every state of an element (radial distribution, e / bohr)."""
+    """4 pi r^2 rho_k(r) of every state of an element (radial distribution, e / bohr), and its frozen core (the
+    shells below the valence shell, docs/model.md section 10.10) dashed where the library has one."""
     ent = library.element(symbol)
     r = np.asarray(library.r_grid)
     fig = go.Figure()
@@ -179,6 +180,10 @@ def radial_densities(library: LatentLibrary, symbol: str, log_axes: bool = True,
         y = 4 * np.pi * r**2 * np.asarray(st.radial_density)
         fig.add_scatter(x=r * BOHR_TO_ANGSTROM, y=y, name=f"{lab} (N={st.n_electrons})", mode="lines",
                         line={"color": STATE_COLORS[lab]})
+    if ent.core is not None and ent.core.n_electrons:
+        fig.add_scatter(x=r * BOHR_TO_ANGSTROM, y=4 * np.pi * r**2 * np.asarray(ent.core.radial_density),
+                        name=f"core {ent.core.shells} (N={ent.core.n_electrons})", mode="lines",
+                        line={"color": "#555555", "dash": "dash"})
     fig.update_layout(title=f"{symbol}: radial distributions 4 pi r^2 rho(r)", xaxis_title="r / angstrom",
                       yaxis_title="e / bohr", font={"size": font_size}, **_LAYOUT)
     if log_axes:

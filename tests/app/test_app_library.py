@@ -80,6 +80,11 @@ def test_periodic_table_selects_an_element(page):
     assert any(t.startswith("Na cation: Gaussian fit") for t in titles)
     radial = _downloads(page)["Download Na radial densities (CSV)"]
     assert radial.proto.url.endswith(".csv")
+    # the frozen core (docs/model.md 10.10) is drawn dashed beside the states and named in a caption
+    chart = next(c for c in _charts(page) if c["layout"]["title"]["text"].startswith("Na: radial"))
+    core = [tr for tr in chart["data"] if tr["name"].startswith("core ")]
+    assert len(core) == 1 and core[0]["name"] == "core 1s2 2s2 2p6 (N=10)" and core[0]["line"]["dash"] == "dash"
+    assert any("frozen core (1s2 2s2 2p6)" in c.value for c in page.caption)
 
 
 def test_log_axis_toggle_and_fit_state(page):
@@ -97,6 +102,8 @@ def test_log_axis_toggle_and_fit_state(page):
 
 def test_hydrogen_cation_has_nothing_to_fit(page):
     page.button(key="lib_el_H").click().run()
+    chart = next(c for c in _charts(page) if c["layout"]["title"]["text"].startswith("H: radial"))
+    assert not [tr for tr in chart["data"] if tr["name"].startswith("core ")]  # hydrogen has no core
     page.radio(key="lib_fit_state").set_value("cation").run()
     assert not page.exception
     assert any("has no electrons" in i.value for i in page.info)
