@@ -79,17 +79,12 @@ def compute_core(symbol: str, z: int, ground: str, r: np.ndarray, xc: str = "pbe
 def add_cores(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
     """The library with every element's :class:`Core` (one neutral-atom SCF per element at the library's own
     level of theory, ~1 s each); states and transitions are untouched."""
-    from lsip.reference.atoms import atom_basis
-    from lsip.reference.library_build import reference_data
+    from lsip.reference.library_build import element_settings
 
-    lv = library.level
     elements = {}
     for sym, entry in library.elements.items():
-        ref = reference_data(sym)
-        basis = atom_basis(sym, lv["basis"], diffuse_s="basis_extra" in lv)
-        core = compute_core(sym, ref.Z, ref.configurations["neutral"], np.asarray(library.r_grid), xc=lv["xc"],
-                            basis=basis, grid_level=int(lv.get("xc_grid_level", 4)),
-                            conv_tol=float(lv.get("conv_tol", 1e-9)))
+        ref, settings = element_settings(library, sym)
+        core = compute_core(sym, ref.Z, ref.configurations["neutral"], np.asarray(library.r_grid), **settings)
         elements[sym] = replace(entry, core=core)
         if progress is not None:
             progress(f"{sym:2s} core {core.shells or '-':28s} N={core.n_electrons:2d} G={len(core.gauss_exponents)} "

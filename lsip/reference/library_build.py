@@ -195,6 +195,16 @@ def reference_data(symbol: str) -> AtomicReference:
         ) from None
 
 
+def element_settings(library: LatentLibrary, symbol: str) -> tuple[AtomicReference, dict]:
+    """The reference data of ``symbol`` and the SCF settings of ``library``'s own level of theory (xc, basis with
+    the library's extra diffuse s, grid level, convergence): what an addition to a built library (transitions,
+    cores) computes with."""
+    lv = library.level
+    settings = {"xc": lv["xc"], "basis": atom_basis(symbol, lv["basis"], diffuse_s="basis_extra" in lv),
+                "grid_level": int(lv.get("xc_grid_level", 4)), "conv_tol": float(lv.get("conv_tol", 1e-9))}
+    return reference_data(symbol), settings
+
+
 def element_flags(symbol: str, states: dict[str, AtomicState], r: np.ndarray) -> tuple[str, ...]:
     """Flags of an element: unbound anions (experiment / DFT), poor fits, SCF failures, broken sphericity."""
     ref = reference_data(symbol)

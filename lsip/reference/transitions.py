@@ -116,17 +116,13 @@ def compute_transition(symbol: str, z: int, ground: str, excited: str, r: np.nda
 def add_transitions(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
     """The library with every element's :class:`Transition` (computed at the library's own level of theory,
     one excited-state SCF per element, ~1 s each); the states are untouched."""
-    from lsip.reference.atoms import atom_basis
-    from lsip.reference.library_build import reference_data
+    from lsip.reference.library_build import element_settings
 
-    lv = library.level
     elements = {}
     for sym, entry in library.elements.items():
-        ref = reference_data(sym)
-        basis = atom_basis(sym, lv["basis"], diffuse_s="basis_extra" in lv)
+        ref, settings = element_settings(library, sym)
         tr = compute_transition(sym, ref.Z, ref.configurations["neutral"], ref.configurations["excited"],
-                                np.asarray(library.r_grid), xc=lv["xc"], basis=basis,
-                                grid_level=int(lv.get("xc_grid_level", 4)), conv_tol=float(lv.get("conv_tol", 1e-9)))
+                                np.asarray(library.r_grid), **settings)
         elements[sym] = replace(entry, transition=tr)
         if progress is not None:
             alpha = elements[sym].polarizability
