@@ -56,6 +56,8 @@ PARAMETERS: tuple[tuple[str, str, float], ...] = (
     ("pauli_bond_relief", "logit", 0.5),
     # frozen-core walls (docs/model.md 10.10; twelfth round)
     ("core_repulsion", "log", 1.0),
+    # lone-pair dipoles (docs/model.md 11.1; fifteenth round)
+    ("lone_pair_dipole", "log", 0.5),
     *((f"electronegativity_slope:{s}", "linear", 0.0) for s in LIBRARY_ELEMENTS),
 )
 

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from lsip.model.encoder import EncoderReport
 from lsip.model.latent import Latent, latent_weights
+from lsip.model.polarization import total_dipoles
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import ENERGY_TERMS, PairGeometry, TermContext, evaluate_terms, host_density, pair_geometry
@@ -35,8 +36,9 @@ class Prediction:
     pairs : short-range pairs (i, j) (n_sr,) and name -> (n_sr,) pair energies of the pair terms.
     dipole : (3,) e bohr about the centre of mass: sum_A q_A (R_A - R_cm) + sum_A p_A (point charges plus atomic
         dipoles).
-    atomic_dipoles : (n, 3) atomic dipoles p_A, e bohr (zeros when the parameter set has none; docs/model.md
-        section 11).
+    atomic_dipoles : (n, 3) atomic dipoles P_A = p_A + p^lp_A, e bohr: the induced dipole plus the lone-pair
+        dipole (zeros when the parameter set has neither; docs/model.md sections 11 and 11.1). ``latent.dipoles``
+        holds the induced part alone.
     mu : global chemical potential, hartree.  mu_atoms : (n,) hartree.  host_density : (n,) bohr^-3.
     converged, residual, iterations, active_bounds, trace, time_s : encoder diagnostics.
     device : where it ran.  params_name : parameter set.
@@ -118,13 +120,15 @@ def decode(latent: Latent, topo: BatchTopology, tables: ModelTables, report: Enc
     else:
         f = torch.zeros_like(topo.positions)
     rho_bar = host_density(ctx).detach()
-    return [_slice(m, outs, f, w.detach(), lat, geometry, rho_bar, topo, tables, report, symbols[m], params_name)
-            for m in range(topo.n_mols)]
+    big_p = total_dipoles(ctx)  # induced plus lone-pair dipoles (docs/model.md sections 11 and 11.1)
+    p_total = lat.dipoles if big_p is None else big_p.detach()
+    return [_slice(m, outs, f, w.detach(), lat, geometry, rho_bar, topo, tables, report, symbols[m], params_name,
+                   p_total) for m in range(topo.n_mols)]
 
 
 def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry: object, rho_bar: Tensor,
            topo: BatchTopology, tables: ModelTables, report: EncoderReport, symbols: tuple[str, ...],
-           params_name: str) -> Prediction:
+           params_name: str, p_total: Tensor) -> Prediction:
     cpu = torch.device("cpu")
     atoms = torch.nonzero(topo.mol == m).flatten()
     off = int(atoms[0]) if len(atoms) else 0
@@ -136,7 +140,7 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
     pos = topo.positions.detach()[atoms].to(cpu)
     q = (w[atoms, 0] - w[atoms, 2]).to(cpu)
     mass_center = _mass_center(symbols, pos)
-    p_atoms = lat.dipoles[atoms].to(cpu)
+    p_atoms = p_total[atoms].to(cpu)
     return Prediction(
         symbols=symbols, positions=pos, total_charge=float(topo.total_charge[m]),
         energy=float(sum(totals.values())), terms=terms, term_totals=totals, forces=forces[atoms].to(cpu),
@@ -151,7 +155,7 @@ def _slice(m: int, outs: dict, forces: Tensor, w: Tensor, lat: Latent, geometry:
         active_bounds=report.active_bounds[m], trace=report.trace, time_s=report.time_s,
         device=str(tables.device), params_name=params_name,
         latent=Latent(lat.amplitude[ch].to(cpu), lat.excited[atoms].to(cpu), lat.reservoir[atoms].to(cpu),
-                      (lat.donor[ch] - off).to(cpu), (lat.acceptor[ch] - off).to(cpu), p_atoms),
+                      (lat.donor[ch] - off).to(cpu), (lat.acceptor[ch] - off).to(cpu), lat.dipoles[atoms].to(cpu)),
         atomic_dipoles=p_atoms,
     )
 

@@ -65,37 +65,68 @@ def bond_pairs(donor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[first], order[first + 1 + offset]
 
 
-def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """G_{A,k} = kappa_h I_A sum_{B<C} x_AB x_AC g_ABC^2 for every state k with valence electrons that can bond
-    (f_k > 0), 0 for closed shells and empty states (hartree; module docstring)."""
+def sigma_hybrids(topo: BatchTopology, tables: ModelTables, positions: Tensor,
+                  shared: PairGeometry) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """The sigma bonds of every atom and its hybrids' s share (module docstring): (owner (m,), x (m,), u (m, 3),
+    s (n,)) for the m directed channels shorter than :data:`ANGULAR_OFF` (the channel's donor owns the bond, x its
+    switched sigma bond order, u the unit vector from the owner to its partner), s_A = 1 / (n_sigma,A + t n_lp,A);
+    None without bond orders or channels. Differentiable in the positions; shared by the angle term (10.8) and the
+    lone-pair dipoles (11.1)."""
     p = tables.params
-    if not p.hybrid_repulsion or not len(topo.ch_donor):
+    if shared.bonds is None or not len(topo.ch_donor):
         return None
     order, _ = shared.bonds
     r_ch = shared.r_sr[topo.ch_pair]
     near = torch.nonzero(r_ch < ANGULAR_OFF).squeeze(1)
-    g = torch.zeros(topo.n_atoms, 4, dtype=positions.dtype, device=positions.device)
-    if not len(near):
-        return g
     donor = topo.ch_donor[near]
     x = sigma_order(order[near]) * cosine_switch(r_ch[near], ANGULAR_ON, ANGULAR_OFF)
     pair = topo.ch_pair[near]
     vec = pair_vectors(positions, topo.sr_i[pair], topo.sr_j[pair], topo.cell_shift[pair])
     sign = torch.where(donor == topo.sr_i[pair], 1.0, -1.0).to(vec.dtype)
     u = vec * (sign / torch.linalg.norm(vec, dim=1))[:, None]
-    n_sigma = torch.zeros(topo.n_atoms, dtype=x.dtype, device=x.device).index_add(0, donor, x)
+    n_sigma = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device).index_add(0, donor, x)
     el = topo.elem
     t = torch.where(tables.period[el] <= 2, p.lone_pair_s_period2, p.lone_pair_s_period3)
     s = torch.where(tables.period[el] <= 1, torch.ones_like(n_sigma),
                     1.0 / smooth_max1(n_sigma + t * tables.lone_pairs[el]))
+    return donor, x, u, s
+
+
+def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
+    """G_{A,k} = kappa_h I_A sum_{B<C} x_AB x_AC g_ABC^2 for every state k with valence electrons that can bond
+    (f_k > 0), 0 for closed shells and empty states (hartree; module docstring)."""
+    p = tables.params
+    if not p.hybrid_repulsion or not len(topo.ch_donor):
+        return None
+    g = torch.zeros(topo.n_atoms, 4, dtype=positions.dtype, device=positions.device)
+    bonds = sigma_hybrids(topo, tables, positions, shared)
+    if bonds is None or not len(bonds[0]):
+        return g
+    donor, x, u, s = bonds
     a, b = (torch.as_tensor(v, device=positions.device) for v in bond_pairs(donor.cpu().numpy()))
     if not len(a):
         return g
     atom = donor[a]
     overlap = s[atom] + (1.0 - s[atom]) * (u[a] * u[b]).sum(-1)
-    e = torch.zeros_like(n_sigma).index_add(0, atom, x[a] * x[b] * overlap * overlap)
+    e = torch.zeros_like(s).index_add(0, atom, x[a] * x[b] * overlap * overlap)
+    el = topo.elem
     e = p.hybrid_repulsion * tables.I[el] * e
     return e[:, None] * (tables.pairing_fraction[el] > 0).to(e.dtype)
+
+
+def lone_pair_vectors(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Tensor:
+    """(n, 3) h_A = kappa_lp 2 mu_sp,A sqrt(s_A (1 - s_A)) sum_B x_AB u_AB (e bohr): the lone-pair dipole of a
+    state of A that holds lone pairs (docs/model.md section 11.1); zero for atoms without lone pairs (H, C, the
+    metals), for free atoms and without bond orders. Differentiable in the positions."""
+    h = torch.zeros(topo.n_atoms, 3, dtype=positions.dtype, device=positions.device)
+    bonds = sigma_hybrids(topo, tables, positions, shared)
+    if bonds is None or not len(bonds[0]):
+        return h
+    donor, x, u, s = bonds
+    h = h.index_add(0, donor, x[:, None] * u)
+    mu = tables.sp_dipole[topo.elem] * (tables.lone_pairs[topo.elem] > 0).to(h.dtype)
+    amp = 2.0 * tables.params.lone_pair_dipole * mu * torch.sqrt(torch.clamp(s * (1.0 - s), min=1e-12))
+    return amp[:, None] * h
 
 
 hybrid_energy = register_shift_term(

@@ -19,7 +19,9 @@ One numpy ``.npz`` archive with plain numeric or fixed-width unicode arrays, no 
   label, transition dipole and fit error in ``meta`` (a library without them has no atomic dipoles);
 * optionally, per element, its frozen core (docs/model.md section 10.10): ``X/core/radial_density`` (n_r,) bohr^-3,
   ``X/core/gauss_coefficients`` (G,), ``X/core/gauss_exponents`` (G,) bohr^-2, with the electron count, the
-  shells and the fit error in ``meta`` (H: no core, zero electrons; a library without them has no core walls).
+  shells and the fit error in ``meta`` (H: no core, zero electrons; a library without them has no core walls);
+* optionally, per element, its valence s-p dipole ``sp_dipole`` (bohr) in ``meta`` (docs/model.md section 11.1;
+  elements without valence p electrons have none).
 
 The density of a state is ``rho(r) = sum_g c_g (a_g / pi)^(3/2) exp(-a_g r^2)``: each Gaussian is normalised
 to one electron, so ``sum_g c_g = N`` electrons.
@@ -139,6 +141,9 @@ class ElementEntry:
     flags: tuple[str, ...] = ()
     transition: Transition | None = None
     core: Core | None = None
+    #: valence s-p dipole mu_sp = int R_ns R_np r^3 dr / sqrt(3) of the neutral atom, bohr (docs/model.md section
+    #: 11.1; None for elements without valence p electrons or for a library built without it)
+    sp_dipole: float | None = None
 
     @property
     def polarizability(self) -> float:
@@ -229,6 +234,8 @@ def _element_meta(entry: ElementEntry) -> dict:
     if entry.transition is not None:
         tr = entry.transition
         meta["transition"] = {"label": tr.label, "dipole": tr.dipole, "fit_error": tr.fit_error}
+    if entry.sp_dipole is not None:
+        meta["sp_dipole"] = entry.sp_dipole
     if entry.core is not None:
         meta["core"] = {"n_electrons": entry.core.n_electrons, "shells": entry.core.shells,
                         "fit_error": entry.core.fit_error}
@@ -320,7 +327,8 @@ def load_library(path: str | Path | None = None) -> LatentLibrary:
                         gauss_exponents=data[f"{sym}/core/gauss_exponents"],
                         radial_density=data[f"{sym}/core/radial_density"], fit_error=float(cm["fit_error"]))
         elements[sym] = ElementEntry(symbol=sym, Z=int(em["Z"]), states=states, flags=tuple(em["flags"]),
-                                     transition=transition, core=core)
+                                     transition=transition, core=core,
+                                     sp_dipole=float(em["sp_dipole"]) if "sp_dipole" in em else None)
     return LatentLibrary(level=meta["level"], r_grid=data["r_grid"], rhobar_grid=data["rhobar_grid"],
                          elements=elements)
 

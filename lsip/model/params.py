@@ -62,6 +62,9 @@ class ModelParameters:
     core_repulsion : K_c (hartree bohr^3) of the frozen-core walls K_c sum_{A != B} sum_l w_B^l int rho^core_A
         rho_{B,l}: every electron of B (all states, its core too) pays for overlapping A's core (0: off; needs a
         library with core densities); docs/model.md section 10.10.
+    lone_pair_dipole : kappa_lp >= 0, the scale of the lone-pair (hybridization) dipoles
+        p_A = kappa_lp o_A 2 mu_sp,A sqrt(s_A (1 - s_A)) sum_B x_AB u_AB of atoms with lone pairs (1: the
+        first-principles hybrid value; 0: off); docs/model.md section 11.1.
     electronegativity_slope : per-element d_A (hartree bohr^3) of the environment electronegativity
         d_A rho_bar_A q_A (empty: off).
     electronegativity_saturation : rho_s (bohr^-3): the host density enters as rho_s tanh(rho0 / rho_s), so the
@@ -114,6 +117,7 @@ class ModelParameters:
     overlap_repulsion: float = 0.0
     overlap_repulsion_product: bool = False
     core_repulsion: float = 0.0
+    lone_pair_dipole: float = 0.0
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     electronegativity_saturation: float = 0.0
     charge_transfer_saturation: float = 0.0
@@ -132,8 +136,8 @@ class ModelParameters:
             raise LSIPError("kappa, embedding_scale, electronic_temperature and polarizability_scale must be >= 0")
         if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
             raise LSIPError("switch widths must be positive")
-        if self.core_repulsion < 0:
-            raise LSIPError("core_repulsion must be >= 0")
+        if self.core_repulsion < 0 or self.lone_pair_dipole < 0:
+            raise LSIPError("core_repulsion and lone_pair_dipole must be >= 0")
         if self.hybrid_repulsion < 0 or self.lone_pair_s_period2 <= 0 or self.lone_pair_s_period3 <= 0:
             raise LSIPError("hybrid_repulsion must be >= 0 and the lone-pair s weights > 0")
         if not 0.0 <= self.charge_transfer_saturation <= 1.0:

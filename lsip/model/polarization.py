@@ -17,6 +17,13 @@ w at fixed p and quadratic in p; the
 quadratic form in p is positive definite for every geometry (the shapes obey alpha_A (-W_AA''(0)) < 1,
 :meth:`ModelTables._build_polarizability`), so there is no polarization catastrophe.
 
+Lone-pair dipoles (docs/model.md section 11.1): an atom whose state holds lone pairs beside its sigma bonds carries
+the permanent dipole of its s-p hybrids, p^lp_A = o_A(w) h_A, h_A = kappa_lp 2 mu_sp sqrt(s_A (1 - s_A))
+sum_B x_AB u_AB (:func:`lsip.model.hybrid.lone_pair_vectors`, a function of the geometry), o_A = sum_k w_A^k g_k
+the weight of those states. It adds to the induced dipole wherever a dipole acts (P_A = p_A + p^lp_A in the field
+and dipole-dipole terms, the molecular dipole and the decoded density); the cost |p|^2 / (2 alpha t) is the
+induced part's alone (the lone-pair dipole's cost is the hybridization, already in the bonding terms).
+
 ``field``: a uniform external field F (``params.external_field``, hartree / (e bohr)),
 E = -F . (sum_A q_A R_A + sum_A p_A); zero and skipped unless F is set (used to measure polarizabilities).
 """
@@ -28,6 +35,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lsip.errors import LSIPError
+from lsip.model.hybrid import lone_pair_vectors
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import ANI, CAT, PairGeometry, SolverPart, TermContext, TermOutput, register_term
@@ -54,81 +63,119 @@ def inverse_polarizability(tables: ModelTables, elem: Tensor) -> Tensor:
 
 
 def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """Unit pair vectors (R_j - R_i) / R, distances and the switched kernels (n_sr, 10) of the pair list."""
+    """Unit pair vectors (R_j - R_i) / R, distances, the switched kernels (n_sr, 10) of the pair list and the
+    lone-pair vectors h_A (n, 3) (None when the set has no lone-pair dipoles)."""
     p = tables.params
     if not tables.has_dipoles:
+        if p.lone_pair_dipole:
+            raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
+                            "has no dipole shapes (transitions); rebuild it with `lsip library build`")
         return None
+    lone = None
+    if p.lone_pair_dipole:
+        if not tables.has_sp_dipoles:
+            raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
+                            "has no valence s-p dipoles; rebuild it with `lsip library build`")
+        lone = lone_pair_vectors(topo, tables, positions, shared)
     vec = pair_vectors(positions, topo.sr_i, topo.sr_j, topo.cell_shift)
     r = safe_norm(vec)
     sw = cosine_switch(r, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
     kern = tables.dipole_kernels(topo.sr_slot, r) * sw[:, None]
-    return {"unit": vec / r[:, None], "r": r, "kernels": kern}
+    return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone}
 
 
-def _pieces(ctx: TermContext) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Per-pair charge-dipole and dipole-dipole energies, and the pieces their gradients need."""
+def total_dipoles(ctx: TermContext) -> Tensor | None:
+    """(n, 3) P_A = p_A + o_A(w) h_A: the induced atomic dipoles plus the lone-pair dipoles (e bohr); None when the
+    set has neither."""
+    cache, p = ctx.cache("polarization"), ctx.dipoles
+    lone = cache.get("lone_pair") if cache is not None else None
+    if lone is None:
+        return p
+    share = (ctx.weights * ctx.tables.lone_pair_gate[ctx.topo.elem]).sum(-1)
+    return share[:, None] * lone if p is None else p + share[:, None] * lone
+
+
+def _pieces(ctx: TermContext, big_p: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per-pair charge-dipole and dipole-dipole energies of the total dipoles ``big_p``, and the pieces their
+    gradients need."""
     cache, topo, w = ctx.cache("polarization"), ctx.topo, ctx.weights
-    p = ctx.dipoles
     i, j = topo.sr_i, topo.sr_j
     u, r, k = cache["unit"], cache["r"], cache["kernels"]
-    pi_u = (p[i] * u).sum(-1)
-    pj_u = (p[j] * u).sum(-1)
+    pi_u = (big_p[i] * u).sum(-1)
+    pj_u = (big_p[j] * u).sum(-1)
     slope_i = (k[:, 0:4] * w[j]).sum(-1)  # U'_{i,j}(R): field on i's dipole from j's charge
     slope_j = (k[:, 4:8] * w[i]).sum(-1)
     e_cd = -pi_u * slope_i + pj_u * slope_j
     w1, w2 = k[:, 8], k[:, 9]
-    e_dd = -(w2 * pi_u * pj_u + (w1 / r) * ((p[i] * p[j]).sum(-1) - pi_u * pj_u))
+    e_dd = -(w2 * pi_u * pj_u + (w1 / r) * ((big_p[i] * big_p[j]).sum(-1) - pi_u * pj_u))
     return e_cd, e_dd, pi_u, pj_u, r
+
+
+def _self_energy(ctx: TermContext) -> Tensor:
+    """(n,) |p_A|^2 / (2 alpha_A t_A) of the induced dipoles (zero without them)."""
+    topo, w, p = ctx.topo, ctx.weights, ctx.dipoles
+    if p is None:
+        return torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
+    return 0.5 * inverse_polarizability(ctx.tables, topo.elem) * (p * p).sum(-1) / polarizable_share(w)
 
 
 def _dipole_solver(ctx: TermContext) -> SolverPart:
     """Value and analytic gradient in w (n, 4) and p (n, 3) of :func:`polarization_energy`."""
     topo, tables, w, p = ctx.topo, ctx.tables, ctx.weights, ctx.dipoles
-    if p is None:  # a library without transitions: no atomic dipoles
+    big_p = total_dipoles(ctx)
+    if big_p is None:  # a library without transitions: no atomic dipoles
         return SolverPart(torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device))
-    t = polarizable_share(w)
-    inv_alpha = inverse_polarizability(tables, topo.elem) / t
-    p2 = (p * p).sum(-1)
-    e_atom = 0.5 * inv_alpha * p2
-    grad_p = inv_alpha[:, None] * p
     grad_w = torch.zeros_like(w)
-    grad_w[:, CAT] = (1.0 - POLARIZABLE_FLOOR) * e_atom / t  # d/dw+ of p^2 / (2 alpha t)
+    e_atom = _self_energy(ctx)
+    grad_p = None
+    if p is not None:
+        t = polarizable_share(w)
+        grad_p = (inverse_polarizability(tables, topo.elem) / t)[:, None] * p
+        grad_w[:, CAT] = (1.0 - POLARIZABLE_FLOOR) * e_atom / t  # d/dw+ of p^2 / (2 alpha t)
     energy = segment_sum(e_atom, topo.mol, topo.n_mols)
     if len(topo.sr_i) and ctx.cache("polarization") is not None:
         i, j = topo.sr_i, topo.sr_j
         cache = ctx.cache("polarization")
         u, k = cache["unit"], cache["kernels"]
-        e_cd, e_dd, pi_u, pj_u, r = _pieces(ctx)
+        e_cd, e_dd, pi_u, pj_u, r = _pieces(ctx, big_p)
         energy = energy + segment_sum(e_cd + e_dd, topo.mol[i], topo.n_mols)
         slope_i = (k[:, 0:4] * w[j]).sum(-1)
         slope_j = (k[:, 4:8] * w[i]).sum(-1)
         w1r, w2 = k[:, 8] / r, k[:, 9]
-        # d e_dd / d p_i = -(W'' (p_j.u) u + W'/R (p_j - (p_j.u) u)), and i <-> j
-        g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * p[j]
-        g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * p[i]
-        grad_p = grad_p.index_add(0, i, g_i).index_add(0, j, g_j)
+        # d e_dd / d P_i = -(W'' (P_j.u) u + W'/R (P_j - (P_j.u) u)), and i <-> j
+        g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * big_p[j]
+        g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * big_p[i]
+        grad_big = torch.zeros_like(big_p).index_add(0, i, g_i).index_add(0, j, g_j)
+        grad_p = grad_big if grad_p is None else grad_p + grad_big
         grad_w = grad_w.index_add(0, j, -pi_u[:, None] * k[:, 0:4]).index_add(0, i, pj_u[:, None] * k[:, 4:8])
+        lone = cache["lone_pair"]
+        if lone is not None:  # P = p + o(w) h: dE/dw_k += g_k (dE/dP . h)
+            grad_w = grad_w + (grad_big * lone).sum(-1)[:, None] * tables.lone_pair_gate[topo.elem]
+        if p is None:
+            grad_p = None
     return SolverPart(energy, grad_w=grad_w, grad_p=grad_p)
 
 
 @register_term("polarization", "Atomic polarization",
-               "sum_A |p_A|^2 / (2 alpha_A) + p_A . grad U_A + dipole-dipole: atomic dipoles from mixing each atom's "
-               "ground and excited library states (alpha = 2 mu_t^2 / eps), in the field of the other atoms",
+               "sum_A |p_A|^2 / (2 alpha_A) + P_A . grad U_A + dipole-dipole: atomic dipoles from mixing each atom's "
+               "ground and excited library states (alpha = 2 mu_t^2 / eps), plus the lone-pair dipoles of its s-p "
+               "hybrids (P = p + p_lp), in the field of the other atoms",
                geometry=_dipole_geometry, solver=_dipole_solver,
-               enabled=lambda params: params.polarizability_scale > 0.0,
+               enabled=lambda params: params.polarizability_scale > 0.0 or params.lone_pair_dipole > 0.0,
                meaning="each atom's electron cloud shifting towards or away from its neighbours (an atomic dipole), "
-                       "paid for by mixing in its excited state")
+                       "paid for by mixing in its excited state, and the lone pairs of N, O, F, P, S, Cl pointing "
+                       "away from their bonds")
 def polarization_energy(ctx: TermContext) -> TermOutput:
     """Per-atom polarization energy (hartree): the self term on its atom, pair terms split half-and-half."""
     topo, w = ctx.topo, ctx.weights
     zeros = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
-    if ctx.dipoles is None or ctx.cache("polarization") is None:
+    big_p = total_dipoles(ctx)
+    if big_p is None or ctx.cache("polarization") is None:
         return TermOutput(zeros, torch.zeros(len(topo.sr_i), dtype=w.dtype, device=w.device))
-    p = ctx.dipoles
-    per_atom = 0.5 * inverse_polarizability(ctx.tables, topo.elem) * (p * p).sum(-1) / polarizable_share(w)
+    per_atom = _self_energy(ctx)
     if not len(topo.sr_i):
         return TermOutput(per_atom, zeros[:0])
-    e_cd, e_dd, _, _, _ = _pieces(ctx)
+    e_cd, e_dd, _, _, _ = _pieces(ctx, big_p)
     e = e_cd + e_dd
     if ctx.totals_only:
         return TermOutput(per_atom.index_add(0, topo.sr_i, e), e)
@@ -153,14 +200,19 @@ def _field_solver(ctx: TermContext) -> SolverPart:
     grad_w[:, CAT] = -f_r
     grad_w[:, ANI] = f_r
     grad_p = None
-    if ctx.dipoles is not None:
-        e_atom = e_atom - ctx.dipoles @ field
-        grad_p = -field.expand(topo.n_atoms, 3).clone()
+    big_p = total_dipoles(ctx)
+    if big_p is not None:
+        e_atom = e_atom - big_p @ field
+        if ctx.dipoles is not None:
+            grad_p = -field.expand(topo.n_atoms, 3).clone()
+        lone = (ctx.cache("polarization") or {}).get("lone_pair")
+        if lone is not None:
+            grad_w = grad_w - (lone @ field)[:, None] * ctx.tables.lone_pair_gate[topo.elem]
     return SolverPart(segment_sum(e_atom, topo.mol, topo.n_mols), grad_w=grad_w, grad_p=grad_p)
 
 
 @register_term("field", "External field",
-               "-F . (sum_A q_A R_A + sum_A p_A): a uniform applied field (zero unless external_field is set)",
+               "-F . (sum_A q_A R_A + sum_A P_A): a uniform applied field (zero unless external_field is set)",
                geometry=_field_geometry, solver=_field_solver,
                enabled=lambda params: any(x != 0.0 for x in params.external_field),
                meaning="an electric field applied from outside (used to measure polarizabilities)")
@@ -171,6 +223,7 @@ def field_energy(ctx: TermContext) -> TermOutput:
         return TermOutput(torch.zeros(ctx.topo.n_atoms, dtype=w.dtype, device=w.device))
     field = torch.tensor(ctx.tables.params.external_field, dtype=w.dtype, device=w.device)
     e = -ctx.cache("field") * ctx.charges
-    if ctx.dipoles is not None:
-        e = e - ctx.dipoles @ field
+    big_p = total_dipoles(ctx)
+    if big_p is not None:
+        e = e - big_p @ field
     return TermOutput(e)

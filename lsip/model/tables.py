@@ -146,6 +146,13 @@ class ModelTables:
         #: (n_e,) lone pairs of the neutral atom, (n_v - nu) / 2, and its period (docs/model.md section 10.8)
         self.lone_pairs = torch.tensor([lone_pairs(int(z)) for z in self.Z.tolist()], **kw)
         self.period = torch.tensor([period(int(z)) for z in self.Z.tolist()], **kw)
+        #: (n_e,) valence s-p dipole mu_sp of the neutral atom, bohr (0 where the library has none), and (n_e, 4) the
+        #: states that carry lone-pair dipoles: an element with lone pairs, a state that bonds (f_k > 0) and keeps
+        #: a lone pair (docs/model.md section 11.1)
+        self.sp_dipole = torch.tensor([e.sp_dipole or 0.0 for e in ent], **kw)
+        self.lone_pair_gate = torch.tensor(
+            [[float(lone_pairs(int(z)) > 0 and pairing_fraction(n) > 0 and lone_pairs(n) > 0) for n in row]
+             for z, row in zip(self.Z.tolist(), counts)], **kw)
         #: (n_e, 4) embedding factor per element and state: the set's scale times 1 - gamma f_k ("Pairing relief")
         scale = torch.tensor([params.embedding_factor(s) for s in self.symbols], **kw)
         self.embedding_factor = scale[:, None] * (1.0 - params.embedding_pairing * self.pairing_fraction)
@@ -375,6 +382,11 @@ class ModelTables:
         states against the second's core."""
         rows = cubic_eval_blocks(self.o_blocks, slot, r, _R_MIN, _R_STEP)
         return rows[:, :16].reshape(-1, 4, 4), rows[:, 16:20], rows[:, 20:24]
+
+    @property
+    def has_sp_dipoles(self) -> bool:
+        """Whether every element with lone pairs has its valence s-p dipole (docs/model.md section 11.1)."""
+        return all(e.sp_dipole is not None for e in self.library.elements.values() if lone_pairs(e.Z) > 0)
 
     @property
     def has_cores(self) -> bool:

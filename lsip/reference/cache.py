@@ -78,14 +78,14 @@ _FINGERPRINTS: dict[tuple[int, tuple[str, ...]], str] = {}
 def library_fingerprint(library: LatentLibrary, symbols: tuple[str, ...]) -> str:
     """Digest of the library's level and the radial densities of ``symbols`` (part of the cache key).
 
-    The transitions of the polarization channel (docs/model.md section 11) and the core densities (section 10.10)
-    do not enter a reference result (the density encoder projects onto the state densities only), so they are left
-    out: adding them keeps the cache."""
+    The transitions of the polarization channel (docs/model.md section 11), the valence s-p dipoles (11.1) and the
+    core densities (section 10.10) do not enter a reference result (the density encoder projects onto the state
+    densities only), so they are left out: adding them keeps the cache."""
     elements = tuple(sorted(set(symbols)))
     fp_key = (id(library), elements)
     if fp_key not in _FINGERPRINTS:
         h = hashlib.sha256(json.dumps({k: str(v) for k, v in library.level.items()
-                                       if k not in ("diagnostics", "transitions", "cores")},
+                                       if k not in ("diagnostics", "transitions", "cores", "sp_dipoles")},
                                       sort_keys=True).encode())
         h.update(np.ascontiguousarray(library.r_grid).tobytes())
         for s in elements:

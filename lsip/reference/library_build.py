@@ -33,7 +33,7 @@ from lsip.errors import UnsupportedElementError
 from lsip.model.library import STATE_LABELS, AtomicState, ElementEntry, LatentLibrary
 from lsip.reference.atoms import N_ANGULAR, SPHERICITY_RADII, AtomResult, atom_basis, run_atom
 from lsip.reference.cores import add_cores
-from lsip.reference.transitions import add_transitions
+from lsip.reference.transitions import add_sp_dipoles, add_transitions
 
 #: Elements of the shipped library (docs/library.md), in atomic-number order.
 DEFAULT_ELEMENTS: tuple[str, ...] = (
@@ -269,6 +269,7 @@ def build_library(elements: tuple[str, ...] | list[str] = DEFAULT_ELEMENTS, xc: 
     library = LatentLibrary(level=level, r_grid=r, rhobar_grid=rhobar, elements=entries)
     library = add_transitions(library, progress)
     library = add_cores(library, progress)
+    library = add_sp_dipoles(library, progress)
     library.level["build_time_s"] = round(time.perf_counter() - t_start, 1)
     return library
 

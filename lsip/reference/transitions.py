@@ -14,6 +14,10 @@ channel of the atom. This module computes, from the atomic PySCF orbitals:
 
 The two-state sum-over-states polarizability of the library's ground and excited states is
 alpha = 2 mu_t^2 / eps (eps the library's excitation energy; :attr:`lsip.model.library.ElementEntry.polarizability`).
+
+The same radial functions give the *valence s-p dipole* mu_sp = int R_ns R_np r^3 dr / sqrt(3) of the neutral
+atom's own ns and np shells (:func:`compute_sp_dipole`): the dipole of an s-p hybrid, which sets the lone-pair
+dipoles of docs/model.md section 11.1.
 """
 
 from __future__ import annotations
@@ -111,6 +115,55 @@ def compute_transition(symbol: str, z: int, ground: str, excited: str, r: np.nda
     label = f"{a[0]}{'spdf'[a[1]]}->{b[0]}{'spdf'[b[1]]}"
     return Transition(label=label, dipole=mu, shape_coefficients=coef, shape_exponents=expo, radial=t,
                       fit_error=err)
+
+
+def valence_sp_shells(configuration: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The valence ns and np shells of a configuration whose outermost p shell is occupied, else None.
+
+    >>> valence_sp_shells("[He] 2s2 2p4"), valence_sp_shells("[Ne] 3s2"), valence_sp_shells("1s1")
+    (((2, 0), (2, 1)), None, None)
+    """
+    shells = parse_configuration(configuration)
+    n = max(k[0] for k in shells)
+    if shells.get((n, 1), 0) <= 0 or shells.get((n, 0), 0) <= 0:
+        return None
+    return (n, 0), (n, 1)
+
+
+def compute_sp_dipole(symbol: str, z: int, ground: str, r: np.ndarray, xc: str = "pbe0",
+                      basis: str | list = "def2-tzvppd", grid_level: int = 4, conv_tol: float = 1e-9) -> float | None:
+    """mu_sp = int R_ns R_np r^3 dr / sqrt(3) (bohr) of the neutral atom's valence shells (one spherical UKS of the
+    ground configuration, the majority spin's orbitals); None when the ground configuration has no valence p
+    electrons (H, Li, Be, Na, Mg, K, Ca)."""
+    shells = valence_sp_shells(ground)
+    if shells is None:
+        return None
+    mol, mf, ao_l, overlap = spherical_orbitals(symbol, z, ground, basis, xc, grid_level, conv_tol,
+                                                "the valence s-p dipole (ground configuration)")
+    coeff, energies = np.asarray(mf.mo_coeff[0]), np.asarray(mf.mo_energy[0])
+    l_of_mo = orbital_angular_momentum(ao_l, overlap, coeff)
+    t = _shell_radial(mol, coeff, energies, l_of_mo, shells[0], r) * _shell_radial(mol, coeff, energies, l_of_mo,
+                                                                                     shells[1], r)
+    h = math.log(r[1] / r[0])
+    return abs(float(np.sum(t * r**4) * h)) / math.sqrt(3.0)
+
+
+def add_sp_dipoles(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
+    """The library with every element's valence s-p dipole (:func:`compute_sp_dipole`, one ground-state SCF per
+    p-block element at the library's own level); states, transitions and cores are untouched."""
+    from lsip.reference.library_build import element_settings
+
+    elements = {}
+    for sym, entry in library.elements.items():
+        ref, settings = element_settings(library, sym)
+        mu = compute_sp_dipole(sym, ref.Z, ref.configurations["neutral"], np.asarray(library.r_grid), **settings)
+        elements[sym] = replace(entry, sp_dipole=mu)
+        if progress is not None:
+            progress(f"{sym:2s} valence s-p dipole " + ("-" if mu is None else f"{mu:.3f} bohr"))
+    level = dict(library.level)
+    level["sp_dipoles"] = ("valence s-p dipoles int R_ns R_np r^3 dr / sqrt(3) from one spherical UKS of the neutral "
+                           "ground configuration per element (lsip.reference.transitions)")
+    return replace(library, level=level, elements=elements)
 
 
 def add_transitions(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:

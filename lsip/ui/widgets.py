@@ -123,7 +123,8 @@ COLUMN_HELP: dict[str, str] = {
     "w_neutral": "How much of the atom is its neutral free atom.",
     "w_anion": "How much of the atom is in its anion state (one electron taken up).",
     "w_excited": "How much of the atom is in its excited (promoted) state, incoherently.",
-    "p_D": "Size of the atomic dipole: how far the atom's electron cloud is shifted off its nucleus, in debye.",
+    "p_D": "Size of the atomic dipole: how far the atom's electron cloud is shifted off its nucleus, in debye "
+           "(polarized by its neighbours, plus the lone pairs of N, O, F, P, S, Cl pointing away from their bonds).",
     "E_atom_eV": "The atom's share of the total energy (every term's per-atom part, summed).",
     "mu_A_eV": "The atom's own chemical potential μ_A: the energy gained per electron added to this atom. Atoms joined "
                "by charge-transfer channels share one value at equalization; the headline μ is their average.",
@@ -143,7 +144,7 @@ def headline_metrics(pred: Prediction, charged: bool = False, per_row: int = 2) 
     limits of the parameter set."""
     h = export.headline(pred)
     dip_help = ("Molecular dipole moment: the atomic charges times their positions about the centre of mass, plus "
-                "the atomic dipoles (the shift of each atom's electron cloud).")
+                "the atomic dipoles (the shift of each atom's electron cloud, lone pairs included).")
     if charged:
         dip_help += " For a charged system it depends on that origin."
     tiles = [
