@@ -66,10 +66,11 @@ def bond_pairs(donor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sigma_hybrids(topo: BatchTopology, tables: ModelTables, positions: Tensor,
-                  shared: PairGeometry) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+                  shared: PairGeometry) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor] | None:
     """The sigma bonds of every atom and its hybrids' s share (module docstring): (owner (m,), x (m,), u (m, 3),
-    s (n,)) for the m directed channels shorter than :data:`ANGULAR_OFF` (the channel's donor owns the bond, x its
-    switched sigma bond order, u the unit vector from the owner to its partner), s_A = 1 / (n_sigma,A + t n_lp,A);
+    s (n,), pair (m,)) for the m directed channels shorter than :data:`ANGULAR_OFF` (the channel's donor owns the
+    bond, x its switched sigma bond order, u the unit vector from the owner to its partner, pair its index in the
+    short-range pair list), s_A = 1 / (n_sigma,A + t n_lp,A);
     None without bond orders or channels. Differentiable in the positions; shared by the angle term (10.8) and the
     lone-pair dipoles (11.1)."""
     p = tables.params
@@ -89,7 +90,7 @@ def sigma_hybrids(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     t = torch.where(tables.period[el] <= 2, p.lone_pair_s_period2, p.lone_pair_s_period3)
     s = torch.where(tables.period[el] <= 1, torch.ones_like(n_sigma),
                     1.0 / smooth_max1(n_sigma + t * tables.lone_pairs[el]))
-    return donor, x, u, s
+    return donor, x, u, s, pair
 
 
 def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
@@ -102,7 +103,7 @@ def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     bonds = sigma_hybrids(topo, tables, positions, shared)
     if bonds is None or not len(bonds[0]):
         return g
-    donor, x, u, s = bonds
+    donor, x, u, s, _ = bonds
     a, b = (torch.as_tensor(v, device=positions.device) for v in bond_pairs(donor.cpu().numpy()))
     if not len(a):
         return g
@@ -114,19 +115,23 @@ def _hybrid_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     return e[:, None] * (tables.pairing_fraction[el] > 0).to(e.dtype)
 
 
-def lone_pair_vectors(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Tensor:
-    """(n, 3) h_A = kappa_lp 2 mu_sp,A sqrt(s_A (1 - s_A)) sum_B x_AB u_AB (e bohr): the lone-pair dipole of a
-    state of A that holds lone pairs (docs/model.md section 11.1); zero for atoms without lone pairs (H, C, the
-    metals), for free atoms and without bond orders. Differentiable in the positions."""
+def lone_pair_vectors(topo: BatchTopology, tables: ModelTables, positions: Tensor,
+                      shared: PairGeometry) -> tuple[Tensor, Tensor]:
+    """(h (n, 3), x (n_sr,)): h_A = kappa_lp 2 mu_sp,A sqrt(s_A (1 - s_A)) sum_B x_AB u_AB (e bohr), the lone-pair
+    dipole of a state of A that holds lone pairs (docs/model.md section 11.1; zero for atoms without lone pairs (H,
+    C, the metals), for free atoms and without bond orders), and the sigma bond order of every short-range pair
+    (0 for pairs that are not bonded). Differentiable in the positions."""
     h = torch.zeros(topo.n_atoms, 3, dtype=positions.dtype, device=positions.device)
+    x_pair = torch.zeros(len(topo.sr_i), dtype=positions.dtype, device=positions.device)
     bonds = sigma_hybrids(topo, tables, positions, shared)
     if bonds is None or not len(bonds[0]):
-        return h
-    donor, x, u, s = bonds
+        return h, x_pair
+    donor, x, u, s, pair = bonds
+    x_pair = x_pair.index_add(0, pair, 0.5 * x)  # each bond is two directed channels with the same order
     h = h.index_add(0, donor, x[:, None] * u)
     mu = tables.sp_dipole[topo.elem] * (tables.lone_pairs[topo.elem] > 0).to(h.dtype)
     amp = 2.0 * tables.params.lone_pair_dipole * mu * torch.sqrt(torch.clamp(s * (1.0 - s), min=1e-12))
-    return amp[:, None] * h
+    return amp[:, None] * h, x_pair
 
 
 hybrid_energy = register_shift_term(

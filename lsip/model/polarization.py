@@ -21,8 +21,10 @@ Lone-pair dipoles (docs/model.md section 11.1): an atom whose state holds lone p
 the permanent dipole of its s-p hybrids, p^lp_A = o_A(w) h_A, h_A = kappa_lp 2 mu_sp sqrt(s_A (1 - s_A))
 sum_B x_AB u_AB (:func:`lsip.model.hybrid.lone_pair_vectors`, a function of the geometry), o_A = sum_k w_A^k g_k
 the weight of those states. It adds to the induced dipole wherever a dipole acts (P_A = p_A + p^lp_A in the field
-and dipole-dipole terms, the molecular dipole and the decoded density); the cost |p|^2 / (2 alpha t) is the
-induced part's alone (the lone-pair dipole's cost is the hybridization, already in the bonding terms).
+and dipole-dipole terms, the molecular dipole and the decoded density), except towards the atoms A is bonded to:
+pair (A, B) sees p_A + (1 - x_AB) p^lp_A, x_AB the sigma bond order (the electrostatics of a bond's own hybrids is
+part of the bonding terms). The cost |p|^2 / (2 alpha t) is the induced part's alone (the lone-pair dipole's cost
+is the hybridization, already in the bonding terms).
 
 ``field``: a uniform external field F (``params.external_field``, hartree / (e bohr)),
 E = -F . (sum_A q_A R_A + sum_A p_A); zero and skipped unless F is set (used to measure polarizabilities).
@@ -63,25 +65,27 @@ def inverse_polarizability(tables: ModelTables, elem: Tensor) -> Tensor:
 
 
 def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """Unit pair vectors (R_j - R_i) / R, distances, the switched kernels (n_sr, 10) of the pair list and the
-    lone-pair vectors h_A (n, 3) (None when the set has no lone-pair dipoles)."""
+    """Unit pair vectors (R_j - R_i) / R, distances, the switched kernels (n_sr, 10) of the pair list, the
+    lone-pair vectors h_A (n, 3) and the share 1 - x_AB (n_sr,) of each pair that they act on (None when the set
+    has no lone-pair dipoles)."""
     p = tables.params
     if not tables.has_dipoles:
         if p.lone_pair_dipole:
             raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
                             "has no dipole shapes (transitions); rebuild it with `lsip library build`")
         return None
-    lone = None
+    lone = keep = None
     if p.lone_pair_dipole:
         if not tables.has_sp_dipoles:
             raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
                             "has no valence s-p dipoles; rebuild it with `lsip library build`")
-        lone = lone_pair_vectors(topo, tables, positions, shared)
+        lone, bonded = lone_pair_vectors(topo, tables, positions, shared)
+        keep = 1.0 - bonded  # a lone-pair dipole does not act on the atoms it is bonded to
     vec = pair_vectors(positions, topo.sr_i, topo.sr_j, topo.cell_shift)
     r = safe_norm(vec)
     sw = cosine_switch(r, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
     kern = tables.dipole_kernels(topo.sr_slot, r) * sw[:, None]
-    return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone}
+    return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone, "keep": keep}
 
 
 def total_dipoles(ctx: TermContext) -> Tensor | None:
@@ -95,19 +99,35 @@ def total_dipoles(ctx: TermContext) -> Tensor | None:
     return share[:, None] * lone if p is None else p + share[:, None] * lone
 
 
-def _pieces(ctx: TermContext, big_p: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Per-pair charge-dipole and dipole-dipole energies of the total dipoles ``big_p``, and the pieces their
-    gradients need."""
+def _pair_dipoles(ctx: TermContext) -> tuple[Tensor, Tensor] | None:
+    """(P_i, P_j) (n_sr, 3): the dipoles of both ends of every short-range pair as that pair sees them, the induced
+    dipole plus the lone-pair dipole times 1 - x_ij (a lone-pair dipole does not act on its own bond partners:
+    their electrostatics is part of the bond, docs/model.md 11.1); None without dipoles."""
+    cache, topo, p = ctx.cache("polarization"), ctx.topo, ctx.dipoles
+    i, j = topo.sr_i, topo.sr_j
+    lone = cache.get("lone_pair") if cache is not None else None
+    if lone is None:
+        return None if p is None else (p[i], p[j])
+    big_l = (ctx.weights * ctx.tables.lone_pair_gate[topo.elem]).sum(-1)[:, None] * lone
+    keep = cache["keep"][:, None]
+    if p is None:
+        return keep * big_l[i], keep * big_l[j]
+    return p[i] + keep * big_l[i], p[j] + keep * big_l[j]
+
+
+def _pieces(ctx: TermContext, p_i: Tensor, p_j: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per-pair charge-dipole and dipole-dipole energies of the pair dipoles ``p_i``, ``p_j`` (n_sr, 3), and the
+    pieces their gradients need."""
     cache, topo, w = ctx.cache("polarization"), ctx.topo, ctx.weights
     i, j = topo.sr_i, topo.sr_j
     u, r, k = cache["unit"], cache["r"], cache["kernels"]
-    pi_u = (big_p[i] * u).sum(-1)
-    pj_u = (big_p[j] * u).sum(-1)
+    pi_u = (p_i * u).sum(-1)
+    pj_u = (p_j * u).sum(-1)
     slope_i = (k[:, 0:4] * w[j]).sum(-1)  # U'_{i,j}(R): field on i's dipole from j's charge
     slope_j = (k[:, 4:8] * w[i]).sum(-1)
     e_cd = -pi_u * slope_i + pj_u * slope_j
     w1, w2 = k[:, 8], k[:, 9]
-    e_dd = -(w2 * pi_u * pj_u + (w1 / r) * ((big_p[i] * big_p[j]).sum(-1) - pi_u * pj_u))
+    e_dd = -(w2 * pi_u * pj_u + (w1 / r) * ((p_i * p_j).sum(-1) - pi_u * pj_u))
     return e_cd, e_dd, pi_u, pj_u, r
 
 
@@ -122,8 +142,7 @@ def _self_energy(ctx: TermContext) -> Tensor:
 def _dipole_solver(ctx: TermContext) -> SolverPart:
     """Value and analytic gradient in w (n, 4) and p (n, 3) of :func:`polarization_energy`."""
     topo, tables, w, p = ctx.topo, ctx.tables, ctx.weights, ctx.dipoles
-    big_p = total_dipoles(ctx)
-    if big_p is None:  # a library without transitions: no atomic dipoles
+    if total_dipoles(ctx) is None:  # a library without transitions: no atomic dipoles
         return SolverPart(torch.zeros(topo.n_mols, dtype=w.dtype, device=w.device))
     grad_w = torch.zeros_like(w)
     e_atom = _self_energy(ctx)
@@ -133,26 +152,28 @@ def _dipole_solver(ctx: TermContext) -> SolverPart:
         grad_p = (inverse_polarizability(tables, topo.elem) / t)[:, None] * p
         grad_w[:, CAT] = (1.0 - POLARIZABLE_FLOOR) * e_atom / t  # d/dw+ of p^2 / (2 alpha t)
     energy = segment_sum(e_atom, topo.mol, topo.n_mols)
-    if len(topo.sr_i) and ctx.cache("polarization") is not None:
+    pair_p = _pair_dipoles(ctx) if len(topo.sr_i) and ctx.cache("polarization") is not None else None
+    if pair_p is not None:
         i, j = topo.sr_i, topo.sr_j
         cache = ctx.cache("polarization")
         u, k = cache["unit"], cache["kernels"]
-        e_cd, e_dd, pi_u, pj_u, r = _pieces(ctx, big_p)
+        p_i, p_j = pair_p
+        e_cd, e_dd, pi_u, pj_u, r = _pieces(ctx, p_i, p_j)
         energy = energy + segment_sum(e_cd + e_dd, topo.mol[i], topo.n_mols)
         slope_i = (k[:, 0:4] * w[j]).sum(-1)
         slope_j = (k[:, 4:8] * w[i]).sum(-1)
         w1r, w2 = k[:, 8] / r, k[:, 9]
-        # d e_dd / d P_i = -(W'' (P_j.u) u + W'/R (P_j - (P_j.u) u)), and i <-> j
-        g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * big_p[j]
-        g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * big_p[i]
-        grad_big = torch.zeros_like(big_p).index_add(0, i, g_i).index_add(0, j, g_j)
-        grad_p = grad_big if grad_p is None else grad_p + grad_big
+        # d e_dd / d P_i = -(W'' (P_j.u) u + W'/R (P_j - (P_j.u) u)), and i <-> j (per pair)
+        g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * p_j
+        g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * p_i
+        if p is not None:
+            grad_p = grad_p.index_add(0, i, g_i).index_add(0, j, g_j)
         grad_w = grad_w.index_add(0, j, -pi_u[:, None] * k[:, 0:4]).index_add(0, i, pj_u[:, None] * k[:, 4:8])
-        lone = cache["lone_pair"]
-        if lone is not None:  # P = p + o(w) h: dE/dw_k += g_k (dE/dP . h)
-            grad_w = grad_w + (grad_big * lone).sum(-1)[:, None] * tables.lone_pair_gate[topo.elem]
-        if p is None:
-            grad_p = None
+        lone = cache.get("lone_pair")
+        if lone is not None:  # P = p + keep o(w) h per pair: dE/dw_k += g_k sum_pairs keep (dE/dP . h)
+            keep = cache["keep"][:, None]
+            grad_l = torch.zeros_like(lone).index_add(0, i, keep * g_i).index_add(0, j, keep * g_j)
+            grad_w = grad_w + (grad_l * lone).sum(-1)[:, None] * tables.lone_pair_gate[topo.elem]
     return SolverPart(energy, grad_w=grad_w, grad_p=grad_p)
 
 
@@ -169,13 +190,12 @@ def polarization_energy(ctx: TermContext) -> TermOutput:
     """Per-atom polarization energy (hartree): the self term on its atom, pair terms split half-and-half."""
     topo, w = ctx.topo, ctx.weights
     zeros = torch.zeros(topo.n_atoms, dtype=w.dtype, device=w.device)
-    big_p = total_dipoles(ctx)
-    if big_p is None or ctx.cache("polarization") is None:
+    if total_dipoles(ctx) is None or ctx.cache("polarization") is None:
         return TermOutput(zeros, torch.zeros(len(topo.sr_i), dtype=w.dtype, device=w.device))
     per_atom = _self_energy(ctx)
     if not len(topo.sr_i):
         return TermOutput(per_atom, zeros[:0])
-    e_cd, e_dd, _, _, _ = _pieces(ctx, big_p)
+    e_cd, e_dd, _, _, _ = _pieces(ctx, *_pair_dipoles(ctx))
     e = e_cd + e_dd
     if ctx.totals_only:
         return TermOutput(per_atom.index_add(0, topo.sr_i, e), e)

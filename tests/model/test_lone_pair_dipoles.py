@@ -131,3 +131,18 @@ def test_a_library_without_sp_dipoles_is_a_clear_error(shipped_model):
     bare = replace(lib, elements={s: replace(e, sp_dipole=None) for s, e in lib.elements.items()})
     with pytest.raises(LSIPError, match="valence s-p dipoles"):
         LSIPModel(bare, LONE, device="cpu").predict(gallery_structure("water"))
+
+
+def test_lone_pair_dipoles_spare_their_own_bonds_and_act_across_a_hydrogen_bond(lone_model):
+    """Pair (A, B) sees A's lone-pair dipole times 1 - x_AB: in HF (x ~ 0.98) its field term nearly vanishes although
+    p_F is large; across the water dimer's hydrogen bond (x ~ 0) the acceptor's lone pairs attract the donor's
+    hydrogen, so the dimer's polarization energy lies below its two monomers'."""
+    hf = lone_model.predict(Structure(("H", "F"), np.array([[0.0, 0, 0], [0, 0, 0.92]])))
+    assert float(hf.atomic_dipoles[1].norm()) > 0.1
+    assert abs(hf.term_totals["polarization"]) < 5e-4
+    dimer = gallery_structure("water_dimer")
+    assert dimer.symbols == ("O", "H", "H", "O", "H", "H")
+    both = lone_model.predict(dimer).term_totals["polarization"]
+    parts = [lone_model.predict(Structure(dimer.symbols[k:k + 3], dimer.positions[k:k + 3])).term_totals[
+        "polarization"] for k in (0, 3)]
+    assert both - sum(parts) < -1e-3
