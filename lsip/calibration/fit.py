@@ -160,8 +160,9 @@ FIXED: dict[str, float] = {"electronegativity_saturation": 0.05}
 
 def params_from_vector(x: np.ndarray, base: ModelParameters, fixed: dict | None = None) -> ModelParameters:
     """A parameter set from the fitted vector (see :data:`PARAMETERS`) with the :data:`FIXED` choices (and the
-    experiment's ``fixed`` ones, e.g. ``{"pauli_two_sided": True}``)."""
-    changes: dict = {**FIXED, **(fixed or {})}
+    experiment's ``fixed`` ones, e.g. ``{"pauli_two_sided": True}``; a fixed value wins over the vector's, so a
+    fitted field can be held, e.g. ``{"polarizability_scale": 2.4e-6}``)."""
+    changes: dict = {}
     slopes: dict[str, float] = {}
     for (name, transform, _), v in zip(PARAMETERS, x, strict=True):
         value = float(_INVERSE[transform](v))
@@ -169,6 +170,7 @@ def params_from_vector(x: np.ndarray, base: ModelParameters, fixed: dict | None 
             slopes[name.split(":")[1]] = value
         else:
             changes[name] = value
+    changes.update({**FIXED, **(fixed or {})})
     return replace(base, electronegativity_slope=slopes, **changes)
 
 
