@@ -110,8 +110,9 @@ KNOWN_LIMITS = {
         "overbound); bond lengths from scans by 0.13 A (X-H bonds of HF, H2O, NH3 0.1-0.2 A too long, K-Cl and C-Cl "
         "0.3-0.5 A too short); bond angles by 7 degrees (CH4 right, water relaxes to 117 instead of 104, H2S and "
         "PH3 too open); hydrogen bonds too weak (water dimer not bound at the DFT distance); dipoles are off by "
-        "0.67 D, charges by 0.15 e from Hirshfeld-I, forces at DFT minima by 2.0 eV/A RMS. It binds every "
-        "held-out molecule and relaxes the 44 training molecules without collapse."
+        "0.59 D (lone-pair dipoles included; CO and H2O2 too large), charges by 0.15 e from Hirshfeld-I, forces at "
+        "DFT minima by 2.0 eV/A RMS. It binds every held-out molecule and relaxes the 44 training molecules without "
+        "collapse."
     ),
 }
 
