@@ -12,12 +12,11 @@ gaussian_fit`), so every overlap with a state density is a closed-form Gaussian 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 
 from lsip.errors import ReferenceCalculationError
-from lsip.model.library import Core, LatentLibrary
+from lsip.model.library import Core, ElementEntry, LatentLibrary
 from lsip.reference.atoms import orbital_angular_momentum, parse_configuration, spherical_orbitals, spherical_profile
 
 
@@ -79,17 +78,17 @@ def compute_core(symbol: str, z: int, ground: str, r: np.ndarray, xc: str = "pbe
 def add_cores(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
     """The library with every element's :class:`Core` (one neutral-atom SCF per element at the library's own
     level of theory, ~1 s each); states and transitions are untouched."""
-    from lsip.reference.library_build import element_settings
+    from lsip.reference.library_build import add_element_data
 
-    elements = {}
-    for sym, entry in library.elements.items():
-        ref, settings = element_settings(library, sym)
-        core = compute_core(sym, ref.Z, ref.configurations["neutral"], np.asarray(library.r_grid), **settings)
-        elements[sym] = replace(entry, core=core)
-        if progress is not None:
-            progress(f"{sym:2s} core {core.shells or '-':28s} N={core.n_electrons:2d} G={len(core.gauss_exponents)} "
-                     f"fit={core.fit_error:.4f}")
-    level = dict(library.level)
-    level["cores"] = ("frozen-core densities from one spherical UKS of the neutral ground configuration per "
-                      "element (lsip.reference.cores)")
-    return replace(library, level=level, elements=elements)
+    r = np.asarray(library.r_grid)
+
+    def line(sym: str, e: ElementEntry) -> str:
+        core = e.core
+        return (f"{sym:2s} core {core.shells or '-':28s} N={core.n_electrons:2d} G={len(core.gauss_exponents)} "
+                f"fit={core.fit_error:.4f}")
+
+    return add_element_data(
+        library, "core",
+        lambda sym, ref, settings: compute_core(sym, ref.Z, ref.configurations["neutral"], r, **settings),
+        line, "cores", "frozen-core densities from one spherical UKS of the neutral ground configuration per "
+        "element (lsip.reference.cores)", progress)

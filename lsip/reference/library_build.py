@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pyscf
@@ -203,6 +204,24 @@ def element_settings(library: LatentLibrary, symbol: str) -> tuple[AtomicReferen
     settings = {"xc": lv["xc"], "basis": atom_basis(symbol, lv["basis"], diffuse_s="basis_extra" in lv),
                 "grid_level": int(lv.get("xc_grid_level", 4)), "conv_tol": float(lv.get("conv_tol", 1e-9))}
     return reference_data(symbol), settings
+
+
+def add_element_data(library: LatentLibrary, field: str, compute: Callable[[str, AtomicReference, dict], object],
+                     line: Callable[[str, ElementEntry], str], level_key: str, level_text: str,
+                     progress: Callable[[str], None] | None = None) -> LatentLibrary:
+    """The library with one more per-element datum: ``field`` of every :class:`ElementEntry` set to
+    ``compute(symbol, reference, settings)`` at the library's own level (:func:`element_settings`), one progress
+    ``line(symbol, new_entry)`` per element, and ``level[level_key] = level_text`` as provenance; nothing else
+    changes. The transitions, cores and valence s-p dipoles (docs/library.md) are added this way."""
+    elements = {}
+    for sym, entry in library.elements.items():
+        ref, settings = element_settings(library, sym)
+        elements[sym] = replace(entry, **{field: compute(sym, ref, settings)})
+        if progress is not None:
+            progress(line(sym, elements[sym]))
+    level = dict(library.level)
+    level[level_key] = level_text
+    return replace(library, level=level, elements=elements)
 
 
 def element_flags(symbol: str, states: dict[str, AtomicState], r: np.ndarray) -> tuple[str, ...]:

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 from pyscf import dft
 
 from lsip.errors import ReferenceCalculationError
-from lsip.model.library import LatentLibrary, Transition
+from lsip.model.library import ElementEntry, LatentLibrary, Transition
 from lsip.reference.atoms import orbital_angular_momentum, parse_configuration, spherical_orbitals
 
 #: Exponents (bohr^-2) offered to the shape fit: 0.01 * 1.6^k, k = 0..24.
@@ -151,37 +150,32 @@ def compute_sp_dipole(symbol: str, z: int, ground: str, r: np.ndarray, xc: str =
 def add_sp_dipoles(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
     """The library with every element's valence s-p dipole (:func:`compute_sp_dipole`, one ground-state SCF per
     p-block element at the library's own level); states, transitions and cores are untouched."""
-    from lsip.reference.library_build import element_settings
+    from lsip.reference.library_build import add_element_data
 
-    elements = {}
-    for sym, entry in library.elements.items():
-        ref, settings = element_settings(library, sym)
-        mu = compute_sp_dipole(sym, ref.Z, ref.configurations["neutral"], np.asarray(library.r_grid), **settings)
-        elements[sym] = replace(entry, sp_dipole=mu)
-        if progress is not None:
-            progress(f"{sym:2s} valence s-p dipole " + ("-" if mu is None else f"{mu:.3f} bohr"))
-    level = dict(library.level)
-    level["sp_dipoles"] = ("valence s-p dipoles int R_ns R_np r^3 dr / sqrt(3) from one spherical UKS of the neutral "
-                           "ground configuration per element (lsip.reference.transitions)")
-    return replace(library, level=level, elements=elements)
+    r = np.asarray(library.r_grid)
+    return add_element_data(
+        library, "sp_dipole",
+        lambda sym, ref, settings: compute_sp_dipole(sym, ref.Z, ref.configurations["neutral"], r, **settings),
+        lambda sym, e: f"{sym:2s} valence s-p dipole " + ("-" if e.sp_dipole is None else f"{e.sp_dipole:.3f} bohr"),
+        "sp_dipoles", "valence s-p dipoles int R_ns R_np r^3 dr / sqrt(3) from one spherical UKS of the neutral "
+        "ground configuration per element (lsip.reference.transitions)", progress)
 
 
 def add_transitions(library: LatentLibrary, progress: Callable[[str], None] | None = None) -> LatentLibrary:
     """The library with every element's :class:`Transition` (computed at the library's own level of theory,
     one excited-state SCF per element, ~1 s each); the states are untouched."""
-    from lsip.reference.library_build import element_settings
+    from lsip.reference.library_build import add_element_data
 
-    elements = {}
-    for sym, entry in library.elements.items():
-        ref, settings = element_settings(library, sym)
-        tr = compute_transition(sym, ref.Z, ref.configurations["neutral"], ref.configurations["excited"],
-                                np.asarray(library.r_grid), **settings)
-        elements[sym] = replace(entry, transition=tr)
-        if progress is not None:
-            alpha = elements[sym].polarizability
-            progress(f"{sym:2s} transition {tr.label:7s} mu_t={tr.dipole:.3f} bohr alpha={alpha:.2f} bohr^3 "
-                     f"shape G={len(tr.shape_exponents)} fit={tr.fit_error:.3f}")
-    level = dict(library.level)
-    level["transitions"] = ("dipolar transition densities R_a R_b from one spherical UKS of the excited "
-                            "configuration per element (lsip.reference.transitions)")
-    return replace(library, level=level, elements=elements)
+    r = np.asarray(library.r_grid)
+
+    def line(sym: str, e: ElementEntry) -> str:
+        tr = e.transition
+        return (f"{sym:2s} transition {tr.label:7s} mu_t={tr.dipole:.3f} bohr alpha={e.polarizability:.2f} bohr^3 "
+                f"shape G={len(tr.shape_exponents)} fit={tr.fit_error:.3f}")
+
+    return add_element_data(
+        library, "transition",
+        lambda sym, ref, settings: compute_transition(sym, ref.Z, ref.configurations["neutral"],
+                                                      ref.configurations["excited"], r, **settings),
+        line, "transitions", "dipolar transition densities R_a R_b from one spherical UKS of the excited "
+        "configuration per element (lsip.reference.transitions)", progress)
