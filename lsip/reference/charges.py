@@ -27,7 +27,7 @@ from pyscf import gto
 from pyscf.scf import hf
 
 from lsip.data.masses import atomic_mass
-from lsip.model.density import BasisDensities
+from lsip.model.density import BasisDensities, dipole_density
 from lsip.model.library import LatentLibrary
 from lsip.reference.density_encoder import l1_error, project_density
 from lsip.reference.grids import density_on_points, total_density_matrix
@@ -238,9 +238,15 @@ def analyse_density(mol: gto.Mole, dm: np.ndarray, coords: np.ndarray, grid_weig
 
 
 def model_density_error(mol: gto.Mole, dm: np.ndarray, coords: np.ndarray, grid_weights: np.ndarray,
-                        library: LatentLibrary, model_weights: np.ndarray) -> float:
-    """integral |rho_model - rho_DFT| (e) for physical-encoder weights (n, 4) on the molecular grid."""
+                        library: LatentLibrary, model_weights: np.ndarray, dipoles: np.ndarray | None = None,
+                        dipole_shapes: list[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
+    """integral |rho_model - rho_DFT| (e) for physical-encoder weights (n, 4) on the molecular grid; with the
+    atomic dipoles (n, 3) e bohr and each atom's dipole shape, the decoded density includes their dipolar lobes
+    (docs/model.md sections 11 and 11.1), as the app's Density page draws it."""
     rho = density_on_points(mol, dm, coords)
     _, bgrid = basis_on_grid(library, mol, coords)
     w = np.asarray(model_weights, dtype=np.float64).reshape(mol.natm, 4)
-    return l1_error(np.einsum("gak,ak->g", bgrid, w), rho, grid_weights)
+    model = np.einsum("gak,ak->g", bgrid, w)
+    if dipoles is not None and dipole_shapes is not None:
+        model = model + dipole_density(coords, mol.atom_coords(), dipoles, dipole_shapes).numpy()
+    return l1_error(model, rho, grid_weights)

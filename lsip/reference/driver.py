@@ -332,11 +332,14 @@ class ReferenceResult:
         """The PySCF ``Mole`` (basis) of :attr:`density_matrix`."""
         return build_mole(self.structure(), self.basis, self.spin)
 
-    def with_model_error(self, model_weights: np.ndarray, library: LatentLibrary) -> ReferenceResult:
-        """A copy with ``density_error["model"]`` for physical-encoder weights (n, 4), on the same grid."""
+    def with_model_error(self, model_weights: np.ndarray, library: LatentLibrary, dipoles: np.ndarray | None = None,
+                         dipole_shapes: list | None = None) -> ReferenceResult:
+        """A copy with ``density_error["model"]`` for physical-encoder weights (n, 4), on the same grid (with the
+        atomic dipoles' lobes when ``dipoles`` (n, 3) e bohr and their shapes are given)."""
         mol = self.mole()
         coords, weights = molecular_grid(mol, self.grid_level)
-        err = model_density_error(mol, self.density_matrix, coords, weights, library, model_weights)
+        err = model_density_error(mol, self.density_matrix, coords, weights, library, model_weights, dipoles,
+                                  dipole_shapes)
         return replace(self, density_error={**self.density_error, "model": err})
 
     def to_dict(self) -> dict:
@@ -445,12 +448,15 @@ class ReferenceDFT:
         return n_basis, est
 
     def kernel(self, model_weights: np.ndarray | None = None, *, use_cache: bool = True,
-               raise_on_failure: bool = True) -> ReferenceResult:
+               raise_on_failure: bool = True, model_dipoles: np.ndarray | None = None,
+               dipole_shapes: list | None = None) -> ReferenceResult:
         """Run (or fetch) the calculation; see the module docstring.
 
         Parameters
         ----------
         model_weights : optional (n, 4) physical-encoder weights; fills ``density_error["model"]``.
+        model_dipoles, dipole_shapes : optional atomic dipoles (n, 3) e bohr and each atom's dipole shape: the
+            model density of ``density_error["model"]`` then includes their lobes.
         use_cache : read the cache (results are written whenever a cache is configured).
         raise_on_failure : raise :class:`~lsip.errors.ConvergenceError` when the SCF does not converge
             (else return the unconverged result with a warning).
@@ -463,7 +469,8 @@ class ReferenceDFT:
             hit = self.cache.get(key)
             if hit is not None:
                 res = replace(ReferenceResult.from_record(*hit), cached=True, time_s=time.perf_counter() - self._t0)
-                return res.with_model_error(model_weights, self.library) if model_weights is not None else res
+                return (res.with_model_error(model_weights, self.library, model_dipoles, dipole_shapes)
+                        if model_weights is not None else res)
         res = self._compute(key)
         if not res.converged:
             msg = (f"SCF of {self.structure.formula} ({self.settings.xc}/{self.settings.basis}) did not converge "
@@ -477,7 +484,8 @@ class ReferenceDFT:
             self.cache.put(key, *res.to_record())
             self.cache.record_timing("uks" if res.unrestricted else "rks", res.n_basis, res.compute_time_s,
                                      xc=self.settings.xc, threads=omp_threads())
-        return res.with_model_error(model_weights, self.library) if model_weights is not None else res
+        return (res.with_model_error(model_weights, self.library, model_dipoles, dipole_shapes)
+                if model_weights is not None else res)
 
     def _compute(self, key: str) -> ReferenceResult:
         n_basis, estimate = self.check_size()

@@ -68,8 +68,10 @@ def molecule_record(st: Structure, model: LSIPModel, settings: ReferenceSettings
     t_model = time.perf_counter() - t0
     qeq, eeq = baseline("qeq", st), baseline("eeq", st)
     xtb = gfn2(st)
+    shapes = [model.tables.dipole_shapes[model.tables.index[s]] for s in st.symbols]
     ref = ReferenceDFT(st, settings, cache=cache if cache is not None else False).kernel(
-        model_weights=pred.weights.detach().numpy(), raise_on_failure=False)
+        model_weights=pred.weights.detach().numpy(), raise_on_failure=False,
+        model_dipoles=pred.atomic_dipoles.detach().numpy(), dipole_shapes=shapes)
     e_atoms = [atoms.get(s) for s in st.symbols]
     e_at = None if any(e is None for e in e_atoms) or not ref.converged else (ref.energy - sum(e_atoms))
     ch = {k: np.asarray(v, float) for k, v in ref.charges.items()}

@@ -99,6 +99,25 @@ def test_model_error_uses_the_same_grid(lih):
         lih.density_error["promolecule"], rel=1e-9)
 
 
+def test_model_error_includes_the_dipolar_lobes_when_given(lih):
+    """Zero dipoles change nothing; a dipole that moves Li's cloud towards H (where the DFT density of the ionic
+    bond sits relative to the neutral promolecule) changes the error."""
+    from lsip.model.model import LSIPModel
+
+    lib = default_library()
+    tables = LSIPModel(lib, "first-principles", device="cpu").tables
+    shapes = [tables.dipole_shapes[tables.index[s]] for s in ("Li", "H")]
+    w = lih.latent_weights
+    base = lih.with_model_error(w, lib).density_error["model"]
+    zero = lih.with_model_error(w, lib, np.zeros((2, 3)), shapes).density_error["model"]
+    assert zero == pytest.approx(base, rel=1e-12)
+    axis = lih.structure().positions[1] - lih.structure().positions[0]
+    p = np.zeros((2, 3))
+    p[0] = -0.3 * axis / np.linalg.norm(axis)  # electrons shifted towards H: the dipole points away from it
+    moved = lih.with_model_error(w, lib, p, shapes).density_error["model"]
+    assert abs(moved - base) > 1e-3
+
+
 def test_non_convergence_is_reported_and_not_cached(tmp_path):
     cache = ReferenceCache(tmp_path / "c.sqlite")
     with pytest.raises(ConvergenceError, match="did not converge") as info:
