@@ -117,11 +117,13 @@ DIPOLE_COLOR = "#9467bd"
 
 def dipole_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.0,
                   min_dipole: float = 0.01) -> list[tuple[np.ndarray, np.ndarray, float, str]]:
-    """One arrow per atom along its atomic dipole p_A (from the negative to the positive side of the atom's
-    electron cloud; docs/model.md section 11): (start, end, radius, hover), angstrom.
+    """One arrow per atom along its atomic dipole p_A (pointing from the negative to the positive side of the
+    atom's electron cloud, induced plus lone-pair dipole; docs/model.md sections 11 and 11.1): (start, end, radius,
+    hover), angstrom. Like the force arrows they start at the atom's surface, so the head is never hidden inside
+    the atom (water's O: an arrow from O towards its hydrogens, its lone pairs on the other side).
 
     The longest arrow is ``max_length`` angstrom, the others to scale; atoms with |p| below ``min_dipole`` debye get
-    none. Hovers give |p| in debye and e angstrom.
+    none. Hovers give |p| in debye.
     """
     from lsip.units import E_BOHR_TO_DEBYE
 
@@ -132,7 +134,7 @@ def dipole_arrows(pred: Prediction, pos: np.ndarray, max_length: float = 1.0,
     for k in np.nonzero(norm_d >= min_dipole)[0]:
         u = p[k] / np.linalg.norm(p[k])
         length = max_length * norm_d[k] / top
-        start = pos[k] - 0.5 * length * u  # centred on the atom, as the dipole it draws
+        start = pos[k] + 0.35 * u  # from the atom's surface
         out.append((start, start + length * u, 0.05,
                     f"{atom_label(pred.symbols, k)}: atomic dipole |p| = {norm_d[k]:.3f} D"))
     return out

@@ -145,3 +145,27 @@ def test_non_negative_quantities_use_the_sequential_map():
     signed = molview.molecule_view(h2, values=[-0.1, 0.1], value_title="q", unit="e")
     assert molview.DIVERGING_ANCHORS[0] in signed.legend_html
     assert molview.SEQUENTIAL_ANCHORS[0] not in signed.legend_html
+
+
+def test_dipole_arrows_point_along_the_atomic_dipoles():
+    """The calibrated set's water: O carries the largest dipole (its lone pairs, docs/model.md 11.1), an arrow from O's
+    surface towards the hydrogens (along p_O), 1.0 A long; hovers give |p| in debye; off unless asked for."""
+    from lsip.gallery import gallery_structure
+    from lsip.model.model import LSIPModel
+    from lsip.viz import latent3d
+
+    st = gallery_structure("water")
+    pred = LSIPModel(params="calibrated", device="cpu").predict(st)
+    p = pred.atomic_dipoles.numpy()
+    arrows = latent3d.dipole_arrows(pred, st.positions)
+    assert arrows and int(np.argmax(np.linalg.norm(p, axis=1))) == 0
+    start, end, _, hover = arrows[0]
+    u = (end - start) / np.linalg.norm(end - start)
+    np.testing.assert_allclose(u, p[0] / np.linalg.norm(p[0]), atol=1e-12)
+    assert float(np.linalg.norm(end - start)) == pytest.approx(1.0)
+    assert float(np.linalg.norm(start - st.positions[0])) == pytest.approx(0.35)
+    bisector = st.positions[1:].mean(0) - st.positions[0]
+    assert float(u @ bisector) > 0.9 * float(np.linalg.norm(bisector))  # towards the hydrogens
+    assert "O0" in hover and " D" in hover
+    assert latent3d.DIPOLE_COLOR in latent3d.latent_view(st, pred, show_dipoles=True).html()
+    assert latent3d.DIPOLE_COLOR not in latent3d.latent_view(st, pred).html()
