@@ -35,10 +35,10 @@ from lsip.model.params import ModelParameters
 from lsip.physics.coulomb import penetration_potential
 from lsip.physics.interpolate import (
     cubic_blocks,
-    cubic_eval,
     cubic_eval_blocks,
-    cubic_eval_with_slope,
+    cubic_eval_extended,
     cubic_table,
+    eval_saving_slope,
     log_radial_eval_blocks,
     log_radial_table,
 )
@@ -184,6 +184,11 @@ class ModelTables:
         ratio = torch.tensor(f / grid, **kw).reshape(-1, len(grid))
         self.emb_table = cubic_table(ratio, float(h))
         self.emb_ln0, self.emb_h, self.emb_max = float(ln_b[0]), float(h), float(grid[-1])
+        # below the grid's first host density (1e-7 bohr^-3, reached ~5 A from an atom) the ratio continues
+        # smoothly (value + slope tanh(ln - ln0)): a clamp left a kink in dF/drho_bar there, and a LiF scan found an
+        # equalization minimum sitting on it (5.07 A, stalled at a residual of 1e-5)
+        self.emb_low_value = self.emb_table[:, 0, 0].clone()
+        self.emb_low_slope = self.emb_table[:, 0, 1] / float(h)
 
     def _build_polarizability(self, ent: list, kw: dict) -> None:
         """Atomic polarizabilities and dipole shapes (docs/model.md section 11).
@@ -456,8 +461,14 @@ class ModelTables:
         func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
         rb = torch.clamp(rho_bar, min=1e-300)
         ln = torch.log(rb)[:, None].expand(-1, N_STATES)
-        ratio = cubic_eval(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
+        ratio = eval_saving_slope(ln, lambda u: self._embedding_ratio(func, u))
         return ratio * rho_bar[:, None] * self.embedding_factor[elem]
+
+    def _embedding_ratio(self, func: Tensor, ln: Tensor, slope: bool = True) -> tuple[Tensor, Tensor | None]:
+        """g(ln rho_bar) = F / rho_bar of functions ``func`` and its slope in ln rho_bar, continued smoothly below
+        the grid (:func:`cubic_eval_extended`) and clamped above it."""
+        return cubic_eval_extended(self.emb_table, func, ln, self.emb_ln0, self.emb_h, self.emb_low_value,
+                                   self.emb_low_slope, slope)
 
     def embedding_with_slope(self, elem: Tensor, rho_bar: Tensor) -> tuple[Tensor, Tensor]:
         """F_{e,k}(rho_bar) and dF/drho_bar, both (n, 4) (hartree, hartree bohr^3), without an autograd graph.
@@ -467,6 +478,6 @@ class ModelTables:
         func = elem[:, None] * N_STATES + torch.arange(N_STATES, device=self.device)[None, :]
         rb = torch.clamp(rho_bar, min=1e-300)
         ln = torch.log(rb)[:, None].expand(-1, N_STATES)
-        ratio, slope = cubic_eval_with_slope(self.emb_table, func, ln, self.emb_ln0, self.emb_h)
+        ratio, slope = self._embedding_ratio(func, ln)
         fac = self.embedding_factor[elem]
         return ratio * rho_bar[:, None] * fac, (ratio + slope) * fac

@@ -72,6 +72,29 @@ def cubic_eval(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float) -> T
     return cubic_eval_with_slope(table, func, x, x0, h, slope=False)[0]
 
 
+def cubic_eval_extended(table: Tensor, func: Tensor, x: Tensor, x0: float, h: float, low_value: Tensor,
+                        low_slope: Tensor, slope: bool = True) -> tuple[Tensor, Tensor | None]:
+    """:func:`cubic_eval_with_slope` continued below the grid as ``v0 + s0 tanh(x - x0)`` (v0, s0 the value and
+    slope of each function at ``x0``: ``low_value``, ``low_slope`` (F,)): smooth (C1 at ``x0``, C-infinity below)
+    and bounded, where clamping would leave a kink in the derivative at the grid's first point."""
+    value, dv = cubic_eval_with_slope(table, func, x, x0, h, slope)
+    below = x < x0
+    if bool(below.any()):
+        th = torch.tanh(torch.clamp(x - x0, max=0.0))
+        value = torch.where(below, low_value[func] + low_slope[func] * th, value)
+        if dv is not None:
+            dv = torch.where(below, low_slope[func] * (1.0 - th * th), dv)
+    return value, dv
+
+
+def eval_saving_slope(x: Tensor, evaluate: Callable[[Tensor], tuple[Tensor, Tensor]]) -> Tensor:
+    """``evaluate(x) -> (value, slope)`` as a function differentiable in ``x`` (the slope is saved for the
+    backward pass instead of a gather graph)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _SlopeSaved.apply(x, evaluate, False)
+    return evaluate(x)[0]
+
+
 class _SlopeSaved(torch.autograd.Function):
     """Autograd wrapper of a tabulated evaluation ``evaluate(x) -> (value, slope)`` that saves the slope instead
     of the gather graph. ``per_row``: the value is (P, F) of one abscissa per row, and the gradient sums F."""
