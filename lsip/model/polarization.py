@@ -69,7 +69,7 @@ def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     lone-pair vectors h_A (n, 3) and the share 1 - x_AB (n_sr,) of each pair that they act on (None when the set
     has no lone-pair dipoles)."""
     p = tables.params
-    if not tables.has_dipoles:
+    if not tables.has_dipole_shapes:
         if p.lone_pair_dipole:
             raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
                             "has no dipole shapes (transitions); rebuild it with `lsip library build`")
@@ -88,28 +88,34 @@ def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
     return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone, "keep": keep}
 
 
+def _lone_pair_dipoles(ctx: TermContext) -> Tensor | None:
+    """(n, 3) p^lp_A = o_A(w) h_A, o_A the weight of A's states that hold lone pairs (e bohr); None without them."""
+    cache = ctx.cache("polarization")
+    lone = cache.get("lone_pair") if cache is not None else None
+    if lone is None:
+        return None
+    return (ctx.weights * ctx.tables.lone_pair_gate[ctx.topo.elem]).sum(-1)[:, None] * lone
+
+
 def total_dipoles(ctx: TermContext) -> Tensor | None:
     """(n, 3) P_A = p_A + o_A(w) h_A: the induced atomic dipoles plus the lone-pair dipoles (e bohr); None when the
     set has neither."""
-    cache, p = ctx.cache("polarization"), ctx.dipoles
-    lone = cache.get("lone_pair") if cache is not None else None
-    if lone is None:
+    p, big_l = ctx.dipoles, _lone_pair_dipoles(ctx)
+    if big_l is None:
         return p
-    share = (ctx.weights * ctx.tables.lone_pair_gate[ctx.topo.elem]).sum(-1)
-    return share[:, None] * lone if p is None else p + share[:, None] * lone
+    return big_l if p is None else p + big_l
 
 
 def _pair_dipoles(ctx: TermContext) -> tuple[Tensor, Tensor] | None:
     """(P_i, P_j) (n_sr, 3): the dipoles of both ends of every short-range pair as that pair sees them, the induced
     dipole plus the lone-pair dipole times 1 - x_ij (a lone-pair dipole does not act on its own bond partners:
     their electrostatics is part of the bond, docs/model.md 11.1); None without dipoles."""
-    cache, topo, p = ctx.cache("polarization"), ctx.topo, ctx.dipoles
+    topo, p = ctx.topo, ctx.dipoles
     i, j = topo.sr_i, topo.sr_j
-    lone = cache.get("lone_pair") if cache is not None else None
-    if lone is None:
+    big_l = _lone_pair_dipoles(ctx)
+    if big_l is None:
         return None if p is None else (p[i], p[j])
-    big_l = (ctx.weights * ctx.tables.lone_pair_gate[topo.elem]).sum(-1)[:, None] * lone
-    keep = cache["keep"][:, None]
+    keep = ctx.cache("polarization")["keep"][:, None]
     if p is None:
         return keep * big_l[i], keep * big_l[j]
     return p[i] + keep * big_l[i], p[j] + keep * big_l[j]

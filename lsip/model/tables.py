@@ -202,14 +202,15 @@ class ModelTables:
         alpha = np.array([scale * e.polarizability for e in ent])
         self.dipole_shapes: list[tuple[np.ndarray, np.ndarray]] = []
         widen = []
+        lone = self.params.lone_pair_dipole > 0  # the lone-pair dipoles need the shapes, induced dipoles or not
         for e, a in zip(ent, alpha):
             tr = e.transition
-            if tr is None or a <= 0:
+            if tr is None or (a <= 0 and not lone):
                 self.dipole_shapes.append((np.zeros(0), np.zeros(0)))
                 widen.append(1.0)
                 continue
             c, x = np.asarray(tr.shape_coefficients), np.asarray(tr.shape_exponents)
-            lam = min(1.0, (1.0 / (DIPOLE_MARGIN * a * _self_curvature(c, x))) ** (2.0 / 3.0))
+            lam = 1.0 if a <= 0 else min(1.0, (1.0 / (DIPOLE_MARGIN * a * _self_curvature(c, x))) ** (2.0 / 3.0))
             self.dipole_shapes.append((c, x * lam))
             widen.append(lam)
         #: (n_e,) atomic polarizabilities alpha_e, bohr^3 (0: the element carries no atomic dipole)
@@ -218,6 +219,8 @@ class ModelTables:
         self.shape_widening = torch.tensor(widen, **kw)
         #: whether atomic dipoles are latent coordinates with these parameters
         self.has_dipoles = bool((alpha > 0).any())
+        #: whether the dipole shapes and their pair kernels exist (induced or lone-pair dipoles, docs/model.md 11.1)
+        self.has_dipole_shapes = any(len(c) for c, _ in self.dipole_shapes)
 
     # ----------------------------------------------------------------------------------------------
     def element_indices(self, symbols: tuple[str, ...] | list[str]) -> Tensor:

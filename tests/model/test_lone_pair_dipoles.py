@@ -122,6 +122,20 @@ def test_forces_equal_finite_differences_with_lone_pair_dipoles(lone_model):
     assert res.passed, res.detail
 
 
+def test_lone_pair_dipoles_without_induced_dipoles(shipped_model):
+    """polarizability_scale = 0 (no induced dipoles, no dipole variables in the solver) with lone-pair dipoles on:
+    water converges, O carries its lone-pair dipole, and the forces still equal finite differences."""
+    from lsip.diagnostics import check_forces_fd
+
+    model = LSIPModel(shipped_model.library, LONE.with_(polarizability_scale=0.0), device="cpu")
+    st = gallery_structure("water")
+    pred = model.predict(st)
+    assert pred.converged
+    assert float(pred.atomic_dipoles[0].norm()) > 0.05 and float(pred.atomic_dipoles[1:].abs().max()) == 0.0
+    res = check_forces_fd(model, st, pred, n_components=4, tol=2e-6)
+    assert res.passed, res.detail
+
+
 def test_a_library_without_sp_dipoles_is_a_clear_error(shipped_model):
     lib = shipped_model.library
     bare = replace(lib, elements={s: replace(e, sp_dipole=None) for s, e in lib.elements.items()})
