@@ -72,7 +72,19 @@ def sigma_hybrids(topo: BatchTopology, tables: ModelTables, positions: Tensor,
     bond, x its switched sigma bond order, u the unit vector from the owner to its partner, pair its index in the
     short-range pair list), s_A = 1 / (n_sigma,A + t n_lp,A);
     None without bond orders or channels. Differentiable in the positions; shared by the angle term (10.8) and the
-    lone-pair dipoles (11.1)."""
+    lone-pair dipoles (11.1), computed once per geometry (kept in ``shared.extra``)."""
+    if _MEMO in shared.extra:
+        return shared.extra[_MEMO]
+    shared.extra[_MEMO] = _sigma_hybrids(topo, tables, positions, shared)
+    return shared.extra[_MEMO]
+
+
+#: key of :func:`sigma_hybrids`'s result in ``PairGeometry.extra`` (not a term name)
+_MEMO = "_sigma_hybrids"
+
+
+def _sigma_hybrids(topo: BatchTopology, tables: ModelTables, positions: Tensor,
+                   shared: PairGeometry) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor] | None:
     p = tables.params
     if shared.bonds is None or not len(topo.ch_donor):
         return None
