@@ -30,6 +30,7 @@ from scipy.optimize import least_squares
 
 from lsip.calibration.dataset import BEND_SCANS, BOND_SCANS, DIMER_SCANS, SPLIT_FILE, load_split
 from lsip.errors import LSIPError
+from lsip.model.latent import Latent
 from lsip.model.model import LSIPModel
 from lsip.model.params import ModelParameters
 from lsip.reference.cache import ReferenceCache
@@ -213,18 +214,37 @@ class Evaluation:
     #: scan and bend points ("scan", "bend"): the DFT energy above the relaxed point (eV), which softens their
     #: weight in the fit
     scan_reference: dict[str, list[float]] = field(default_factory=dict)
+    #: the converged latent coordinates of every structure (entries' structures then monomers, in order; None where
+    #: the equalization did not converge): the warm start of the next evaluation
+    latents: list[Latent | None] = field(default_factory=list)
 
 
-def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
-    """Run the model on every structure of ``entries`` (one batch) and collect model - DFT by kind."""
+def evaluate(params: ModelParameters, entries: list[Entry], guess: list[Latent | None] | None = None) -> Evaluation:
+    """Run the model on every structure of ``entries`` (one batch) and collect model - DFT by kind.
+
+    ``guess``: the ``latents`` of an evaluation of the same entries with other parameters, as the solver's start.
+    The equalization has one solution (docs/model.md section 5), so a warm start changes the result only within
+    the solver's tolerance (measured on the training set: 1e-12 hartree, 3e-7 e) and makes a fit's finite
+    differences about twice as fast (docs/calibration.md).
+    """
     model = LSIPModel(params=params, device="cpu")
     flat: list[Structure] = []
     for e in entries:
         flat += e.structures + e.monomer_structures
-    preds = model.predict(flat, forces=False, raise_on_failure=False)
-    # forces at the DFT-relaxed molecules (DFT's are zero there): one RMS per molecule (eV/A)
-    mols = [e.structures[0] for e in entries if e.kind == "molecule"]
-    forced = iter(model.predict(mols, forces=True, raise_on_failure=False) if mols else [])
+    if guess is not None and len(guess) != len(flat):
+        guess = None
+    preds = model.predict(flat, guess=guess, forces=False, raise_on_failure=False)
+    latents = [p.latent if p.converged else None for p in preds]
+    # forces at the DFT-relaxed molecules (DFT's are zero there): one RMS per molecule (eV/A), started from the
+    # solution just found for the same structures
+    first, at = [], 0
+    for e in entries:
+        if e.kind == "molecule":
+            first.append(at)
+        at += len(e.structures) + len(e.monomer_structures)
+    mols = [flat[i] for i in first]
+    forced = iter(model.predict(mols, guess=[latents[i] for i in first], forces=True, raise_on_failure=False)
+                  if mols else [])
     errors: dict[str, list[float]] = {k: [] for k in (*SIGMA, *DERIVED)}
     per_entry, k, failures = [], 0, 0
     polar = wrong = unbound = 0
@@ -276,7 +296,7 @@ def evaluate(params: ModelParameters, entries: list[Entry]) -> Evaluation:
             errors["dimer"] += (bind - e.energy).tolist()
             rec.update(model_eV=bind.tolist(), dft_eV=e.energy.tolist())
         per_entry.append(rec)
-    return Evaluation(errors, per_entry, failures, polar, wrong, unbound, scan_ref)
+    return Evaluation(errors, per_entry, failures, polar, wrong, unbound, scan_ref, latents)
 
 
 def minimum(r: np.ndarray, e: np.ndarray) -> float:
@@ -366,9 +386,12 @@ def calibrate(name: str, entries: list[Entry], *, max_nfev: int = 40, base: Mode
     best = [np.inf]
     t0 = time.perf_counter()
 
+    last: list[list] = [[]]  # the previous evaluation's latents: the next one's warm start
+
     def fun(x: np.ndarray) -> np.ndarray:
         calls[0] += 1
-        ev = evaluate(params_from_vector(x, base, fixed).with_(max_iter=FIT_MAX_ITER), train)
+        ev = evaluate(params_from_vector(x, base, fixed).with_(max_iter=FIT_MAX_ITER), train, last[0] or None)
+        last[0] = ev.latents
         r = np.concatenate([residual_vector(ev), x[slope_idx] / SLOPE_PRIOR])
         cost = 0.5 * float(r @ r)
         if calls[0] % 10 == 1:

@@ -83,6 +83,16 @@ def build_topology(structures: list[Structure], tables: ModelTables) -> BatchTop
     sr, cl = [], []
     dense_blocks: list[tuple[int, int]] = []
     dsf_atoms: list[np.ndarray] = [np.zeros(0, np.int64)]
+    # the ordered element pairs that can meet within one structure, registered at once: one table snapshot per
+    # batch, where registering them structure by structure rebuilt the snapshot for every structure that brought
+    # a new pair (34 times for the calibration's training batch)
+    met: set[tuple[int, int]] = set()
+    for st in structures:
+        u = np.unique(tables.element_indices(st.symbols).cpu().numpy()).tolist()
+        met.update((a, b) for a in u for b in u)
+    if met:
+        ea, eb = (np.array(x, dtype=np.int64) for x in zip(*sorted(met)))
+        tables.pair_slots(ea, eb)
     off = 0
     for m, st in enumerate(structures):
         e = tables.element_indices(st.symbols).cpu().numpy()

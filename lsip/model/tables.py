@@ -325,10 +325,25 @@ class ModelTables:
         rows 8, 9: W'(R), W''(R) of the shapes' mutual Coulomb
         energy W_ij(R). All are erf sums of the Gaussian expansions, zero when an end carries no dipole.
         """
+        shapes = [self.dipole_shapes[ea], self.dipole_shapes[eb]]
+        # with the library's own shapes (not widened by the positivity bound) a pure function of the library and
+        # the grid: kept on the library like the penetration tables, so a new parameter set (a fit's every
+        # evaluation) reuses it; widened shapes depend on the polarizability and are not kept (no growing cache)
+        if float(self.shape_widening[ea]) != 1.0 or float(self.shape_widening[eb]) != 1.0:
+            return self._compute_dipole_table(ea, eb, shapes).to(device=self.device, dtype=self.dtype)
+        key = ("dipole", self.symbols[ea], self.symbols[eb], len(self.r_axis), len(shapes[0][0]) > 0,
+               len(shapes[1][0]) > 0)
+        with _LIBRARY_LOCK:
+            cache = self.library.__dict__.setdefault("_penetration_tables", {})
+            if key not in cache:
+                cache[key] = self._compute_dipole_table(ea, eb, shapes)
+            table = cache[key]
+        return table.to(device=self.device, dtype=self.dtype)
+
+    def _compute_dipole_table(self, ea: int, eb: int, shapes: list[tuple[np.ndarray, np.ndarray]]) -> Tensor:
         r = np.asarray(self.r_axis, dtype=np.float64)
         lib = self.library
         ent = [lib.elements[self.symbols[e]] for e in (ea, eb)]
-        shapes = [self.dipole_shapes[ea], self.dipole_shapes[eb]]
         rows = np.zeros((10, len(r)))
         for side, (me, other) in enumerate(((0, 1), (1, 0))):
             c, x = shapes[me]
@@ -348,8 +363,7 @@ class ModelTables:
         if len(shapes[0][0]) and len(shapes[1][0]):
             rows[8] = _erf_over_r(*shapes[0], *shapes[1], r, 1)
             rows[9] = _erf_over_r(*shapes[0], *shapes[1], r, 2)
-        return cubic_table(torch.tensor(rows, dtype=torch.float64), _R_STEP).to(device=self.device,
-                                                                                  dtype=self.dtype)
+        return cubic_table(torch.tensor(rows, dtype=torch.float64), _R_STEP)
 
     def _overlap_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of the 16 closed-shell overlaps share_kl int rho_{ea,k} rho_{eb,l}(R) of one ordered element
