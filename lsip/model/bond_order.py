@@ -64,11 +64,12 @@ _TANH1 = float(torch.tanh(torch.tensor(1.0)))
 def set_bond_orders(topo: BatchTopology, tables: ModelTables, r_sr: Tensor) -> tuple[Tensor, Tensor] | None:
     """(b, h) of :func:`bond_orders` with the set's pairing couplings (eps_p, or 1 when the pairing term is off,
     and lambda), computed once per geometry for every term that reads them (pairing, the saturated couplings, the
-    Pauli bond relief, the angle term, the lone-pair dipoles; docs/model.md sections 10 and 11.1); None when no
+    Pauli bond relief, the angle term, the lone-pair dipoles, the induced dipoles' bonded exclusion; docs/model.md
+    sections 10, 11.1 and 11.2); None when no
     active term needs them."""
     p = tables.params
     needed = p.pairing_strength or p.charge_transfer_saturation or p.hybrid_repulsion \
-        or (p.pauli_strength and p.pauli_bond_relief) or p.lone_pair_dipole
+        or (p.pauli_strength and p.pauli_bond_relief) or p.lone_pair_dipole or p.polarization_exclusion
     if not needed or not len(topo.ch_donor):
         return None
     return bond_orders(topo, tables, r_sr, p.pairing_strength or 1.0, p.pairing_decay)

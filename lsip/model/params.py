@@ -80,6 +80,9 @@ class ModelParameters:
         1 / (n_sigma + t n_lp) (docs/model.md section 10.8).
     polarizability_scale : factor on the library's two-state polarizabilities of the atomic dipoles (0: no atomic
         dipoles); docs/model.md section 11.
+    polarization_exclusion : e in [0, 1], the share of a bond partner's field that an induced atomic dipole does
+        not see: pair A-B sees (1 - e x_AB) p_A, x_AB the sigma bond order (0: every field acts, the first-principles
+        model); docs/model.md section 11.2.
     external_field : a uniform applied electric field, hartree / (e bohr) (zero: none); used to measure
         polarizabilities (docs/model.md section 11).
     fitted_to : provenance of a calibrated set (data, split, losses, git hash); empty for first-principles.
@@ -125,6 +128,7 @@ class ModelParameters:
     lone_pair_s_period2: float = 1.0
     lone_pair_s_period3: float = 1.0
     polarizability_scale: float = 1.0
+    polarization_exclusion: float = 0.0
     external_field: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fitted_to: dict = field(default_factory=dict)
 
@@ -136,6 +140,8 @@ class ModelParameters:
             raise LSIPError("kappa, embedding_scale, electronic_temperature and polarizability_scale must be >= 0")
         if self.channel_switch_width <= 0 or self.short_range_switch_width <= 0:
             raise LSIPError("switch widths must be positive")
+        if not 0.0 <= self.polarization_exclusion <= 1.0:
+            raise LSIPError(f"polarization_exclusion must lie in [0, 1], not {self.polarization_exclusion}")
         if self.core_repulsion < 0 or self.lone_pair_dipole < 0:
             raise LSIPError("core_repulsion and lone_pair_dipole must be >= 0")
         if self.hybrid_repulsion < 0 or self.lone_pair_s_period2 <= 0 or self.lone_pair_s_period3 <= 0:

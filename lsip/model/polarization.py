@@ -74,18 +74,22 @@ def _dipole_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor
             raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
                             "has no dipole shapes (transitions); rebuild it with `lsip library build`")
         return None
-    lone = keep = None
+    lone = keep = keep_induced = None
     if p.lone_pair_dipole:
         if not tables.has_sp_dipoles:
             raise LSIPError("the parameter set has lone-pair dipoles (lone_pair_dipole > 0) but the latent library "
                             "has no valence s-p dipoles; rebuild it with `lsip library build`")
         lone, bonded = lone_pair_vectors(topo, tables, positions, shared)
         keep = 1.0 - bonded  # a lone-pair dipole does not act on the atoms it is bonded to
+    if p.polarization_exclusion and tables.has_dipoles:
+        bonded = lone_pair_vectors(topo, tables, positions, shared)[1] if keep is None else 1.0 - keep
+        keep_induced = 1.0 - p.polarization_exclusion * bonded  # docs/model.md 11.2
     vec = pair_vectors(positions, topo.sr_i, topo.sr_j, topo.cell_shift)
     r = safe_norm(vec)
     sw = cosine_switch(r, p.short_range_cutoff - p.short_range_switch_width, p.short_range_cutoff)
     kern = tables.dipole_kernels(topo.sr_slot, r) * sw[:, None]
-    return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone, "keep": keep}
+    return {"unit": vec / r[:, None], "r": r, "kernels": kern, "lone_pair": lone, "keep": keep,
+            "keep_induced": keep_induced}
 
 
 def _lone_pair_dipoles(ctx: TermContext) -> Tensor | None:
@@ -113,12 +117,18 @@ def _pair_dipoles(ctx: TermContext) -> tuple[Tensor, Tensor] | None:
     topo, p = ctx.topo, ctx.dipoles
     i, j = topo.sr_i, topo.sr_j
     big_l = _lone_pair_dipoles(ctx)
+    p_i = p_j = None
+    if p is not None:
+        p_i, p_j = p[i], p[j]
+        keep_induced = ctx.cache("polarization")["keep_induced"]
+        if keep_induced is not None:  # induced dipoles spared by their bond partners' fields (docs/model.md 11.2)
+            p_i, p_j = keep_induced[:, None] * p_i, keep_induced[:, None] * p_j
     if big_l is None:
-        return None if p is None else (p[i], p[j])
+        return None if p is None else (p_i, p_j)
     keep = ctx.cache("polarization")["keep"][:, None]
     if p is None:
         return keep * big_l[i], keep * big_l[j]
-    return p[i] + keep * big_l[i], p[j] + keep * big_l[j]
+    return p_i + keep * big_l[i], p_j + keep * big_l[j]
 
 
 def _pieces(ctx: TermContext, p_i: Tensor, p_j: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -173,7 +183,12 @@ def _dipole_solver(ctx: TermContext) -> SolverPart:
         g_i = -slope_i[:, None] * u - (w2 - w1r)[:, None] * pj_u[:, None] * u - w1r[:, None] * p_j
         g_j = slope_j[:, None] * u - (w2 - w1r)[:, None] * pi_u[:, None] * u - w1r[:, None] * p_i
         if p is not None:
-            grad_p = grad_p.index_add(0, i, g_i).index_add(0, j, g_j)
+            keep_induced = cache["keep_induced"]
+            if keep_induced is None:
+                grad_p = grad_p.index_add(0, i, g_i).index_add(0, j, g_j)
+            else:
+                ki = keep_induced[:, None]
+                grad_p = grad_p.index_add(0, i, ki * g_i).index_add(0, j, ki * g_j)
         grad_w = grad_w.index_add(0, j, -pi_u[:, None] * k[:, 0:4]).index_add(0, i, pj_u[:, None] * k[:, 4:8])
         lone = cache.get("lone_pair")
         if lone is not None:  # P = p + keep o(w) h per pair: dE/dw_k += g_k sum_pairs keep (dE/dP . h)
