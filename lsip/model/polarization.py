@@ -26,6 +26,10 @@ pair (A, B) sees p_A + (1 - x_AB) p^lp_A, x_AB the sigma bond order (the electro
 part of the bonding terms). The cost |p|^2 / (2 alpha t) is the induced part's alone (the lone-pair dipole's cost
 is the hybridization, already in the bonding terms).
 
+Induced dipoles may spare their bond partners too (docs/model.md section 11.2, ``polarization_exclusion`` e): pair
+(A, B) then sees (1 - e x_AB) p_A, so an induced dipole answers the fields of the atoms it is not bonded to; its cost,
+the molecular dipole and the decoded density keep the whole p_A.
+
 ``field``: a uniform external field F (``params.external_field``, hartree / (e bohr)),
 E = -F . (sum_A q_A R_A + sum_A p_A); zero and skipped unless F is set (used to measure polarizabilities).
 """
