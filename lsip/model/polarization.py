@@ -205,7 +205,8 @@ def _dipole_solver(ctx: TermContext) -> SolverPart:
 @register_term("polarization", "Atomic polarization",
                "sum_A |p_A|^2 / (2 alpha_A) + P_A . grad U_A + dipole-dipole: atomic dipoles from mixing each atom's "
                "ground and excited library states (alpha = 2 mu_t^2 / eps), plus the lone-pair dipoles of its s-p "
-               "hybrids (P = p + p_lp), in the field of the other atoms",
+               "hybrids (P = p + p_lp), in the field of the other atoms (bond partners spared: docs/model.md 11.1, "
+               "11.2)",
                geometry=_dipole_geometry, solver=_dipole_solver,
                enabled=lambda params: params.polarizability_scale > 0.0 or params.lone_pair_dipole > 0.0,
                meaning="each atom's electron cloud shifting towards or away from its neighbours (an atomic dipole), "
