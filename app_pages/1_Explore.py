@@ -68,9 +68,9 @@ show_forces = c5.toggle("Force arrows", key="explore_forces",
                              "Hover an arrow for |F| in eV/Å.")
 show_dipoles = c5.toggle("Atomic dipoles", key="explore_dipoles",
                          help="One purple arrow per atom along its atomic dipole (the shift of its electron cloud, "
-                              "from - to +: polarized by the neighbours, plus the lone pairs of N, O, F, P, S, Cl, "
-                              "whose arrows point from the lone pairs towards the bonds), starting at the atom's "
-                              "surface; the longest is 1 Å, the others to scale. Hover for |p| in debye.")
+                              "from - to +: polarized by the atoms it is not bonded to, plus the lone pairs of N, O, "
+                              "F, P, S, Cl, whose arrows point from the lone pairs towards the bonds), starting at the "
+                              "atom's surface; the longest is 1 Å, the others to scale. Hover for |p| in debye.")
 
 left, right = st.columns([3, 2], gap="large")
 # the numbers first: the right column is sent before the 3D view, which the browser takes longest to draw
