@@ -164,8 +164,14 @@ def _electronegativity_geometry(topo: BatchTopology, tables: ModelTables, positi
         return None
     d = torch.tensor([float(slopes.get(s, 0.0)) for s in tables.symbols], dtype=positions.dtype,
                      device=positions.device)
+    at_i, at_j = shared.rho_at_i[:, NEU], shared.rho_at_j[:, NEU]
+    if tables.params.electronegativity_pair_saturation > 0.0:  # each neighbour saturates on its own (10.4)
+        ei, ej = topo.elem[topo.sr_i], topo.elem[topo.sr_j]
+        sat = tables.en_pair_saturation
+        sig_i, sig_j = sat[ei, ej], sat[ej, ei]
+        at_i, at_j = sig_i * torch.tanh(at_i / sig_i), sig_j * torch.tanh(at_j / sig_j)
     rho0 = torch.zeros(topo.n_atoms, dtype=positions.dtype, device=positions.device)
-    rho0 = rho0.index_add(0, topo.sr_i, shared.rho_at_i[:, NEU]).index_add(0, topo.sr_j, shared.rho_at_j[:, NEU])
+    rho0 = rho0.index_add(0, topo.sr_i, at_i).index_add(0, topo.sr_j, at_j)
     rho_s = tables.params.electronegativity_saturation
     if rho_s > 0.0:  # bounded: a neighbour's core density must not make the shift (and the energy) unbounded
         rho0 = rho_s * torch.tanh(rho0 / rho_s)

@@ -70,6 +70,10 @@ class ModelParameters:
     electronegativity_saturation : rho_s (bohr^-3): the host density enters as rho_s tanh(rho0 / rho_s), so the
         shift saturates where a neighbour's core density would make it unbounded (0: linear, the first-round
         form); docs/model.md section 10.4.
+    electronegativity_pair_saturation : f >= 0: each neighbour B's share of the host density saturates on its
+        own, sigma_AB tanh(rho_B(R_AB) / sigma_AB) with sigma_AB = f rho_B(r_A + r_B) (r the covalent radii), so
+        compressing one bond cannot pull beyond the bonded environment (0: off, the whole-sum form of
+        ``electronegativity_saturation``); docs/model.md section 10.4.
     charge_transfer_saturation : s in [0, 1]: the charge-transfer couplings beta_AB are scaled by
         1 - s + s tanh(b_AB) / tanh(1), b_AB the valence-limited bond order of the pair (0: off; docs/model.md
         section 10.7).
@@ -123,6 +127,7 @@ class ModelParameters:
     lone_pair_dipole: float = 0.0
     electronegativity_slope: dict[str, float] = field(default_factory=dict)
     electronegativity_saturation: float = 0.0
+    electronegativity_pair_saturation: float = 0.0
     charge_transfer_saturation: float = 0.0
     hybrid_repulsion: float = 0.0
     lone_pair_s_period2: float = 1.0
@@ -150,6 +155,8 @@ class ModelParameters:
             raise LSIPError("charge_transfer_saturation must be between 0 and 1")
         if not 0.0 <= self.pauli_bond_relief <= 1.0:
             raise LSIPError("pauli_bond_relief must be between 0 and 1")
+        if not (self.electronegativity_saturation >= 0 and self.electronegativity_pair_saturation >= 0):
+            raise LSIPError("electronegativity_saturation and electronegativity_pair_saturation must be >= 0")
         field_ = tuple(float(x) for x in self.external_field)
         if len(field_) != 3 or not all(math.isfinite(x) for x in field_):
             raise LSIPError("external_field must be three finite numbers (hartree / (e bohr))")

@@ -19,6 +19,7 @@ handed out earlier stays valid in every later snapshot.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from lsip.physics.interpolate import (
     log_radial_table,
 )
 from lsip.physics.overlap import sto_1s_overlap
+from lsip.units import ANGSTROM_TO_BOHR
 
 N_STATES = len(STATE_LABELS)
 #: Net charge q_k = Z - N_k of each state (cation, neutral, anion, excited).
@@ -464,6 +466,21 @@ class ModelTables:
         return cut
 
     # ----------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def en_pair_saturation(self) -> Tensor:
+        """(n_e, n_e) sigma_ab = f rho_{b,neutral}(r_a + r_b): where a b-neighbour's share of an a atom's host
+        density saturates (bohr^-3; r the covalent radii of Cordero et al. 2008 as tabulated by ASE; f the set's
+        ``electronegativity_pair_saturation``; docs/model.md section 10.4)."""
+        from ase.data import covalent_radii
+
+        n = len(self.symbols)
+        radii = torch.tensor([covalent_radii[int(z)] * ANGSTROM_TO_BOHR for z in self.Z.tolist()],
+                             device=self.device, dtype=self.dtype)
+        a, b = torch.meshgrid(torch.arange(n, device=self.device), torch.arange(n, device=self.device),
+                              indexing="ij")
+        rho = self.state_density(b.reshape(-1), (radii[a] + radii[b]).reshape(-1))[:, STATE_LABELS.index("neutral")]
+        return self.params.electronegativity_pair_saturation * rho.reshape(n, n)
+
     def penetration(self, slot: Tensor, r: Tensor) -> Tensor:
         """(P, 4, 4) V^{kl}(R) for pairs of slot ``slot`` at distances ``r`` (bohr); hartree."""
         return cubic_eval_blocks(self.v_blocks, slot, r, _R_MIN, _R_STEP).reshape(-1, 4, 4)
