@@ -58,7 +58,8 @@ def all_terms_model():
     params = ModelParameters(name="all-terms-test", pairing_strength=0.6, pairing_decay=1.4, pauli_strength=0.8,
                              pauli_decay=1.1, electronegativity_slope={"C": 3.0, "N": 2.0, "H": -1.0, "O": 1.0},
                              overlap_repulsion=1.5, hybrid_repulsion=0.3, core_repulsion=1.0,
-                             pauli_bond_relief=0.5, lone_pair_dipole=0.7, polarization_exclusion=0.8)
+                             pauli_bond_relief=0.5, lone_pair_dipole=0.7, polarization_exclusion=0.8,
+                             electronegativity_pair_saturation=4.0)
     return LSIPModel(params=params, device="cpu")
 
 

@@ -123,6 +123,51 @@ def test_electronegativity_saturation_bounds_the_shift_and_is_linear_below_rho_s
     assert abs(out[0.0][1].term_totals["electronegativity"]) > 3 * bound  # the linear form is not bounded
 
 
+def test_pair_saturation_bounds_each_neighbour_at_f_times_its_covalent_contact_density():
+    """docs/model.md 10.4: with ``electronegativity_pair_saturation`` f each neighbour B contributes
+    sigma_AB tanh(rho_B(R) / sigma_AB), sigma_AB = f rho_B(r_A + r_B). A huge f is the unsaturated form; the table
+    holds f times the library density at the sum of the covalent radii; BeO squeezed to 0.7 A stays within
+    |d| sigma |q| per atom, where the whole-sum bound of 0.05 bohr^-3 lets the Be slope pull far harder."""
+    from ase.data import covalent_radii
+
+    from lsip.model.library import default_library
+    from lsip.units import ANGSTROM_TO_BOHR, BOHR_TO_ANGSTROM
+
+    slopes = {"Be": -14.0, "O": -3.0}
+    base = ModelParameters(name="pair-sat", electronegativity_slope=slopes, electronegativity_saturation=0.05)
+    models = {f: LSIPModel(params=base.with_(electronegativity_pair_saturation=f), device="cpu")
+              for f in (0.0, 1e9, 4.0)}
+    # the table against the library's radial density (cubic in ln rho against a linear one in ln rho)
+    tables = models[4.0].tables
+    lib = default_library()
+    be, o = tables.index["Be"], tables.index["O"]
+    r = (covalent_radii[4] + covalent_radii[8]) * ANGSTROM_TO_BOHR
+    expect = 4.0 * np.exp(np.interp(r, lib.r_grid, np.log(lib.element("O").states["neutral"].radial_density)))
+    assert float(tables.en_pair_saturation[be, o]) == pytest.approx(expect, rel=1e-3)
+    assert float(tables.en_pair_saturation[o, be]) != pytest.approx(expect, rel=1e-2)  # sigma_AB: B's density
+
+    def beo(r_a: float) -> Structure:
+        return Structure(("Be", "O"), np.array([[0.0, 0, 0], [0, 0, r_a]]))
+
+    for r_a in (1.35, 2.5):  # a huge f is the unsaturated form
+        e = [models[f].predict(beo(r_a), forces=False).term_totals["electronegativity"] for f in (0.0, 1e9)]
+        assert e[1] == pytest.approx(e[0], rel=1e-6, abs=1e-12)
+    sq = {f: models[f].predict(beo(0.7), forces=False) for f in (0.0, 4.0)}
+    sat = sq[4.0]
+    sig = tables.en_pair_saturation
+    bound = (abs(slopes["Be"]) * float(sig[be, o]) * abs(float(sat.charges[0]))
+             + abs(slopes["O"]) * float(sig[o, be]) * abs(float(sat.charges[1])))
+    assert abs(sat.term_totals["electronegativity"]) <= bound + 1e-12
+    assert abs(sq[0.0].term_totals["electronegativity"]) > 2 * abs(sat.term_totals["electronegativity"])
+    # smooth: the force along a compression scan matches the energy difference (autograd through the tanh)
+    d = 1e-4
+    e1, e2 = (models[4.0].predict(beo(1.0 + s * d), forces=False).energy for s in (-1, 1))
+    f = models[4.0].predict(beo(1.0))
+    assert float(f.forces[1, 2]) == pytest.approx(-(e2 - e1) / (2 * d / BOHR_TO_ANGSTROM), rel=1e-4, abs=1e-8)
+    with pytest.raises(Exception, match="electronegativity_pair_saturation"):
+        base.with_(electronegativity_pair_saturation=-1.0)
+
+
 def test_heteronuclear_dimers_still_dissociate_to_neutral_atoms(v2_model):
     """The dissociation invariant (docs/model.md section 9) with the v2 terms on: |q| < 1e-6 and E = 0 far beyond
     the crossing."""
