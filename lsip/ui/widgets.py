@@ -107,11 +107,11 @@ KNOWN_LIMITS = {
     "calibrated": (
         "**Known limits of the calibrated set** (docs/calibration.md, held-out molecules): atomization energies "
         "are off by 0.48 eV per atom on average (N2, CO, CO2, CH4, HF 2-3 eV too weakly bound; BeO, CaO "
-        "overbound); bond lengths from scans by 0.13 A (X-H bonds of HF, H2O, NH3 0.1-0.2 A too long; K-Cl and "
+        "overbound); bond lengths from scans by 0.12 A (X-H bonds of HF, H2O, NH3 0.1-0.2 A too long; K-Cl and "
         "C-Cl 0.3-0.7 A too short); bond angles by 7 degrees (CH4 right, water relaxes to 117 instead of 104, H2S and "
         "PH3 too open); hydrogen bonds too weak (water dimer not bound at the DFT distance); dipoles are off by "
-        "0.56 D (lone-pair and induced dipoles included; CO and H2O2 too large), charges by 0.15 e from "
-        "Hirshfeld-I, forces at DFT minima by 1.9 eV/A RMS. It binds every held-out molecule and relaxes the 73 "
+        "0.56 D (lone-pair and induced dipoles included; CO and H2O2 too large), charges by 0.14 e from "
+        "Hirshfeld-I, forces at DFT minima by 1.8 eV/A RMS. It binds every held-out molecule and relaxes the 73 "
         "validation molecules without collapse."
     ),
 }
