@@ -59,6 +59,9 @@ class ModelParameters:
         K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_k rho_l (0: off); docs/model.md section 10.6.
     overlap_repulsion_product : the share is c_k c_l instead of (c_k + c_l) / 2: only two closed shells repel
         (an open-shell partner pairs instead; docs/model.md section 10.6).
+    overlap_repulsion_gordon_kim : the closed-shell repulsion's pair integral is the Gordon-Kim electron-gas energy
+        of the two state densities (non-additive Thomas-Fermi kinetic plus Dirac exchange, hartree; K then
+        dimensionless, 1 the electron-gas value) instead of their density overlap (docs/model.md section 10.6).
     core_repulsion : K_c (hartree bohr^3) of the frozen-core walls K_c sum_{A != B} sum_l w_B^l int rho^core_A
         rho_{B,l}: every electron of B (all states, its core too) pays for overlapping A's core (0: off; needs a
         library with core densities); docs/model.md section 10.10.
@@ -123,6 +126,7 @@ class ModelParameters:
     pauli_bond_relief: float = 0.0
     overlap_repulsion: float = 0.0
     overlap_repulsion_product: bool = False
+    overlap_repulsion_gordon_kim: bool = False
     core_repulsion: float = 0.0
     lone_pair_dipole: float = 0.0
     electronegativity_slope: dict[str, float] = field(default_factory=dict)

@@ -74,6 +74,21 @@ def _core_gaussians(entry: object) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(core.gauss_coefficients), np.asarray(core.gauss_exponents)
 
 
+def _gordon_kim_rows(sa: object, sb: object, r_grid: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """(4, 4, len(r)) Gordon-Kim energies of every state pair of two elements at the distances ``r`` (hartree;
+    docs/model.md section 10.6): quadrature every 0.05 bohr, a cubic spline in between (the pair energy is smooth;
+    the spline moves it by < 1e-4 relative where it matters)."""
+    from scipy.interpolate import CubicSpline
+
+    from lsip.physics.gordon_kim import gordon_kim_energy
+
+    dens = [np.stack([np.asarray(e.states[k].radial_density, dtype=np.float64) for k in STATE_LABELS])
+            for e in (sa, sb)]
+    coarse = np.arange(float(r[0]), float(r[-1]) + 0.05, 0.05)
+    e = gordon_kim_energy(r_grid, dens[0], dens[1], coarse)
+    return CubicSpline(coarse, e, axis=-1)(r)
+
+
 #: the dipole shapes are widened until alpha * (-W''(0)) <= 1 / DIPOLE_MARGIN (docs/model.md section 11)
 DIPOLE_MARGIN = 1.05
 
@@ -374,7 +389,8 @@ class ModelTables:
         8 core overlaps of section 10.10, int rho^core_ea rho_{eb,l} (l = 0..3) and int rho_{ea,k} rho^core_eb
         (k = 0..3), zero for an element without a core (H) or a library without cores."""
         product = bool(self.params.overlap_repulsion_product)
-        key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis), product)
+        gk = bool(self.params.overlap_repulsion_gordon_kim)
+        key = ("overlap", self.symbols[ea], self.symbols[eb], len(self.r_axis), product, gk)
         with _LIBRARY_LOCK:
             cache = self.library.__dict__.setdefault("_penetration_tables", {})
             if key not in cache:
@@ -386,12 +402,14 @@ class ModelTables:
                           for k in STATE_LABELS]
                 dens_b = [(np.asarray(sb.states[k].gauss_coefficients), np.asarray(sb.states[k].gauss_exponents))
                           for k in STATE_LABELS]
+                pair_energy = _gordon_kim_rows(sa, sb, lib.r_grid, r) if gk else None
                 for k in range(N_STATES):
                     for l_ in range(N_STATES):
                         share = (closed[ea, k] * closed[eb, l_] if product
                                  else 0.5 * (closed[ea, k] + closed[eb, l_]))
                         if share != 0.0:
-                            rows[4 * k + l_] = share * gaussian_overlap(*dens_a[k], *dens_b[l_], r)
+                            rows[4 * k + l_] = share * (pair_energy[k, l_] if pair_energy is not None
+                                                        else gaussian_overlap(*dens_a[k], *dens_b[l_], r))
                 core_a, core_b = _core_gaussians(sa), _core_gaussians(sb)
                 for k in range(N_STATES):
                     rows[16 + k] = gaussian_overlap(*core_a, *dens_b[k], r)
