@@ -189,8 +189,9 @@ electronegativity_energy = register_shift_term(
 
 
 def _overlap_geometry(topo: BatchTopology, tables: ModelTables, positions: Tensor, shared: PairGeometry) -> Any:
-    """(n_sr, 4, 4) M_kl = K (c_k + c_l) / 2 int rho_{i,k} rho_{j,l} + K_c (int rho^core_i rho_{j,l}
-    + int rho_{i,k} rho^core_j), switched with the short-range pair list (hartree; docs/model.md 10.6, 10.10).
+    """(n_sr, 4, 4) M_kl = K share_kl I_kl + K_c (int rho^core_i rho_{j,l} + int rho_{i,k} rho^core_j), I_kl the
+    density overlap int rho_{i,k} rho_{j,l} or the Gordon-Kim pair energy, switched with the short-range pair list
+    (hartree; docs/model.md 10.6, 10.10).
 
     The core walls are linear in each atom's weights; written as M_kl with a row (column) that does not depend on
     k (l) they enter the same bilinear form, because the weights of an atom sum to one."""
@@ -222,9 +223,10 @@ def _overlap_solver(ctx: TermContext) -> SolverPart:
 
 
 @register_term("overlap_repulsion", "Closed-shell repulsion",
-               "K sum_{A<B} sum_kl w_A^k w_B^l (c_k + c_l) / 2 int rho_{A,k} rho_{B,l}: density-overlap repulsion of "
-               "the closed-shell shares of the two atoms' states (state-resolved: Li+ is compact, F- diffuse), plus "
-               "the core walls K_c sum_{A != B} sum_l w_B^l int rho^core_A rho_{B,l}",
+               "K sum_{A<B} sum_kl w_A^k w_B^l share_kl I_kl(R): repulsion of the closed-shell shares of the two "
+               "atoms' states (state-resolved: Li+ is compact, F- diffuse), I the density overlap int rho_{A,k} "
+               "rho_{B,l} or the Gordon-Kim electron-gas energy of the two densities (overlap_repulsion_gordon_kim), "
+               "plus the core walls K_c sum_{A != B} sum_l w_B^l int rho^core_A rho_{B,l}",
                geometry=_overlap_geometry, solver=_overlap_solver,
                enabled=lambda params: params.overlap_repulsion != 0.0 or params.core_repulsion != 0.0,
                meaning="filled electron shells of touching atoms (ions, lone pairs, the inner cores of heavier "

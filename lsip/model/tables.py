@@ -384,7 +384,8 @@ class ModelTables:
 
     def _overlap_table(self, ea: int, eb: int) -> Tensor:
         """Cubic table of the 16 closed-shell overlaps share_kl int rho_{ea,k} rho_{eb,l}(R) of one ordered element
-        pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6), with share_kl = (c_{ea,k} + c_{eb,l}) / 2, or
+        pair on :attr:`r_axis` (bohr^-3; docs/model.md section 10.6; with ``overlap_repulsion_gordon_kim`` the
+        Gordon-Kim pair energies share_kl E_GK^{kl}(R) instead, hartree), with share_kl = (c_{ea,k} + c_{eb,l}) / 2, or
         c_{ea,k} c_{eb,l} when ``overlap_repulsion_product`` (both sides closed), c the closed-shell share; then the
         8 core overlaps of section 10.10, int rho^core_ea rho_{eb,l} (l = 0..3) and int rho_{ea,k} rho^core_eb
         (k = 0..3), zero for an element without a core (H) or a library without cores."""
