@@ -84,6 +84,10 @@ BOND_SCANS: tuple[BondScan, ...] = (
     # X-H bonds of N and O on the training side (fourteenth round: until then the only N-H scan was NH3's, held out)
     BondScan("N-H (N2H4)", "n2h4", 0, 2), BondScan("N-H (NH4+)", "nh4+", 0, 1), BondScan("O-H (H3O+)", "h3o+", 0, 1),
     BondScan("N-H (HNCO)", "hnco", 0, 3), BondScan("O-H (KOH)", "koh", 1, 2), BondScan("O-H (NH2OH)", "nh2oh", 1, 4),
+    # single bonds from carbon and phosphorus to lone-pair atoms on the training side (twenty-second round: until then
+    # every C-O, C-F and C-Cl single-bond scan was held out)
+    BondScan("C-O (ethanol)", "ethanol", 1, 2), BondScan("C-S (CH3SH)", "ch3sh", 0, 1),
+    BondScan("C-O (CH3COOH)", "ch3cooh", 1, 3), BondScan("P-F (PF3)", "pf3", 1, 0),
 )
 
 
