@@ -74,19 +74,24 @@ def _core_gaussians(entry: object) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(core.gauss_coefficients), np.asarray(core.gauss_exponents)
 
 
-def _gordon_kim_rows(sa: object, sb: object, r_grid: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _gordon_kim_rows(sa: object, sb: object, r_grid: np.ndarray, r: np.ndarray, cache: dict) -> np.ndarray:
     """(4, 4, len(r)) Gordon-Kim energies of every state pair of two elements at the distances ``r`` (hartree;
     docs/model.md section 10.6): quadrature every 0.05 bohr, a cubic spline in between (the pair energy is smooth;
-    the spline moves it by < 1e-4 relative where it matters)."""
+    the spline moves it by < 1e-4 relative where it matters). E^{kl}(a, b) = E^{lk}(b, a): ``cache`` (the library's
+    table cache, under its lock) keeps each unordered element pair once."""
     from scipy.interpolate import CubicSpline
 
     from lsip.physics.gordon_kim import gordon_kim_energy
 
+    key = ("gordon-kim", sb.symbol, sa.symbol, len(r))
+    if key in cache:
+        return cache[key].transpose(1, 0, 2)
     dens = [np.stack([np.asarray(e.states[k].radial_density, dtype=np.float64) for k in STATE_LABELS])
             for e in (sa, sb)]
     coarse = np.arange(float(r[0]), float(r[-1]) + 0.05, 0.05)
-    e = gordon_kim_energy(r_grid, dens[0], dens[1], coarse)
-    return CubicSpline(coarse, e, axis=-1)(r)
+    e = CubicSpline(coarse, gordon_kim_energy(r_grid, dens[0], dens[1], coarse), axis=-1)(r)
+    cache[("gordon-kim", sa.symbol, sb.symbol, len(r))] = e
+    return e
 
 
 #: the dipole shapes are widened until alpha * (-W''(0)) <= 1 / DIPOLE_MARGIN (docs/model.md section 11)
@@ -403,7 +408,7 @@ class ModelTables:
                           for k in STATE_LABELS]
                 dens_b = [(np.asarray(sb.states[k].gauss_coefficients), np.asarray(sb.states[k].gauss_exponents))
                           for k in STATE_LABELS]
-                pair_energy = _gordon_kim_rows(sa, sb, lib.r_grid, r) if gk else None
+                pair_energy = _gordon_kim_rows(sa, sb, lib.r_grid, r, cache) if gk else None
                 for k in range(N_STATES):
                     for l_ in range(N_STATES):
                         share = (closed[ea, k] * closed[eb, l_] if product

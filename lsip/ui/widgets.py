@@ -108,11 +108,11 @@ KNOWN_LIMITS = {
         "**Known limits of the calibrated set** (docs/calibration.md, held-out molecules): atomization energies "
         "are off by 0.45 eV per atom on average (N2, CO, CO2, CH4, HF 1-4 eV too weakly bound; BeO, CaO "
         "overbound); bond lengths from scans by 0.09 A (X-H bonds of HF, H2O, NH3 0.05-0.1 A too long; C-Cl "
-        "0.45 A, K-Cl 0.25 A, C-F and C-O 0.1 A too short); bond angles by 7 degrees (CH4 right, water relaxes to 117 instead of 104, H2S and "
-        "PH3 too open); hydrogen bonds too weak (water dimer not bound at the DFT distance); dipoles are off by "
-        "0.54 D (lone-pair and induced dipoles included; CO too large, ionic molecules too small), charges by "
-        "0.16 e from Hirshfeld-I, forces at DFT minima by 1.8 eV/A RMS. It binds every held-out molecule and relaxes the 73 "
-        "validation molecules without collapse."
+        "0.45 A, K-Cl 0.25 A, C-F and C-O 0.1 A too short); bond angles by 7 degrees (CH4 right, water relaxes "
+        "to 117 instead of 104, H2S and PH3 too open); hydrogen bonds too weak (water dimer not bound at the DFT "
+        "distance); dipoles are off by 0.54 D (lone-pair and induced dipoles included; CO too large, ionic "
+        "molecules too small), charges by 0.16 e from Hirshfeld-I, forces at DFT minima by 1.8 eV/A RMS. It binds "
+        "every held-out molecule and relaxes the 73 validation molecules without collapse."
     ),
 }
 

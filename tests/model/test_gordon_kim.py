@@ -119,3 +119,16 @@ def test_model_tables_hold_share_times_the_pair_energy_and_the_term_acts(lib):
     off = LSIPModel(params=params.with_(overlap_repulsion_gordon_kim=False), device="cpu").predict(
         kcl, forces=False).term_totals["overlap_repulsion"]
     assert on * HARTREE_TO_EV > 0.3 and on > 3 * off  # the electron gas is the stronger wall at 2.67 A
+
+
+def test_the_two_orders_of_an_element_pair_share_one_quadrature():
+    """E^{kl}(a, b) = E^{lk}(b, a): the K-Cl table is the Cl-K one transposed (one quadrature per unordered pair)."""
+    params = ModelParameters(name="gk-order", overlap_repulsion=1.0, overlap_repulsion_product=True,
+                             overlap_repulsion_gordon_kim=True)
+    t = LSIPModel(params=params, device="cpu").tables
+    k, cl = t.index["K"], t.index["Cl"]
+    slots = torch.as_tensor(t.pair_slots(np.array([k, cl]), np.array([cl, k])))
+    r = torch.tensor([2.4, 2.4], dtype=torch.float64) * ANGSTROM_TO_BOHR
+    closed = t.closed_overlap(slots, r)[0]
+    torch.testing.assert_close(closed[0], closed[1].T, rtol=1e-12, atol=1e-15)
+    assert float(closed[0].abs().max()) > 0
