@@ -111,3 +111,30 @@ def test_relaxed_water_stays_bent_and_methane_tetrahedral(calibrated):
     ch4 = relax(tetrahedral("C", 1.09, 0), model=calibrated, fmax=0.05, max_steps=300, reference=None)
     angles = [bond_angle(ch4.final.positions, 0, i, j) for i in range(1, 5) for j in range(i + 1, 5)]
     assert ch4.converged and max(abs(a - 109.47) for a in angles) < 1.0
+
+
+def test_ionic_pair_near_the_neutral_weight_bound_converges_to_the_warm_started_solution():
+    """KCl at 5.42 A from neutral atoms used to stall with w0 = 7e-13 on both atoms (residual 0.98 after 2,000
+    iterations; the resonance's slope in w0 diverges there). The encoder restarts once from the interior
+    (docs/model.md section 5); the result equals the solution reached by a warm start from 5.41 A, and every point
+    of 5.0-6.0 A converges."""
+    from lsip.model.encoder import encode
+    from lsip.model.latent import initial_latent
+    from lsip.model.system import build_topology
+    from lsip.model.terms import pair_geometry
+
+    m = LSIPModel(device="cpu", params="calibrated")
+
+    def kcl(r: float) -> Structure:
+        return Structure(("K", "Cl"), np.array([[0.0, 0, 0], [0, 0, r]]))
+
+    cold = m.predict(kcl(5.42), forces=False)
+    warm = m.predict(kcl(5.42), guess=m.predict(kcl(5.41), forces=False).latent, forces=False)
+    assert cold.converged and cold.energy == pytest.approx(warm.energy, abs=1e-9)
+    assert float(cold.charges[0]) == pytest.approx(float(warm.charges[0]), abs=1e-5)
+    assert float(cold.charges[0]) > 0.99
+    preds = [m.predict(kcl(r), forces=False, raise_on_failure=False) for r in np.arange(5.0, 6.0, 0.05)]
+    assert all(p.converged for p in preds)
+    topo = build_topology([kcl(5.42)], m.tables)  # the restart is what converged it
+    _, report = encode(topo, m.tables, pair_geometry(topo, m.tables, topo.positions), initial_latent(topo))
+    assert "restarted once from the interior" in report.message and bool(report.converged.all())
