@@ -27,7 +27,7 @@ from lsip.model.polarization import inverse_polarizability
 from lsip.model.system import BatchTopology
 from lsip.model.tables import ModelTables
 from lsip.model.terms import PairGeometry, TermContext, evaluate_terms
-from lsip.physics.optimize import projected_lbfgs, segment_sum
+from lsip.physics.optimize import OptimizeResult, projected_lbfgs, segment_sum
 
 #: |p_A| components are bounded to +-DIPOLE_BOUND e bohr (a box far outside any physical dipole)
 DIPOLE_BOUND = 50.0
@@ -223,7 +223,7 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     lo, hi = prob.bounds()
     # 7 curvature pairs: with the preconditioner as few iterations as 10 on water clusters, and fewer line-search
     # failures on charged and ionic structures (measured on the gallery)
-    def solve(x0: Tensor, limit_s: float) -> object:
+    def solve(x0: Tensor, limit_s: float) -> OptimizeResult:
         return projected_lbfgs(prob, x0, lo, hi, prob.groups(), topo.n_mols, tol=p.tol,
                                max_iter=max_iter or p.max_iter, memory=7, time_limit_s=limit_s)
 
@@ -233,13 +233,18 @@ def encode(topo: BatchTopology, tables: ModelTables, geometry: PairGeometry, sta
     if not bool(result.converged.all()) and not result.message.startswith("time limit") and left_s > 0:
         # A solve can stall a hair's breadth from w0 = 0, where the resonance's slope in w0 diverges (KCl at
         # 5.42 A from neutral atoms: w0 = 7e-13, residual 0.98). The solution is unique, so one restart from the
-        # stalled point with every amplitude scaled by 0.9 (all w0 moved inward) reaches it (docs/model.md 5).
+        # stalled point with the amplitudes of the stalled structures scaled by 0.9 (their w0 moved inward) reaches
+        # it; the converged structures restart at their solution (docs/model.md 5).
         s0, excited0, reservoir0, dipoles0 = prob.unpack(result.x)
-        inward = prob.pack(Latent(0.9 * s0, excited0, reservoir0, topo.ch_donor, topo.ch_acceptor, dipoles0))
+        stalled = ~result.converged[topo.mol[topo.ch_donor]]
+        inward = prob.pack(Latent(torch.where(stalled, 0.9 * s0, s0), excited0, reservoir0, topo.ch_donor,
+                                  topo.ch_acceptor, dipoles0))
+        first = result
         result = solve(inward, left_s)
         iterations, evaluations, retried = iterations + result.iterations, evaluations + result.evaluations, \
             "; restarted once from the interior"
-        trace += [(iterations - result.iterations + k, e, r) for k, e, r in result.trace]
+        trace += [(first.iterations + k, e, r) for k, e, r in result.trace]
+        result.group_iterations = first.group_iterations + result.group_iterations
     s, excited, reservoir, dipoles = prob.unpack(result.x)
     latent = Latent(s, excited, reservoir, topo.ch_donor, topo.ch_acceptor, dipoles)
     residual = result.residual.cpu().numpy()
